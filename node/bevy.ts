@@ -1,0 +1,305 @@
+// The node runtime: storage, swarm, the cluster log, admission, heartbeats and liveness.
+// Lifecycle: ready() opens children in order; close() closes them in reverse. Both idempotent.
+import { randomBytes } from 'node:crypto'
+import { statfs } from 'node:fs/promises'
+import Autobase from 'autobase'
+import BlindPairing, { type Member } from 'blind-pairing'
+import Corestore from 'corestore'
+import Hyperswarm, { type SwarmConnection } from 'hyperswarm'
+import ReadyResource from 'ready-resource'
+import {
+  BevyError, ErrorCode, formatKey, hexKey, NodeState, NO_INVITE, OpType, type Clock
+} from '../protocol/index.js'
+import { LivenessTracker, type Liveness } from '../placement/liveness.js'
+import { ClusterBase } from './cluster-base.js'
+import type { NodeConfig } from './config.js'
+import { LoadSampler } from './load-sampler.js'
+import { silentLogger, type Logger } from './log.js'
+import { Mesh } from './mesh.js'
+import { createInvite, memberHandler, pairWithInvite, parseInvite, type Invite } from './pairing.js'
+import { buildStatus, nodeState, type NodeStatusState, type StatusReport } from './status.js'
+import { ensureStorage, loadOrCreateAdminToken, paths, readBevyFile, writeBevyFile } from './storage.js'
+import { Repeater, systemClock } from './timer.js'
+import type { ClusterSnapshot } from './view/snapshot.js'
+
+export interface BevyOptions {
+  config: NodeConfig
+  /** The URL this node announces; the HTTP layer knows it once it listens. */
+  url: string
+  clock?: Clock
+  log?: Logger
+}
+
+const EMPTY_SNAPSHOT: ClusterSnapshot = { nodes: [], byId: new Map() }
+
+export class Bevy extends ReadyResource {
+  readonly config: NodeConfig
+  readonly clock: Clock
+  readonly log: Logger
+  /** Set by the HTTP layer once it listens, before ready(). */
+  url: string
+  /** True when this node founded its bevy in this run. */
+  founded = false
+  /** The first invite of a freshly founded bevy, for the founder to print. */
+  foundingInvite: Invite | null = null
+  adminToken = ''
+  snapshot: ClusterSnapshot = EMPTY_SNAPSHOT
+
+  private store: Corestore | null = null
+  private swarm: Hyperswarm | null = null
+  private pairing: BlindPairing | null = null
+  private member: Member | null = null
+  private cluster: ClusterBase | null = null
+  private mesh: Mesh | null = null
+  private nodeId: Buffer | null = null
+  private heartbeatSeq = 0
+  private readonly tracker: LivenessTracker
+  private readonly sampler: LoadSampler
+  private readonly repeaters: Repeater[] = []
+  private readonly lastStates = new Map<string, NodeStatusState>()
+  private refreshing: Promise<void> | null = null
+  private refreshAgain = false
+
+  constructor (opts: BevyOptions) {
+    super()
+    this.config = opts.config
+    this.url = opts.url
+    this.clock = opts.clock ?? systemClock
+    this.log = opts.log ?? silentLogger()
+    this.tracker = new LivenessTracker(opts.config)
+    this.sampler = new LoadSampler(() => this.swarm?.connections.size ?? 0)
+  }
+
+  get id (): Buffer {
+    if (this.nodeId === null) throw new BevyError(ErrorCode.CLOSED, 'node is not open')
+    return this.nodeId
+  }
+
+  get idText (): string { return formatKey(this.id) }
+
+  /** The node id once storage is open (early in ready()), else null. */
+  get idTextOrNull (): string | null { return this.nodeId === null ? null : formatKey(this.nodeId) }
+
+  get key (): Buffer { return this.requireCluster().key }
+
+  get writable (): boolean { return this.cluster?.writable ?? false }
+
+  get connections (): number { return this.swarm?.connections.size ?? 0 }
+
+  /** The cluster log, for code that appends ops (tests, later the cloud registry). */
+  get clusterLog (): ClusterBase { return this.requireCluster() }
+
+  protected override async _open (): Promise<void> {
+    const { storage } = this.config
+    await ensureStorage(storage)
+    this.adminToken = await loadOrCreateAdminToken(storage)
+    this.store = new Corestore(paths(storage).corestore)
+    await this.store.ready()
+    const keyPair = await this.store.createKeyPair('cloud-bevy/node')
+    this.nodeId = keyPair.publicKey
+    this.swarm = new Hyperswarm({ keyPair, ...(this.config.bootstrap === null ? {} : { bootstrap: this.config.bootstrap }) })
+    // Replicate before anything else touches the connection: BlindPairing adds its own
+    // listener, and base replication must attach before Protomux.from(conn).
+    this.swarm.on('connection', (conn: SwarmConnection) => this.onConnection(conn))
+    this.pairing = new BlindPairing(this.swarm)
+
+    const cluster = await this.openCluster()
+    if (this.closing !== null) return
+    this.swarm.join(cluster.discoveryKey)
+    this.member = this.pairing.addMember({ discoveryKey: cluster.discoveryKey, onadd: memberHandler(cluster, this.clock, this.log) })
+
+    await cluster.waitWritable(this.config.pairTimeoutMs)
+    if (this.closing !== null) return
+    await this.refresh()
+    this.heartbeatSeq = this.snapshot.byId.get(hexKey(this.id))?.heartbeat?.seq ?? 0
+    await this.announce()
+    if (this.founded) this.foundingInvite = await this.createInvite({ ttlMs: this.config.inviteTtlMs, uses: this.config.inviteUses })
+
+    cluster.base.on('update', () => { this.refresh().catch((err) => this.log.error({ err }, 'view refresh failed')) })
+    const onError = (err: unknown) => { if (this.closing === null) this.log.error({ err }, 'background task failed') }
+    this.repeaters.push(
+      new Repeater(this.config.heartbeatIntervalMs, () => this.heartbeat(), onError),
+      new Repeater(Math.min(1000, this.config.heartbeatIntervalMs), async () => this.checkLiveness(), onError),
+      new Repeater(this.config.discoveryRefreshMs, () => this.refreshDiscovery(), onError)
+    )
+    this.sampler.refreshCpu()
+    await this.heartbeat()
+    for (const r of this.repeaters) r.start()
+    this.log.info({ id: this.idText, bevy: formatKey(cluster.key), url: this.url, founded: this.founded }, 'node ready')
+  }
+
+  protected override async _close (): Promise<void> {
+    for (const r of this.repeaters.reverse()) await r.stop()
+    this.mesh?.leaveAll()
+    if (this.member !== null) await this.member.close()
+    if (this.pairing !== null) await this.pairing.close()
+    if (this.swarm !== null) await this.swarm.destroy()
+    if (this.cluster !== null) await this.cluster.close()
+    if (this.store !== null) await this.store.close()
+    this.log.info('node closed')
+  }
+
+  /** Opens this node's bevy: the one in storage, the one an invite leads to, or a new one. */
+  private async openCluster (): Promise<ClusterBase> {
+    const storage = this.config.storage
+    const existing = await readBevyFile(storage)
+    if (existing !== null) {
+      if (this.config.join !== null) this.log.warn({ bevy: formatKey(existing.key) }, 'storage already belongs to a bevy; ignoring --join')
+      return this.startCluster(existing.namespace, existing.key)
+    }
+    const namespace = randomBytes(16).toString('hex')
+    if (this.config.join !== null) {
+      const invite = parseInvite(this.config.join, this.clock.now())
+      const local = Autobase.getLocalCore(this.namespaceStore(namespace))
+      await local.ready()
+      const writerKey = local.key
+      await local.close()
+      this.log.info('pairing with invite')
+      const key = await pairWithInvite(this.requirePairing(), invite, writerKey, this.config.pairTimeoutMs)
+      await writeBevyFile(storage, { key, namespace })
+      this.log.info({ bevy: formatKey(key) }, 'paired')
+      return this.startCluster(namespace, key)
+    }
+    const cluster = await this.startCluster(namespace, null)
+    await cluster.append({ type: OpType.ADD_WRITER, key: cluster.localKey, inviteId: NO_INVITE })
+    await writeBevyFile(storage, { key: cluster.key, namespace })
+    this.founded = true
+    this.log.info({ bevy: formatKey(cluster.key) }, 'founded a new bevy')
+    return cluster
+  }
+
+  private async startCluster (namespace: string, key: Buffer | null): Promise<ClusterBase> {
+    const cluster = new ClusterBase({ store: this.namespaceStore(namespace), key, maxIndexers: this.config.maxIndexers, log: this.log })
+    this.cluster = cluster
+    await cluster.ready()
+    this.mesh = new Mesh(this.requireSwarm(), hexKey(this.id))
+    return cluster
+  }
+
+  private namespaceStore (namespace: string): Corestore {
+    if (this.store === null) throw new BevyError(ErrorCode.CLOSED, 'store is not open')
+    return this.store.namespace('cloud-bevy/' + namespace)
+  }
+
+  private onConnection (conn: SwarmConnection): void {
+    conn.on('error', (err: Error) => this.log.debug({ err: err.message }, 'connection error'))
+    this.store?.replicate(conn)
+    this.log.debug({ peer: formatKey(conn.remotePublicKey) }, 'connected')
+  }
+
+  /** Re-reads the view. Calls that arrive while a read runs coalesce into one more read. */
+  refresh (): Promise<void> {
+    if (this.refreshing !== null) {
+      this.refreshAgain = true
+      return this.refreshing
+    }
+    this.refreshing = (async () => {
+      do {
+        this.refreshAgain = false
+        await this.readView()
+      } while (this.refreshAgain && this.closing === null)
+    })().finally(() => { this.refreshing = null })
+    return this.refreshing
+  }
+
+  private async readView (): Promise<void> {
+    const cluster = this.cluster
+    if (cluster === null || this.closing !== null) return
+    const snapshot = await cluster.snapshot()
+    const now = this.clock.now()
+    for (const node of snapshot.nodes) {
+      if (node.heartbeat !== null) this.tracker.observe(node.idHex, node.heartbeat.seq, now)
+      else this.tracker.observe(node.idHex, 0, now)
+    }
+    this.snapshot = snapshot
+    this.mesh?.sync(snapshot)
+    this.checkLiveness()
+    this.emit('update', snapshot)
+  }
+
+  /** Announces url, zone and capacity when the view does not already hold them. */
+  private async announce (): Promise<void> {
+    const cluster = this.requireCluster()
+    const capacity = this.config.capacity ?? await freeDiskBytes(this.config.storage)
+    const mine = this.snapshot.byId.get(hexKey(this.id))?.record
+    const current = mine !== undefined && mine.state === NodeState.ACTIVE && mine.url === this.url &&
+      mine.zone === this.config.zone && mine.capacity === capacity
+    if (current) return
+    await cluster.append({ type: OpType.ANNOUNCE, lamport: cluster.lamport.tick(), nodeId: this.id, url: this.url, zone: this.config.zone, capacity })
+    await this.refresh()
+  }
+
+  private async heartbeat (): Promise<void> {
+    const cluster = this.cluster
+    if (cluster === null || !cluster.writable || this.closing !== null) return
+    const load = this.sampler.sample()
+    this.sampler.refreshCpu()
+    await cluster.append({ type: OpType.HEARTBEAT, nodeId: this.id, seq: ++this.heartbeatSeq, clockMs: this.clock.now(), load })
+  }
+
+  /** Logs every change of a node's state as this node judges it. */
+  private checkLiveness (): void {
+    const now = this.clock.now()
+    for (const node of this.snapshot.nodes) {
+      const state = nodeState(node, this.tracker, now)
+      const before = this.lastStates.get(node.idHex)
+      if (before === state) continue
+      this.lastStates.set(node.idHex, state)
+      if (before !== undefined || state !== 'live') {
+        this.log.info({ node: formatKey(node.record.nodeId), from: before ?? 'unknown', to: state }, `node ${state}`)
+      }
+      this.emit('node-state', formatKey(node.record.nodeId), state)
+    }
+  }
+
+  private async refreshDiscovery (): Promise<void> {
+    const swarm = this.swarm
+    const cluster = this.cluster
+    if (swarm === null || cluster === null || this.closing !== null) return
+    await swarm.join(cluster.discoveryKey).refresh()
+  }
+
+  async createInvite (opts: { ttlMs?: number, uses?: number } = {}): Promise<Invite> {
+    const ttlMs = opts.ttlMs ?? this.config.inviteTtlMs
+    const uses = opts.uses ?? this.config.inviteUses
+    return createInvite(this.requireCluster(), this.clock, { ttlMs, uses })
+  }
+
+  liveness (idHex: string): Liveness {
+    return this.tracker.state(idHex, this.clock.now())
+  }
+
+  status (): StatusReport {
+    return buildStatus({
+      snapshot: this.snapshot,
+      tracker: this.tracker,
+      nowMs: this.clock.now(),
+      self: { id: this.idText, url: this.url, zone: this.config.zone },
+      bevy: this.key
+    })
+  }
+
+  private requireCluster (): ClusterBase {
+    if (this.cluster === null) throw new BevyError(ErrorCode.CLOSED, 'the cluster log is not open')
+    return this.cluster
+  }
+
+  private requireSwarm (): Hyperswarm {
+    if (this.swarm === null) throw new BevyError(ErrorCode.CLOSED, 'the swarm is not open')
+    return this.swarm
+  }
+
+  private requirePairing (): BlindPairing {
+    if (this.pairing === null) throw new BevyError(ErrorCode.CLOSED, 'pairing is not open')
+    return this.pairing
+  }
+}
+
+async function freeDiskBytes (dir: string): Promise<number> {
+  try {
+    const s = await statfs(dir)
+    return Math.min(Number.MAX_SAFE_INTEGER, s.bavail * s.bsize)
+  } catch {
+    return 0
+  }
+}

@@ -1,0 +1,47 @@
+// The `bevy` command line. Errors print as one line on stderr; exit 0 ok, 1 runtime, 2 usage.
+import { Command, CommanderError } from 'commander'
+import { isBevyError } from '../../protocol/index.js'
+import { inviteCommand, statusCommand } from './admin-commands.js'
+import { demoCommand } from './demo.js'
+import { dhtCommand } from './dht.js'
+import { startCommand } from './start.js'
+
+export const EXIT_OK = 0
+export const EXIT_RUNTIME = 1
+export const EXIT_USAGE = 2
+
+/** Commander's usage errors, as one line that points at --help. */
+function oneLine (message: string, write: (s: string) => void): void {
+  write(`bevy: ${message.replace(/^error: /, '').trim()} (see --help)\n`)
+}
+
+export async function main (argv: string[]): Promise<number> {
+  let code = EXIT_OK
+  const setCode = (c: number) => { code = c }
+  const program = new Command('bevy')
+    .description('Cloud Bevy: a self-organising home for personal clouds')
+    .exitOverride()
+    .configureOutput({ outputError: oneLine })
+  for (const cmd of [startCommand(setCode), dhtCommand(setCode), demoCommand(setCode), inviteCommand(), statusCommand()]) {
+    program.addCommand(cmd.exitOverride().configureOutput({ outputError: oneLine }))
+  }
+  try {
+    await program.parseAsync(argv, { from: 'user' })
+    if (argv.length === 0) {
+      program.outputHelp()
+      return EXIT_USAGE
+    }
+    return code
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Commander has already printed its one-line message (or the help text).
+      return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE
+    }
+    if (isBevyError(err)) {
+      process.stderr.write(`bevy: ${err.message}\n`)
+      return err.isUsage ? EXIT_USAGE : EXIT_RUNTIME
+    }
+    process.stderr.write(`bevy: ${err instanceof Error ? err.message : String(err)}\n`)
+    return EXIT_RUNTIME
+  }
+}

@@ -1,0 +1,36 @@
+// Graceful stop: the first SIGINT/SIGTERM (or the parent closing our IPC channel) closes
+// everything in order; a second signal forces the exit.
+import type { Logger } from '../log.js'
+
+export function untilShutdown (log: Logger, graceMs: number, close: () => Promise<void>): Promise<void> {
+  return new Promise((resolve) => {
+    let stopping = false
+    const stop = (reason: string) => {
+      if (stopping) {
+        log.warn({ reason }, 'forced exit')
+        process.exit(1)
+      }
+      stopping = true
+      log.info({ reason }, 'shutting down')
+      // Bound the whole shutdown: a stuck close must not keep the process alive forever.
+      const force = setTimeout(() => {
+        log.error('shutdown took too long; forcing exit')
+        process.exit(1)
+      }, graceMs + 15_000)
+      force.unref()
+      close().catch((err) => log.error({ err }, 'error while closing')).finally(() => {
+        process.off('SIGINT', onInt)
+        process.off('SIGTERM', onTerm)
+        process.off('disconnect', onDisconnect)
+        resolve()
+      })
+    }
+    const onInt = () => stop('SIGINT')
+    const onTerm = () => stop('SIGTERM')
+    const onDisconnect = () => stop('parent went away')
+    process.on('SIGINT', onInt)
+    process.on('SIGTERM', onTerm)
+    // A node spawned with an IPC channel (demo, tests) must not outlive its parent.
+    if (process.send !== undefined) process.on('disconnect', onDisconnect)
+  })
+}

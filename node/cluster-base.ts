@@ -1,0 +1,99 @@
+// The cluster's shared log: one Autobase per bevy whose view is a Hyperbee, applied by the pure
+// apply in view/apply.ts.
+import Autobase from 'autobase'
+import Hyperbee from 'hyperbee'
+import ReadyResource from 'ready-resource'
+import type Corestore from 'corestore'
+import type { Logger } from 'pino'
+import { BevyError, encodeOp, ErrorCode, formatKey, type Op } from '../protocol/index.js'
+import { applyNodes, type ApplyContext } from './view/apply.js'
+import { BeeViewStore } from './view/bee-store.js'
+import { readSnapshot, type ClusterSnapshot } from './view/snapshot.js'
+
+export interface ClusterBaseOptions {
+  store: Corestore
+  /** The bevy key to open, or null to found a new bevy. */
+  key: Buffer | null
+  maxIndexers: number
+  log: Logger
+}
+
+/** Lamport clock for last-writer-wins stamps: always ahead of every stamp seen in the view. */
+export class LamportClock {
+  private max = 0
+  observe (lamport: number): void { if (lamport > this.max) this.max = lamport }
+  tick (): number { return ++this.max }
+}
+
+export class ClusterBase extends ReadyResource {
+  readonly base: Autobase<Hyperbee>
+  readonly lamport = new LamportClock()
+  readonly view: BeeViewStore
+  private readonly log: Logger
+
+  constructor (opts: ClusterBaseOptions) {
+    super()
+    this.log = opts.log
+    const ctx: ApplyContext = {
+      maxIndexers: opts.maxIndexers,
+      onSkip: (reason, from) => this.log.warn({ from: formatKey(from), reason }, 'skipped op'),
+      onLamport: (n) => this.lamport.observe(n)
+    }
+    this.base = new Autobase<Hyperbee>(opts.store, opts.key, {
+      open: (store) => new Hyperbee(store.get('view'), { keyEncoding: 'utf-8', valueEncoding: 'binary', extension: false }),
+      apply: async (nodes, view, host) => applyNodes(nodes, new BeeViewStore(view), host, ctx),
+      close: async (view) => view.close()
+    })
+    this.base.on('error', (err: Error) => this.log.error({ err }, 'cluster log error'))
+    this.view = new BeeViewStore(this.base.view)
+  }
+
+  protected override async _open (): Promise<void> {
+    await this.base.ready()
+  }
+
+  protected override async _close (): Promise<void> {
+    await this.base.close()
+  }
+
+  get key (): Buffer { return this.base.key }
+  get discoveryKey (): Buffer { return this.base.discoveryKey }
+  get writable (): boolean { return this.base.writable }
+  get localKey (): Buffer { return this.base.local.key }
+
+  async append (op: Op): Promise<void> {
+    if (this.closing !== null) throw new BevyError(ErrorCode.CLOSED, 'cluster log is closing')
+    if (!this.base.writable) throw new BevyError(ErrorCode.NOT_WRITABLE, 'this node is not (yet) a writer of the bevy')
+    await this.base.append(encodeOp(op))
+  }
+
+  /** Appends bytes as they are. Only for tests that prove apply survives garbage. */
+  async appendRaw (bytes: Buffer): Promise<void> {
+    await this.base.append(bytes)
+  }
+
+  /** Resolves once this node may append, or rejects after `timeoutMs`. */
+  waitWritable (timeoutMs: number): Promise<void> {
+    if (this.base.writable) return Promise.resolve()
+    return new Promise((resolve, reject) => {
+      const done = (err?: Error) => {
+        clearTimeout(timer)
+        this.base.off('writable', onWritable)
+        this.base.off('update', onWritable)
+        if (err === undefined) resolve()
+        else reject(err)
+      }
+      const onWritable = () => { if (this.base.writable) done() }
+      const timer = setTimeout(() => done(new BevyError(ErrorCode.PAIRING_TIMEOUT, `not admitted as a writer within ${timeoutMs} ms`)), timeoutMs)
+      this.base.on('writable', onWritable)
+      this.base.on('update', onWritable)
+    })
+  }
+
+  snapshot (): Promise<ClusterSnapshot> {
+    return readSnapshot(this.view)
+  }
+
+  /** Bytes of the cluster log this node holds: its own writer core plus the view. */
+  get viewLength (): number { return this.base.view.core.length }
+}

@@ -1,0 +1,177 @@
+// Every tunable of a node, with its default, its unit in the name and the tradeoff it sets.
+// Each one is settable on `bevy start` by a kebab-case flag and a BEVY_ upper-snake-case
+// environment variable (heartbeatIntervalMs: --heartbeat-interval-ms, BEVY_HEARTBEAT_INTERVAL_MS).
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import { BevyError, ErrorCode } from '../protocol/index.js'
+
+export interface Tunable {
+  default: number
+  /** One line on what raising or lowering it trades. */
+  doc: string
+  min: number
+  max: number
+}
+
+/** Numeric tunables. Durations end in Ms, sizes in Bytes. */
+export const TUNABLES = {
+  replicas: {
+    default: 3, min: 1, max: 16,
+    doc: 'Replicas kept of every cloud. More survives more failures and spreads reads; each costs a full copy of the cloud on disk.'
+  },
+  heartbeatIntervalMs: {
+    default: 2000, min: 50, max: 600_000,
+    doc: 'How often a node writes a heartbeat with its load. Shorter detects failures sooner and keeps load fresher, but every heartbeat costs disk on every node.'
+  },
+  suspectAfterMs: {
+    default: 5000, min: 100, max: 3_600_000,
+    doc: 'Heartbeat age after which the router avoids a node. Lower reacts faster to a dead node; too low flags nodes that are only slow.'
+  },
+  downAfterMs: {
+    default: 15_000, min: 200, max: 86_400_000,
+    doc: 'Heartbeat age after which placement replaces a node\'s replicas. Lower heals sooner; too low moves data for a node that merely paused.'
+  },
+  rejoinStableMs: {
+    default: 30_000, min: 0, max: 86_400_000,
+    doc: 'How long a node back from down must stay live before it takes replicas again. Longer damps flapping; shorter uses a recovered node sooner.'
+  },
+  maxIndexers: {
+    default: 3, min: 1, max: 9,
+    doc: 'Writers that also index (sign) the cluster log. Odd, so a majority exists: 3 survives one loss, 5 survives two, at more signing traffic.'
+  },
+  pairTimeoutMs: {
+    default: 60_000, min: 1000, max: 3_600_000,
+    doc: 'How long `start --join` waits to pair and become writable before giving up. Longer tolerates a slow DHT; shorter fails fast on a dead invite.'
+  },
+  discoveryRefreshMs: {
+    default: 60_000, min: 1000, max: 3_600_000,
+    doc: 'How often a node re-announces and re-queries the bevy topic. Hyperswarm alone re-queries only every 10 minutes; shorter heals a split mesh sooner at a little DHT traffic.'
+  },
+  inviteTtlMs: {
+    default: 24 * 3600_000, min: 1000, max: 365 * 24 * 3600_000,
+    doc: 'Default lifetime of a new invite. Shorter limits the damage of a leaked invite.'
+  },
+  inviteUses: {
+    default: 1, min: 1, max: 10_000,
+    doc: 'Default number of nodes one invite admits. One is safest; more eases adding many machines.'
+  },
+  shutdownGraceMs: {
+    default: 10_000, min: 0, max: 600_000,
+    doc: 'How long a graceful stop waits for in-flight requests before closing them.'
+  }
+} satisfies Record<string, Tunable>
+
+export type TunableName = keyof typeof TUNABLES
+export type Tunables = { [K in TunableName]: number }
+
+export const ROUTE_MODES = ['redirect', 'proxy'] as const
+export type RouteMode = typeof ROUTE_MODES[number]
+
+export interface BootstrapNode { host: string, port: number }
+
+export interface NodeConfig extends Tunables {
+  storage: string
+  port: number
+  host: string
+  /** The URL other nodes and clients use to reach this one; derived from host and port when null. */
+  publicUrl: string | null
+  /** Private DHT bootstrap nodes; null means the public DHT. */
+  bootstrap: BootstrapNode[] | null
+  join: string | null
+  secret: string | null
+  zone: string
+  /** Bytes offered for replicas; null means the free disk at start. */
+  capacity: number | null
+  route: RouteMode
+  logLevel: string
+  logPretty: boolean
+}
+
+export const DEFAULT_STORAGE = join(homedir(), '.cloud-bevy')
+export const DEFAULT_PORT = 7420
+export const DEFAULT_HOST = '0.0.0.0'
+export const DEFAULT_ZONE = 'default'
+
+export function defaultTunables (): Tunables {
+  const out = {} as Tunables
+  for (const name of Object.keys(TUNABLES) as TunableName[]) out[name] = TUNABLES[name].default
+  return out
+}
+
+export function defaultConfig (overrides: Partial<NodeConfig> = {}): NodeConfig {
+  return validateConfig({
+    ...defaultTunables(),
+    storage: DEFAULT_STORAGE,
+    port: DEFAULT_PORT,
+    host: DEFAULT_HOST,
+    publicUrl: null,
+    bootstrap: null,
+    join: null,
+    secret: null,
+    zone: DEFAULT_ZONE,
+    capacity: null,
+    route: 'redirect',
+    logLevel: 'info',
+    logPretty: false,
+    ...overrides
+  })
+}
+
+/** kebab-case flag for a camelCase setting. */
+export function flagName (name: string): string {
+  return name.replace(/[A-Z]/g, (ch) => '-' + ch.toLowerCase())
+}
+
+/** BEVY_UPPER_SNAKE environment variable for a camelCase setting. */
+export function envName (name: string): string {
+  return 'BEVY_' + flagName(name).replace(/-/g, '_').toUpperCase()
+}
+
+export function parseIntSetting (name: string, raw: unknown, min: number, max: number): number {
+  const text = String(raw).trim()
+  const value = /^\d+$/.test(text) ? Number(text) : NaN
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new BevyError(ErrorCode.BAD_CONFIG, `--${flagName(name)} must be a whole number from ${min} to ${max}, got "${text}"`)
+  }
+  return value
+}
+
+export function parseBootstrap (raw: string): BootstrapNode[] {
+  const nodes = raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0).map((entry) => {
+    const at = entry.lastIndexOf(':')
+    const host = at > 0 ? entry.slice(0, at) : ''
+    const port = Number(entry.slice(at + 1))
+    if (host.length === 0 || !Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new BevyError(ErrorCode.BAD_CONFIG, `--bootstrap takes HOST:PORT[,HOST:PORT…], got "${entry}"`)
+    }
+    return { host, port }
+  })
+  if (nodes.length === 0) throw new BevyError(ErrorCode.BAD_CONFIG, '--bootstrap is empty')
+  return nodes
+}
+
+export function validateConfig (config: NodeConfig): NodeConfig {
+  if (config.suspectAfterMs <= config.heartbeatIntervalMs) {
+    throw new BevyError(ErrorCode.BAD_CONFIG, '--suspect-after-ms must be longer than --heartbeat-interval-ms')
+  }
+  if (config.downAfterMs <= config.suspectAfterMs) {
+    throw new BevyError(ErrorCode.BAD_CONFIG, '--down-after-ms must be longer than --suspect-after-ms')
+  }
+  if (config.maxIndexers % 2 === 0) {
+    throw new BevyError(ErrorCode.BAD_CONFIG, '--max-indexers must be odd so that a majority exists')
+  }
+  if (config.zone.length === 0 || Buffer.byteLength(config.zone) > 64) {
+    throw new BevyError(ErrorCode.BAD_CONFIG, '--zone must be 1 to 64 bytes')
+  }
+  if (config.publicUrl !== null) {
+    let url: URL | null = null
+    try { url = new URL(config.publicUrl) } catch {}
+    if (url === null || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+      throw new BevyError(ErrorCode.BAD_CONFIG, `--public-url must be an http(s) URL, got "${config.publicUrl}"`)
+    }
+  }
+  if (!ROUTE_MODES.includes(config.route)) {
+    throw new BevyError(ErrorCode.BAD_CONFIG, `--route must be redirect or proxy, got "${config.route}"`)
+  }
+  return config
+}

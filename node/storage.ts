@@ -1,0 +1,95 @@
+// The files a node keeps in --storage besides its Corestore:
+//   node.json    where this node serves (read by admin commands)
+//   admin.token  the operator bearer token, mode 0600
+//   bevy.json    which bevy this node belongs to; written only once founding or pairing succeeded
+import { randomBytes } from 'node:crypto'
+import { chmod, mkdir, open, readFile, rename } from 'node:fs/promises'
+import { join } from 'node:path'
+import { BevyError, ErrorCode, formatKey, parseKey } from '../protocol/index.js'
+
+export interface NodeFile { id: string, url: string, bevy: string, pid: number }
+export interface BevyFile { key: Buffer, namespace: string }
+
+export const paths = (storage: string) => ({
+  corestore: join(storage, 'corestore'),
+  nodeFile: join(storage, 'node.json'),
+  adminToken: join(storage, 'admin.token'),
+  bevyFile: join(storage, 'bevy.json')
+})
+
+export async function ensureStorage (storage: string): Promise<void> {
+  try {
+    await mkdir(storage, { recursive: true, mode: 0o700 })
+  } catch (err) {
+    throw new BevyError(ErrorCode.STORAGE, `cannot create storage directory ${storage}`, { cause: err })
+  }
+}
+
+/** Writes a file so that a crash leaves either the old or the new content, never half of one. */
+export async function writeFileAtomic (path: string, data: string, mode = 0o644): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`
+  const handle = await open(tmp, 'w', mode)
+  try {
+    await handle.writeFile(data)
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+  await rename(tmp, path)
+}
+
+export async function loadOrCreateAdminToken (storage: string): Promise<string> {
+  const path = paths(storage).adminToken
+  const existing = await readTextOrNull(path)
+  if (existing !== null && existing.trim().length > 0) {
+    await chmod(path, 0o600)
+    return existing.trim()
+  }
+  const token = randomBytes(32).toString('hex')
+  await writeFileAtomic(path, token + '\n', 0o600)
+  return token
+}
+
+export async function readAdminToken (storage: string): Promise<string | null> {
+  return (await readTextOrNull(paths(storage).adminToken))?.trim() ?? null
+}
+
+export async function readBevyFile (storage: string): Promise<BevyFile | null> {
+  const text = await readTextOrNull(paths(storage).bevyFile)
+  if (text === null) return null
+  try {
+    const parsed = JSON.parse(text) as { key: string, namespace: string }
+    return { key: parseKey(parsed.key, 'bevy key'), namespace: String(parsed.namespace) }
+  } catch (err) {
+    throw new BevyError(ErrorCode.STORAGE, `${paths(storage).bevyFile} is corrupt`, { cause: err })
+  }
+}
+
+export async function writeBevyFile (storage: string, bevy: BevyFile): Promise<void> {
+  const body = JSON.stringify({ key: formatKey(bevy.key), namespace: bevy.namespace }, null, 2) + '\n'
+  await writeFileAtomic(paths(storage).bevyFile, body)
+}
+
+export async function readNodeFile (storage: string): Promise<NodeFile | null> {
+  const text = await readTextOrNull(paths(storage).nodeFile)
+  if (text === null) return null
+  try {
+    return JSON.parse(text) as NodeFile
+  } catch {
+    return null
+  }
+}
+
+export async function writeNodeFile (storage: string, node: NodeFile): Promise<void> {
+  await writeFileAtomic(paths(storage).nodeFile, JSON.stringify(node, null, 2) + '\n')
+}
+
+async function readTextOrNull (path: string): Promise<string | null> {
+  try {
+    return await readFile(path, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
+    throw new BevyError(ErrorCode.STORAGE, `cannot read ${path}`, { cause: err })
+  }
+}
+

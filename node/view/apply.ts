@@ -1,0 +1,162 @@
+// Applies ops to the cluster view. Pure: no clock, no randomness, no I/O beyond the ViewStore
+// and WriterHost ports. Every key is resolved last-writer-wins (lamport, then writer key) or by a
+// monotonic counter, so two nodes holding the same set of ops build identical views whatever
+// order Autobase linearised them in. A malformed or unauthorised op is skipped, never thrown.
+import {
+  BevyError, decodeOp, decodeRecord, encodeRecord, isBevyError, NodeState, NO_INVITE, OpType,
+  opName, prefixEnd, stampWins, ViewKey,
+  drainRecordCodec, heartbeatRecordCodec, inviteRecordCodec, nodeRecordCodec, writerRecordCodec,
+  type AddWriterOp, type AnnounceOp, type DrainOp, type HeartbeatOp, type InviteOp, type LeaveOp,
+  type NodeRecord, type Op, type UndrainOp
+} from '../../protocol/index.js'
+import type { ViewStore, WriterHost } from './view-store.js'
+
+export interface ApplyContext {
+  /** How many writers become indexers (odd, so a majority is well defined). */
+  maxIndexers: number
+  /** Called for every op skipped, with the reason. */
+  onSkip?: (reason: string, from: Buffer) => void
+  /** Called with every lamport seen, so the local clock can stay ahead of it. */
+  onLamport?: (lamport: number) => void
+}
+
+export interface InputNode { value: unknown, from: { key: Buffer } }
+
+type Outcome = { applied: true } | { applied: false, reason: string }
+const APPLIED: Outcome = { applied: true }
+const skip = (reason: string): Outcome => ({ applied: false, reason })
+
+/** Applies a batch of raw Autobase nodes. Null values are Autobase acks and carry nothing. */
+export async function applyNodes (nodes: InputNode[], store: ViewStore, host: WriterHost, ctx: ApplyContext): Promise<void> {
+  for (const node of nodes) {
+    if (node.value === null) continue
+    const outcome = await applyRaw(node.value, node.from.key, store, host, ctx)
+    if (!outcome.applied) ctx.onSkip?.(outcome.reason, node.from.key)
+  }
+}
+
+export async function applyRaw (bytes: unknown, from: Buffer, store: ViewStore, host: WriterHost, ctx: ApplyContext): Promise<Outcome> {
+  let op: Op
+  try {
+    op = decodeOp(bytes)
+  } catch (err) {
+    if (isBevyError(err)) return skip(`${err.code}: ${err.message}`)
+    throw err
+  }
+  if ('lamport' in op) ctx.onLamport?.(op.lamport)
+  try {
+    return await applyOp(op, from, store, host, ctx)
+  } catch (err) {
+    // A record in the view that fails to decode means a bug or a corrupt peer; skip the op.
+    if (err instanceof BevyError) return skip(`${opName(op.type)}: ${err.message}`)
+    throw err
+  }
+}
+
+export function applyOp (op: Op, from: Buffer, store: ViewStore, host: WriterHost, ctx: ApplyContext): Promise<Outcome> {
+  switch (op.type) {
+    case OpType.ADD_WRITER: return applyAddWriter(op, store, host, ctx)
+    case OpType.ANNOUNCE: return applyAnnounce(op, from, store)
+    case OpType.HEARTBEAT: return applyHeartbeat(op, from, store)
+    case OpType.DRAIN:
+    case OpType.UNDRAIN: return applyDrain(op, from, store)
+    case OpType.LEAVE: return applyLeave(op, from, store)
+    case OpType.INVITE: return applyInvite(op, store)
+  }
+}
+
+async function applyAddWriter (op: AddWriterOp, store: ViewStore, host: WriterHost, ctx: ApplyContext): Promise<Outcome> {
+  const writerKey = ViewKey.writer(op.key)
+  if (await store.get(writerKey) !== null) return skip('add-writer: already a writer')
+  if (!op.inviteId.equals(NO_INVITE)) {
+    const inviteBytes = await store.get(ViewKey.invite(op.inviteId))
+    if (inviteBytes === null) return skip('add-writer: unknown invite')
+    const invite = decodeRecord(inviteRecordCodec, inviteBytes)
+    const used = await countRange(store, ViewKey.inviteUsePrefix(op.inviteId))
+    if (used >= invite.uses) return skip('add-writer: invite used up')
+    await store.put(ViewKey.inviteUse(op.inviteId, op.key), Buffer.alloc(0))
+  }
+  const indexers = await countIndexers(store)
+  const indexer = indexers < ctx.maxIndexers
+  await host.addWriter(op.key, { indexer })
+  await store.put(writerKey, encodeRecord(writerRecordCodec, { indexer, inviteId: op.inviteId }))
+  return APPLIED
+}
+
+async function applyAnnounce (op: AnnounceOp, from: Buffer, store: ViewStore): Promise<Outcome> {
+  const existing = await readNode(store, op.nodeId)
+  if (existing !== null && !existing.writerKey.equals(from)) return skip('announce: node id belongs to another writer')
+  const next: NodeRecord = {
+    lamport: op.lamport,
+    writer: from,
+    nodeId: op.nodeId,
+    writerKey: from,
+    url: op.url,
+    zone: op.zone,
+    capacity: op.capacity,
+    state: NodeState.ACTIVE
+  }
+  if (existing !== null && !stampWins(next, existing)) return skip('announce: stale')
+  await store.put(ViewKey.node(op.nodeId), encodeRecord(nodeRecordCodec, next))
+  return APPLIED
+}
+
+async function applyHeartbeat (op: HeartbeatOp, from: Buffer, store: ViewStore): Promise<Outcome> {
+  const node = await readNode(store, op.nodeId)
+  if (node === null) return skip('heartbeat: unknown node')
+  if (!node.writerKey.equals(from)) return skip('heartbeat: not written by the node itself')
+  const key = ViewKey.heartbeat(op.nodeId)
+  const existing = await store.get(key)
+  if (existing !== null && decodeRecord(heartbeatRecordCodec, existing).seq >= op.seq) return skip('heartbeat: stale')
+  await store.put(key, encodeRecord(heartbeatRecordCodec, { seq: op.seq, clockMs: op.clockMs, load: op.load }))
+  return APPLIED
+}
+
+async function applyDrain (op: DrainOp | UndrainOp, from: Buffer, store: ViewStore): Promise<Outcome> {
+  if (await readNode(store, op.nodeId) === null) return skip(`${opName(op.type)}: unknown node`)
+  const key = ViewKey.drain(op.nodeId)
+  const next = { lamport: op.lamport, writer: from, drained: op.type === OpType.DRAIN }
+  const existing = await store.get(key)
+  if (existing !== null && !stampWins(next, decodeRecord(drainRecordCodec, existing))) return skip(`${opName(op.type)}: stale`)
+  await store.put(key, encodeRecord(drainRecordCodec, next))
+  return APPLIED
+}
+
+async function applyLeave (op: LeaveOp, from: Buffer, store: ViewStore): Promise<Outcome> {
+  const node = await readNode(store, op.nodeId)
+  if (node === null) return skip('leave: unknown node')
+  if (!node.writerKey.equals(from)) return skip('leave: not written by the node itself')
+  const next: NodeRecord = { ...node, lamport: op.lamport, writer: from, state: NodeState.LEFT }
+  if (!stampWins(next, node)) return skip('leave: stale')
+  await store.put(ViewKey.node(op.nodeId), encodeRecord(nodeRecordCodec, next))
+  return APPLIED
+}
+
+async function applyInvite (op: InviteOp, store: ViewStore): Promise<Outcome> {
+  if (op.uses < 1) return skip('invite: uses must be at least 1')
+  const key = ViewKey.invite(op.inviteId)
+  // Invites are immutable once written: the first definition stands (ids are random, so
+  // a second definition can only be a replay or a forgery).
+  if (await store.get(key) !== null) return skip('invite: already defined')
+  await store.put(key, encodeRecord(inviteRecordCodec, { publicKey: op.publicKey, expiresMs: op.expiresMs, uses: op.uses }))
+  return APPLIED
+}
+
+async function readNode (store: ViewStore, nodeId: Buffer): Promise<NodeRecord | null> {
+  const bytes = await store.get(ViewKey.node(nodeId))
+  return bytes === null ? null : decodeRecord(nodeRecordCodec, bytes)
+}
+
+async function countRange (store: ViewStore, prefix: string): Promise<number> {
+  let n = 0
+  for await (const _ of store.range(prefix, prefixEnd(prefix))) n++
+  return n
+}
+
+async function countIndexers (store: ViewStore): Promise<number> {
+  let n = 0
+  for await (const { value } of store.range(ViewKey.writerPrefix, prefixEnd(ViewKey.writerPrefix))) {
+    if (decodeRecord(writerRecordCodec, value).indexer) n++
+  }
+  return n
+}

@@ -1,0 +1,7 @@
+export * from './errors.js'
+export * from './keys.js'
+export * from './load.js'
+export * from './ops.js'
+export * from './ports.js'
+export * from './records.js'
+export * from './struct.js'

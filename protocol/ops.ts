@@ -1,0 +1,102 @@
+// Ops: the records nodes append to the cluster Autobase. Each op is
+//   version (uint) · type (uint) · body
+// Type numbers are APPEND ONLY: never reuse or renumber one, since old logs stay readable forever.
+import c from 'compact-encoding'
+import { BevyError, ErrorCode } from './errors.js'
+import { loadCodec, type Load } from './load.js'
+import { boundedString, key32, struct, type Codec } from './struct.js'
+
+export const OP_VERSION = 1
+
+/** Append only. */
+export const OpType = {
+  ADD_WRITER: 1,
+  ANNOUNCE: 2,
+  HEARTBEAT: 3,
+  DRAIN: 4,
+  UNDRAIN: 5,
+  LEAVE: 6,
+  INVITE: 7
+} as const
+export type OpType = typeof OpType[keyof typeof OpType]
+
+export const MAX_URL_BYTES = 2048
+export const MAX_ZONE_BYTES = 64
+
+/** Admit a writer. `inviteId` names the invite it paired with (all zeros for none). */
+export interface AddWriterOp { type: typeof OpType.ADD_WRITER, key: Buffer, inviteId: Buffer }
+/** A node states who it is and where it serves. Only the node itself may announce. */
+export interface AnnounceOp { type: typeof OpType.ANNOUNCE, lamport: number, nodeId: Buffer, url: string, zone: string, capacity: number }
+/** Liveness and load. `clockMs` is the writer's own clock, kept for display and skew checks. */
+export interface HeartbeatOp { type: typeof OpType.HEARTBEAT, nodeId: Buffer, seq: number, clockMs: number, load: Load }
+export interface DrainOp { type: typeof OpType.DRAIN, lamport: number, nodeId: Buffer }
+export interface UndrainOp { type: typeof OpType.UNDRAIN, lamport: number, nodeId: Buffer }
+export interface LeaveOp { type: typeof OpType.LEAVE, lamport: number, nodeId: Buffer }
+/** Records an invite so any member, not only its creator, can admit its holder. */
+export interface InviteOp { type: typeof OpType.INVITE, inviteId: Buffer, publicKey: Buffer, expiresMs: number, uses: number }
+
+export type Op = AddWriterOp | AnnounceOp | HeartbeatOp | DrainOp | UndrainOp | LeaveOp | InviteOp
+type Body<T extends Op> = Omit<T, 'type'>
+
+const nodeRef = struct<Body<DrainOp>>({ lamport: c.uint, nodeId: key32 })
+
+const BODY_CODECS: { [K in OpType]: Codec<Body<Extract<Op, { type: K }>>> } = {
+  [OpType.ADD_WRITER]: struct<Body<AddWriterOp>>({ key: key32, inviteId: key32 }),
+  [OpType.ANNOUNCE]: struct<Body<AnnounceOp>>({
+    lamport: c.uint,
+    nodeId: key32,
+    url: boundedString(MAX_URL_BYTES),
+    zone: boundedString(MAX_ZONE_BYTES),
+    capacity: c.uint
+  }),
+  [OpType.HEARTBEAT]: struct<Body<HeartbeatOp>>({ nodeId: key32, seq: c.uint, clockMs: c.uint, load: loadCodec }),
+  [OpType.DRAIN]: nodeRef,
+  [OpType.UNDRAIN]: nodeRef,
+  [OpType.LEAVE]: nodeRef,
+  [OpType.INVITE]: struct<Body<InviteOp>>({ inviteId: key32, publicKey: key32, expiresMs: c.uint, uses: c.uint })
+}
+
+export const NO_INVITE: Buffer = Buffer.alloc(32)
+
+export function encodeOp (op: Op): Buffer {
+  const codec = BODY_CODECS[op.type] as Codec<Op>
+  const state = { start: 0, end: 0, buffer: null as Buffer | null }
+  c.uint.preencode(state, OP_VERSION)
+  c.uint.preencode(state, op.type)
+  codec.preencode(state, op)
+  state.buffer = Buffer.allocUnsafe(state.end)
+  c.uint.encode(state, OP_VERSION)
+  c.uint.encode(state, op.type)
+  codec.encode(state, op)
+  return state.buffer
+}
+
+/** Decodes one op. Anything malformed raises a BevyError and never anything else. */
+export function decodeOp (bytes: unknown): Op {
+  if (!(bytes instanceof Uint8Array)) throw new BevyError(ErrorCode.BAD_OP, 'op is not bytes')
+  const state = { start: 0, end: bytes.byteLength, buffer: bytes }
+  let version: number
+  let type: number
+  try {
+    version = c.uint.decode(state)
+    type = c.uint.decode(state)
+  } catch (err) {
+    throw new BevyError(ErrorCode.BAD_OP, 'op header is truncated', { cause: err })
+  }
+  if (version !== OP_VERSION) throw new BevyError(ErrorCode.UNSUPPORTED_VERSION, `op version ${version} is not supported`)
+  const codec = BODY_CODECS[type as OpType] as Codec<Body<Op>> | undefined
+  if (codec === undefined) throw new BevyError(ErrorCode.UNKNOWN_OP, `op type ${type} is unknown`)
+  let body: Body<Op>
+  try {
+    body = codec.decode(state)
+  } catch (err) {
+    throw new BevyError(ErrorCode.BAD_OP, `op type ${type} has a malformed body`, { cause: err })
+  }
+  if (state.start !== state.end) throw new BevyError(ErrorCode.BAD_OP, `op type ${type} has ${state.end - state.start} trailing bytes`)
+  return { type, ...body } as Op
+}
+
+export function opName (type: number): string {
+  const entry = Object.entries(OpType).find(([, n]) => n === type)
+  return entry === undefined ? `op-${type}` : entry[0].toLowerCase().replace('_', '-')
+}

@@ -1,0 +1,23 @@
+// Ports through which time and randomness enter the system. Production implements them with the
+// real clock and crypto; sim/ implements them with a simulated clock and a seeded PRNG, so the
+// same decision code runs under both.
+
+export interface Clock {
+  /** Milliseconds since the Unix epoch, as this node believes it to be. */
+  now (): number
+}
+
+export interface Rng {
+  /** A uniformly distributed unsigned 32-bit integer. */
+  nextUint32 (): number
+}
+
+/** A float in [0, 1) drawn from an Rng. */
+export function rngFloat (rng: Rng): number {
+  return rng.nextUint32() / 0x1_0000_0000
+}
+
+/** An integer in [0, n) drawn from an Rng. */
+export function rngInt (rng: Rng, n: number): number {
+  return Math.floor(rngFloat(rng) * n)
+}

@@ -1,0 +1,86 @@
+// View records: what the cluster view (a Hyperbee) stores, and the keys it stores them under.
+// Records that several writers may set carry (lamport, writer) so apply can resolve them
+// last-writer-wins, which makes the view independent of the order ops were linearised in.
+import c from 'compact-encoding'
+import { BevyError, ErrorCode } from './errors.js'
+import { hexKey } from './keys.js'
+import { loadCodec, type Load } from './load.js'
+import { boundedString, key32, struct, type Codec } from './struct.js'
+import { MAX_URL_BYTES, MAX_ZONE_BYTES } from './ops.js'
+
+/** Append only. */
+export const NodeState = { ACTIVE: 0, LEFT: 1 } as const
+export type NodeState = typeof NodeState[keyof typeof NodeState]
+
+/** Last-writer-wins stamp: the higher lamport wins, ties go to the higher writer key. */
+export interface Stamp { lamport: number, writer: Buffer }
+
+export interface NodeRecord extends Stamp {
+  nodeId: Buffer
+  writerKey: Buffer
+  url: string
+  zone: string
+  capacity: number
+  state: NodeState
+}
+
+export interface DrainRecord extends Stamp { drained: boolean }
+
+export interface HeartbeatRecord { seq: number, clockMs: number, load: Load }
+
+export interface WriterRecord { indexer: boolean, inviteId: Buffer }
+
+export interface InviteRecord { publicKey: Buffer, expiresMs: number, uses: number }
+
+export const nodeRecordCodec = struct<NodeRecord>({
+  lamport: c.uint,
+  writer: key32,
+  nodeId: key32,
+  writerKey: key32,
+  url: boundedString(MAX_URL_BYTES),
+  zone: boundedString(MAX_ZONE_BYTES),
+  capacity: c.uint,
+  state: c.uint as Codec<NodeState>
+})
+export const drainRecordCodec = struct<DrainRecord>({ lamport: c.uint, writer: key32, drained: c.bool })
+export const heartbeatRecordCodec = struct<HeartbeatRecord>({ seq: c.uint, clockMs: c.uint, load: loadCodec })
+export const writerRecordCodec = struct<WriterRecord>({ indexer: c.bool, inviteId: key32 })
+export const inviteRecordCodec = struct<InviteRecord>({ publicKey: key32, expiresMs: c.uint, uses: c.uint })
+
+export function encodeRecord<T> (codec: Codec<T>, value: T): Buffer {
+  return c.encode(codec, value) as Buffer
+}
+
+export function decodeRecord<T> (codec: Codec<T>, bytes: Uint8Array): T {
+  try {
+    return c.decode(codec, bytes)
+  } catch (err) {
+    throw new BevyError(ErrorCode.BAD_OP, 'view record is malformed', { cause: err })
+  }
+}
+
+/** True when stamp `a` wins over stamp `b`. */
+export function stampWins (a: Stamp, b: Stamp): boolean {
+  if (a.lamport !== b.lamport) return a.lamport > b.lamport
+  return Buffer.compare(a.writer, b.writer) > 0
+}
+
+/** Key layout of the view. Prefixes end in '/' so a range scan never bleeds into a sibling. */
+export const ViewKey = {
+  node: (id: Uint8Array) => `node/${hexKey(id)}`,
+  nodePrefix: 'node/',
+  drain: (id: Uint8Array) => `drain/${hexKey(id)}`,
+  drainPrefix: 'drain/',
+  heartbeat: (id: Uint8Array) => `hb/${hexKey(id)}`,
+  heartbeatPrefix: 'hb/',
+  writer: (key: Uint8Array) => `writer/${hexKey(key)}`,
+  writerPrefix: 'writer/',
+  invite: (id: Uint8Array) => `invite/${hexKey(id)}`,
+  inviteUse: (id: Uint8Array, writer: Uint8Array) => `invite-use/${hexKey(id)}/${hexKey(writer)}`,
+  inviteUsePrefix: (id: Uint8Array) => `invite-use/${hexKey(id)}/`
+} as const
+
+/** The exclusive upper bound for a range scan over `prefix`. */
+export function prefixEnd (prefix: string): string {
+  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1)
+}

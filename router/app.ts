@@ -1,0 +1,43 @@
+// The HTTP app factory. Kept apart from listen() so tests can inject requests without a port.
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import type { Bevy } from '../node/bevy.js'
+import { ErrorCode } from '../protocol/index.js'
+import { bearerToken, tokenMatches } from './auth.js'
+import { errorBody, registerErrorHandling } from './errors.js'
+import { adminRoutes } from './routes/admin.js'
+import { healthRoutes } from './routes/health.js'
+
+export interface AppOptions {
+  bevy: Bevy
+  /** The admin token; read lazily because the node loads it during ready(). */
+  adminToken: () => string
+  log?: Logger
+  requestTimeoutMs?: number
+}
+
+const PUBLIC_ROUTES = new Set(['/api/health'])
+
+export function buildApp (opts: AppOptions): FastifyInstance {
+  const app = Fastify({
+    ...(opts.log === undefined ? { logger: false } : { loggerInstance: opts.log }),
+    disableRequestLogging: true,
+    requestTimeout: opts.requestTimeoutMs ?? 30_000,
+    bodyLimit: 64 * 1024
+  }) as unknown as FastifyInstance
+  registerErrorHandling(app)
+
+  app.addHook('onRequest', async (request, reply) => {
+    const nodeId = opts.bevy.idTextOrNull
+    if (nodeId !== null) reply.header('X-Bevy-Node', nodeId)
+    const path = request.url.split('?', 1)[0] ?? ''
+    const guarded = (path.startsWith('/api/') && !PUBLIC_ROUTES.has(path)) || path === '/metrics'
+    if (guarded && !tokenMatches(bearerToken(request.headers.authorization), opts.adminToken())) {
+      return reply.code(401).header('WWW-Authenticate', 'Bearer').send(errorBody(ErrorCode.UNAUTHORIZED, 'admin token required'))
+    }
+  })
+
+  app.register(healthRoutes)
+  app.register(adminRoutes(opts.bevy))
+  return app
+}

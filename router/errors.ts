@@ -1,0 +1,40 @@
+// One JSON error shape for every failure: {"error":{"code","message"}}. Never a stack trace.
+import type { FastifyError, FastifyInstance } from 'fastify'
+import { BevyError, ErrorCode } from '../protocol/index.js'
+
+const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
+  [ErrorCode.BAD_KEY]: 400,
+  [ErrorCode.BAD_REQUEST]: 400,
+  [ErrorCode.BAD_CONFIG]: 400,
+  [ErrorCode.UNAUTHORIZED]: 401,
+  [ErrorCode.NOT_FOUND]: 404,
+  [ErrorCode.NOT_WRITABLE]: 503,
+  [ErrorCode.NOT_READY]: 503,
+  [ErrorCode.CLOSED]: 503
+}
+
+export interface ErrorBody { error: { code: string, message?: string } }
+
+export function errorBody (code: string, message?: string): ErrorBody {
+  return { error: message === undefined ? { code } : { code, message } }
+}
+
+export function registerErrorHandling (app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError | BevyError, request, reply) => {
+    if (err instanceof BevyError) {
+      const status = STATUS_BY_CODE[err.code] ?? 500
+      if (status >= 500) request.log.warn({ err }, 'request failed')
+      return reply.code(status).send(errorBody(err.code, err.message))
+    }
+    if (err.validation !== undefined) {
+      return reply.code(400).send(errorBody(ErrorCode.BAD_REQUEST, err.message))
+    }
+    const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500
+    if (status === 500) {
+      request.log.error({ err }, 'unhandled error')
+      return reply.code(500).send(errorBody(ErrorCode.INTERNAL, 'internal error'))
+    }
+    return reply.code(status).send(errorBody(err.code ?? ErrorCode.BAD_REQUEST, err.message))
+  })
+  app.setNotFoundHandler((_request, reply) => reply.code(404).send(errorBody(ErrorCode.NOT_FOUND, 'no such route')))
+}

@@ -1,0 +1,28 @@
+import type { FastifyInstance } from 'fastify'
+import type { Bevy } from '../../node/bevy.js'
+import { BevyError, ErrorCode } from '../../protocol/index.js'
+import { errorSchema, inviteBodySchema, inviteReplySchema, statusSchema } from '../schemas.js'
+
+function requireOpen (bevy: Bevy): Bevy {
+  if (!bevy.opened || bevy.closing !== null) throw new BevyError(ErrorCode.NOT_READY, 'node is still joining its bevy')
+  return bevy
+}
+
+/** Operator routes. Auth is enforced by the app's onRequest hook for every /api/* route but health. */
+export function adminRoutes (bevy: Bevy) {
+  return async function (app: FastifyInstance): Promise<void> {
+    app.get('/api/status', {
+      schema: { response: { 200: statusSchema, '4xx': errorSchema, '5xx': errorSchema } }
+    }, async () => requireOpen(bevy).status())
+
+    app.post<{ Body: { ttlMs?: number, uses?: number } | null }>('/api/invites', {
+      schema: { body: inviteBodySchema, response: { 200: inviteReplySchema, '4xx': errorSchema, '5xx': errorSchema } }
+    }, async (request) => {
+      const opts: { ttlMs?: number, uses?: number } = {}
+      if (request.body?.ttlMs !== undefined) opts.ttlMs = request.body.ttlMs
+      if (request.body?.uses !== undefined) opts.uses = request.body.uses
+      const invite = await requireOpen(bevy).createInvite(opts)
+      return { invite: invite.text, expiresAt: new Date(invite.expiresMs).toISOString(), uses: invite.uses }
+    })
+  }
+}

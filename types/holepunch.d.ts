@@ -1,0 +1,229 @@
+// Minimal declarations for the untyped Holepunch modules, covering only what Cloud Bevy calls.
+// Kept narrow on purpose: a wrong wide type is worse than a missing one.
+
+declare module 'ready-resource' {
+  import { EventEmitter } from 'node:events'
+  export default class ReadyResource extends EventEmitter {
+    opening: Promise<void> | null
+    closing: Promise<void> | null
+    opened: boolean
+    closed: boolean
+    ready(): Promise<void>
+    close(): Promise<void>
+    protected _open(): Promise<void>
+    protected _close(): Promise<void>
+  }
+}
+
+declare module 'hypercore-id-encoding' {
+  export function encode(key: Uint8Array): string
+  export function decode(id: string | Uint8Array): Buffer
+  export function normalize(id: string | Uint8Array): string
+  export function isValid(id: unknown): boolean
+}
+
+declare module 'hypercore-crypto' {
+  export interface KeyPair { publicKey: Buffer, secretKey: Buffer }
+  export function keyPair(seed?: Uint8Array): KeyPair
+  export function randomBytes(n: number): Buffer
+  export function discoveryKey(key: Uint8Array): Buffer
+  export function hash(data: Uint8Array | Uint8Array[]): Buffer
+  export function sign(message: Uint8Array, secretKey: Uint8Array): Buffer
+  export function verify(message: Uint8Array, signature: Uint8Array, publicKey: Uint8Array): boolean
+}
+
+declare module 'hyperdht' {
+  import { EventEmitter } from 'node:events'
+  export interface BootstrapNode { host: string, port: number }
+  export interface DHTOptions {
+    bootstrap?: Array<BootstrapNode | string>
+    ephemeral?: boolean
+    firewalled?: boolean
+    port?: number
+    host?: string
+  }
+  export default class DHT extends EventEmitter {
+    constructor (opts?: DHTOptions)
+    static keyPair (seed?: Uint8Array): { publicKey: Buffer, secretKey: Buffer }
+    fullyBootstrapped (): Promise<void>
+    address (): { host: string, port: number }
+    destroy (): Promise<void>
+  }
+}
+
+declare module 'hyperdht/testnet.js' {
+  import DHT from 'hyperdht'
+  export interface Testnet {
+    nodes: DHT[]
+    bootstrap: Array<{ host: string, port: number }>
+    destroy (): Promise<void>
+  }
+  export default function createTestnet (size?: number, opts?: { host?: string, port?: number }): Promise<Testnet>
+}
+
+declare module 'hyperswarm' {
+  import { EventEmitter } from 'node:events'
+  import type { Duplex } from 'node:stream'
+  export interface PeerInfo { publicKey: Buffer, topics: Buffer[], client: boolean }
+  export interface SwarmConnection extends Duplex {
+    remotePublicKey: Buffer
+    publicKey: Buffer
+    userData: unknown
+    rawStream: { remoteHost: string, remotePort: number }
+  }
+  export interface PeerDiscovery {
+    flushed (): Promise<void>
+    refresh (opts?: { client?: boolean, server?: boolean }): Promise<void>
+    destroy (): Promise<void>
+  }
+  export interface SwarmOptions {
+    keyPair?: { publicKey: Buffer, secretKey: Buffer }
+    bootstrap?: Array<{ host: string, port: number } | string>
+    maxPeers?: number
+    firewall?: (remotePublicKey: Buffer, payload?: unknown) => boolean
+  }
+  export default class Hyperswarm extends EventEmitter {
+    constructor (opts?: SwarmOptions)
+    keyPair: { publicKey: Buffer, secretKey: Buffer }
+    connections: Set<SwarmConnection>
+    peers: Map<string, PeerInfo>
+    dht: EventEmitter
+    destroyed: boolean
+    join (topic: Uint8Array, opts?: { client?: boolean, server?: boolean }): PeerDiscovery
+    leave (topic: Uint8Array): Promise<void>
+    joinPeer (publicKey: Uint8Array): void
+    leavePeer (publicKey: Uint8Array): void
+    flush (): Promise<boolean>
+    destroy (): Promise<void>
+    on (event: 'connection', listener: (conn: SwarmConnection, info: PeerInfo) => void): this
+    on (event: 'update', listener: () => void): this
+    on (event: string, listener: (...args: any[]) => void): this
+  }
+}
+
+declare module 'corestore' {
+  import type { Duplex } from 'node:stream'
+  export interface Hypercore {
+    key: Buffer
+    discoveryKey: Buffer
+    length: number
+    byteLength: number
+    ready (): Promise<void>
+    close (): Promise<void>
+  }
+  export default class Corestore {
+    constructor (storage: string, opts?: Record<string, unknown>)
+    ready (): Promise<void>
+    close (): Promise<void>
+    namespace (name: string | Uint8Array): Corestore
+    session (opts?: Record<string, unknown>): Corestore
+    get (opts: string | Record<string, unknown>): Hypercore
+    replicate (stream: Duplex | boolean, opts?: Record<string, unknown>): Duplex
+    createKeyPair (name: string): Promise<{ publicKey: Buffer, secretKey: Buffer }>
+  }
+}
+
+declare module 'hyperbee' {
+  import type { Hypercore } from 'corestore'
+  export interface BeeEntry<V> { seq: number, key: string, value: V }
+  export interface BeeRange { gt?: string, gte?: string, lt?: string, lte?: string, limit?: number, reverse?: boolean }
+  export interface BeeBatch {
+    put (key: string, value: Uint8Array): Promise<void>
+    del (key: string): Promise<void>
+    get (key: string): Promise<BeeEntry<Buffer> | null>
+    flush (): Promise<void>
+  }
+  export default class Hyperbee {
+    constructor (core: Hypercore, opts?: { keyEncoding?: string, valueEncoding?: string, extension?: boolean })
+    core: Hypercore
+    version: number
+    ready (): Promise<void>
+    close (): Promise<void>
+    get (key: string): Promise<BeeEntry<Buffer> | null>
+    put (key: string, value: Uint8Array): Promise<void>
+    del (key: string): Promise<void>
+    batch (): BeeBatch
+    createReadStream (range?: BeeRange): AsyncIterable<BeeEntry<Buffer>>
+  }
+}
+
+declare module 'autobase' {
+  import { EventEmitter } from 'node:events'
+  import type Corestore from 'corestore'
+  import type { Hypercore } from 'corestore'
+  import type { Duplex } from 'node:stream'
+  export interface ApplyNode { value: unknown, from: { key: Buffer } }
+  export interface ApplyHost {
+    addWriter (key: Uint8Array, opts?: { indexer?: boolean }): Promise<void>
+    removeWriter (key: Uint8Array): Promise<void>
+    removeable (key: Uint8Array): boolean
+  }
+  export interface AutobaseHandlers<V> {
+    open: (store: Corestore) => V
+    apply: (nodes: ApplyNode[], view: V, host: ApplyHost) => Promise<void>
+    close?: (view: V) => Promise<void>
+    valueEncoding?: unknown
+    ackInterval?: number
+  }
+  export default class Autobase<V = unknown> extends EventEmitter {
+    constructor (store: Corestore, bootstrap: Uint8Array | null, handlers: AutobaseHandlers<V>)
+    static getLocalCore (store: Corestore): Hypercore
+    key: Buffer
+    discoveryKey: Buffer
+    local: Hypercore
+    view: V
+    writable: boolean
+    isIndexer: boolean
+    length: number
+    signedLength: number
+    closing: Promise<void> | null
+    ready (): Promise<void>
+    close (): Promise<void>
+    append (value: unknown): Promise<void>
+    update (): Promise<void>
+    replicate (stream: Duplex): Duplex
+  }
+}
+
+declare module 'blind-pairing' {
+  import type Hyperswarm from 'hyperswarm'
+  import { EventEmitter } from 'node:events'
+  export interface CreatedInvite {
+    id: Buffer
+    invite: Buffer
+    publicKey: Buffer
+    discoveryKey: Buffer
+    expires: number
+  }
+  export interface DecodedInvite { id: Buffer, seed: Buffer, discoveryKey: Buffer, expires: number }
+  export interface MemberRequest {
+    inviteId: Buffer
+    userData: Buffer | null
+    open (publicKey: Uint8Array): Buffer
+    confirm (opts: { key: Uint8Array, encryptionKey?: Uint8Array | null }): void
+    deny (opts?: { status?: number }): void
+  }
+  export interface PairingResult { key: Buffer, encryptionKey: Buffer | null }
+  export interface Member { flushed (): Promise<void>, close (): Promise<void> }
+  export interface Candidate { request: EventEmitter, pairing: Promise<PairingResult | null>, close (): Promise<void> }
+  export default class BlindPairing {
+    constructor (swarm: Hyperswarm, opts?: { poll?: number })
+    static createInvite (key: Uint8Array, opts?: { expires?: number }): CreatedInvite
+    static decodeInvite (invite: Uint8Array): DecodedInvite
+    addMember (opts: { discoveryKey: Uint8Array, onadd: (request: MemberRequest) => Promise<void> }): Member
+    addCandidate (opts: { invite: Uint8Array, userData: Uint8Array, onadd?: (result: PairingResult) => Promise<void> }): Candidate
+    close (): Promise<void>
+  }
+}
+
+declare module 'os-utils' {
+  export function cpuUsage (callback: (fraction: number) => void): void
+  export function freemem (): number
+  export function totalmem (): number
+  export function freememPercentage (): number
+}
+
+declare module 'z32' {
+  export function encode (buf: Uint8Array): string
+  export function decode (s: string): Buffer
+}
