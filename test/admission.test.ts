@@ -1,0 +1,122 @@
+// Admission: only a valid, unexpired, unused invite gets a machine into the view; garbage
+// appended by a member changes nothing. Nodes run in-process on a loopback DHT.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import Autobase from 'autobase'
+import BlindPairing from 'blind-pairing'
+import Corestore from 'corestore'
+import Hyperswarm from 'hyperswarm'
+import * as z32 from 'z32'
+import { Bevy } from '../node/bevy.js'
+import { defaultConfig } from '../node/config.js'
+import { paths, readBevyFile } from '../node/storage.js'
+import { BevyError, ErrorCode, type Clock } from '../protocol/index.js'
+import { loopbackDht, tempDir, waitFor } from './helpers.js'
+
+type T = Parameters<typeof tempDir>[0]
+
+async function startBevy (t: T, bootstrap: string, opts: { join?: string | null, clock?: Clock, pairTimeoutMs?: number, storage?: string } = {}): Promise<Bevy> {
+  const [host, port] = bootstrap.split(':')
+  const storage = opts.storage ?? await tempDir(t)
+  const bevy = new Bevy({
+    config: defaultConfig({
+      storage,
+      bootstrap: [{ host: host as string, port: Number(port) }],
+      join: opts.join ?? null,
+      heartbeatIntervalMs: 60_000,
+      suspectAfterMs: 120_000,
+      downAfterMs: 240_000,
+      pairTimeoutMs: opts.pairTimeoutMs ?? 20_000
+    }),
+    url: 'http://127.0.0.1:1',
+    ...(opts.clock === undefined ? {} : { clock: opts.clock })
+  })
+  t.after(() => bevy.close())
+  await bevy.ready()
+  return bevy
+}
+
+const refusedWith = (code: ErrorCode) => (err: unknown) => err instanceof BevyError && err.code === code
+
+test('invites admit exactly as promised, and nothing else gets in', async (t) => {
+  const dht = await loopbackDht(t)
+  const founder = await startBevy(t, dht.bootstrap)
+  const invite = founder.foundingInvite?.text
+  assert.ok(invite !== undefined)
+
+  await t.test('a valid invite admits a node', async () => {
+    const joiner = await startBevy(t, dht.bootstrap, { join: invite })
+    assert.ok(joiner.key.equals(founder.key))
+    await waitFor('founder to see 2 nodes', () => founder.snapshot.nodes.length === 2 ? true : undefined)
+  })
+
+  await t.test('a used-up invite is refused by the members, and leaves no bevy behind', async () => {
+    const storage = await tempDir(t)
+    await assert.rejects(startBevy(t, dht.bootstrap, { join: invite, storage }), refusedWith(ErrorCode.INVITE_USED))
+    assert.equal(await readBevyFile(storage), null)
+  })
+
+  await t.test('an invite that expired is refused by the members even if the joiner\'s clock is behind', async () => {
+    const short = await founder.createInvite({ ttlMs: 1000, uses: 5 })
+    await new Promise((resolve) => setTimeout(resolve, 1100))
+    const behind: Clock = { now: () => Date.now() - 60_000 }
+    await assert.rejects(startBevy(t, dht.bootstrap, { join: short.text, clock: behind }), refusedWith(ErrorCode.INVITE_EXPIRED))
+    // With a correct clock the joiner refuses it itself, before touching the network.
+    await assert.rejects(startBevy(t, dht.bootstrap, { join: short.text }), refusedWith(ErrorCode.INVITE_EXPIRED))
+  })
+
+  await t.test('garbage invites are refused', async () => {
+    for (const garbage of ['nonsense', z32.encode(Buffer.from('short')), '', 'y'.repeat(200)]) {
+      await assert.rejects(startBevy(t, dht.bootstrap, { join: garbage }), (err: unknown) => err instanceof BevyError && err.isUsage)
+    }
+  })
+
+  await t.test('a forged invite for the right topic gets no answer, and the view is unchanged', async () => {
+    const forged = BlindPairing.createInvite(founder.key, { expires: Date.now() + 60_000 })
+    await assert.rejects(startBevy(t, dht.bootstrap, { join: z32.encode(forged.invite), pairTimeoutMs: 4000 }), refusedWith(ErrorCode.PAIRING_TIMEOUT))
+    assert.equal(founder.snapshot.nodes.length, 2)
+  })
+
+  await t.test('a process that knows the bevy key but was never admitted cannot write', async () => {
+    const dir = await tempDir(t)
+    const store = new Corestore(paths(dir).corestore)
+    const [host, port] = dht.bootstrap.split(':')
+    const swarm = new Hyperswarm({ bootstrap: [{ host: host as string, port: Number(port) }] })
+    swarm.on('connection', (conn) => store.replicate(conn))
+    const rogue = new Autobase(store, founder.key, { open: (s) => s.get('view'), apply: async () => {} })
+    t.after(async () => { await rogue.close(); await swarm.destroy(); await store.close() })
+    await rogue.ready()
+    swarm.join(rogue.discoveryKey)
+    await swarm.flush()
+    assert.equal(rogue.writable, false)
+    await assert.rejects(rogue.append(Buffer.from('let me in')))
+    const lengthBefore = founder.clusterLog.base.length
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    await founder.clusterLog.base.update()
+    assert.equal(founder.clusterLog.base.length, lengthBefore)
+    assert.equal(founder.snapshot.nodes.length, 2)
+  })
+})
+
+test('garbage appended to the real cluster log is skipped on every node and changes no view', async (t) => {
+  const dht = await loopbackDht(t)
+  const a = await startBevy(t, dht.bootstrap)
+  const b = await startBevy(t, dht.bootstrap, { join: a.foundingInvite?.text ?? null })
+  await waitFor('both nodes in both views', () => a.snapshot.nodes.length === 2 && b.snapshot.nodes.length === 2 ? true : undefined)
+  const dump = async (bevy: Bevy) => {
+    const out: string[] = []
+    for await (const { key, value } of bevy.clusterLog.view.range('', '\uffff')) out.push(`${key}=${value.toString('hex')}`)
+    return out.join('\n')
+  }
+  const beforeA = await dump(a)
+  const beforeB = await dump(b)
+  const garbage = [Buffer.from([0xff, 0xff]), Buffer.from([1, 2, 3]), Buffer.from([1, 99, 1, 2]), Buffer.alloc(0), Buffer.from('{"type":2}')]
+  for (const bytes of garbage) await a.clusterLog.appendRaw(bytes)
+  const target = a.clusterLog.base.length
+  await waitFor('b to apply the garbage blocks', async () => {
+    await b.clusterLog.base.update()
+    return b.clusterLog.base.length >= target ? true : undefined
+  })
+  assert.equal(await dump(a), beforeA)
+  assert.equal(await dump(b), beforeB)
+})

@@ -1,0 +1,66 @@
+// Shared test plumbing: temp dirs, a loopback DHT, waiting on conditions, node processes.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { TestContext } from 'node:test'
+import { startPrivateDht, type PrivateDht } from '../node/dht.js'
+import { spawnNode, type NodeProcess } from '../node/cli/spawn.js'
+
+type Teardown = { after: (fn: () => Promise<void> | void) => void }
+
+/** A fresh temp dir, removed when the test ends. */
+export async function tempDir (t: Teardown, name = 'bevy-test-'): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), name))
+  t.after(() => rm(dir, { recursive: true, force: true }))
+  return dir
+}
+
+/** A private loopback DHT, exactly what `bevy dht` starts, closed when the test ends. */
+export async function loopbackDht (t: Teardown): Promise<PrivateDht> {
+  const dht = await startPrivateDht({ port: 0 })
+  t.after(() => dht.close())
+  return dht
+}
+
+/** Polls `check` until it returns a non-undefined value, or fails after `timeoutMs`. */
+export async function waitFor<T> (what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let lastError: unknown = null
+  while (Date.now() < deadline) {
+    try {
+      const value = await check()
+      if (value !== undefined) return value
+    } catch (err) {
+      lastError = err
+    }
+    await new Promise((resolve) => setTimeout(resolve, everyMs))
+  }
+  throw new Error(`timed out waiting for ${what}${lastError === null ? '' : `: ${String(lastError)}`}`)
+}
+
+/** Short liveness windows so failure detection is quick in tests. */
+export const FAST_TIMES = ['--heartbeat-interval-ms', '200', '--suspect-after-ms', '1500', '--down-after-ms', '3000']
+
+/** Spawns `bevy start` and stops it (SIGKILL if it lingers) when the test ends. */
+export function nodeProcess (t: Teardown, args: string[]): NodeProcess {
+  const node = spawnNode(args)
+  t.after(async () => {
+    const stopped = node.stop('SIGTERM')
+    const timer = setTimeout(() => node.child.kill('SIGKILL'), 10_000)
+    await stopped
+    clearTimeout(timer)
+  })
+  return node
+}
+
+export function nodeArgs (storage: string, dht: PrivateDht, extra: string[] = []): string[] {
+  return ['--storage', storage, '--port', '0', '--host', '127.0.0.1', '--bootstrap', dht.bootstrap, '--log-level', 'warn', ...FAST_TIMES, ...extra]
+}
+
+export async function getJson<T> (url: string, token?: string): Promise<T> {
+  const res = await fetch(url, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } })
+  if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`)
+  return await res.json() as T
+}
+
+export type { TestContext }

@@ -1,0 +1,121 @@
+// The view's apply: order-insensitive, authorising, and deaf to garbage.
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { test } from 'node:test'
+import { applyNodes, applyRaw, type ApplyContext, type InputNode } from '../node/view/apply.js'
+import { readSnapshot } from '../node/view/snapshot.js'
+import { MemoryViewStore, type WriterHost } from '../node/view/view-store.js'
+import { EMPTY_LOAD, encodeOp, NO_INVITE, OpType, type Op } from '../protocol/index.js'
+
+const ctx: ApplyContext = { maxIndexers: 3 }
+const hostFor = (added: Array<[string, boolean]> = []): WriterHost => ({
+  async addWriter (key, { indexer }) { added.push([key.toString('hex'), indexer]) }
+})
+
+const writerA = randomBytes(32)
+const writerB = randomBytes(32)
+const nodeA = randomBytes(32)
+const nodeB = randomBytes(32)
+const node = (from: Buffer, op: Op): InputNode => ({ value: encodeOp(op), from: { key: from } })
+const announce = (from: Buffer, nodeId: Buffer, lamport: number, url: string): InputNode =>
+  node(from, { type: OpType.ANNOUNCE, lamport, nodeId, url, zone: 'z', capacity: 100 })
+const heartbeat = (from: Buffer, nodeId: Buffer, seq: number): InputNode =>
+  node(from, { type: OpType.HEARTBEAT, nodeId, seq, clockMs: seq * 1000, load: EMPTY_LOAD })
+
+async function applyAll (nodes: InputNode[]): Promise<MemoryViewStore> {
+  const store = new MemoryViewStore()
+  await applyNodes(nodes, store, hostFor(), ctx)
+  return store
+}
+
+function dump (store: MemoryViewStore): string {
+  return JSON.stringify([...store.entries].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, v.toString('hex')]))
+}
+
+function shuffle<T> (items: T[], seed: number): T[] {
+  const out = [...items]
+  let s = seed
+  for (let i = out.length - 1; i > 0; i--) {
+    s = (s * 1103515245 + 12345) >>> 0
+    const j = s % (i + 1)
+    ;[out[i], out[j]] = [out[j] as T, out[i] as T]
+  }
+  return out
+}
+
+test('the same set of ops gives the same view in any order (announce/heartbeat/drain/leave)', async () => {
+  // Announces come first: heartbeats for an unknown node are rightly refused, which is the one
+  // causal dependency Autobase guarantees anyway (a node's own ops are in its own order).
+  const setup = [announce(writerA, nodeA, 1, 'http://a:1'), announce(writerB, nodeB, 2, 'http://b:1')]
+  const rest = [
+    announce(writerA, nodeA, 5, 'http://a:2'),
+    announce(writerA, nodeA, 3, 'http://a:old'),
+    heartbeat(writerA, nodeA, 1), heartbeat(writerA, nodeA, 7), heartbeat(writerA, nodeA, 4),
+    heartbeat(writerB, nodeB, 2),
+    node(writerB, { type: OpType.DRAIN, lamport: 10, nodeId: nodeA }),
+    node(writerA, { type: OpType.UNDRAIN, lamport: 10, nodeId: nodeA }), // same lamport: writer key breaks the tie
+    node(writerB, { type: OpType.LEAVE, lamport: 11, nodeId: nodeB })
+  ]
+  const reference = dump(await applyAll([...setup, ...rest]))
+  for (let seed = 1; seed <= 40; seed++) {
+    assert.equal(dump(await applyAll([...setup, ...shuffle(rest, seed)])), reference, `order ${seed} diverged`)
+  }
+  const snap = await readSnapshot(await applyAll([...setup, ...rest]))
+  const a = snap.byId.get(nodeA.toString('hex'))
+  assert.equal(a?.record.url, 'http://a:2')
+  assert.equal(a?.heartbeat?.seq, 7)
+  assert.equal(a?.drained, Buffer.compare(writerB, writerA) > 0)
+  assert.equal(snap.byId.get(nodeB.toString('hex'))?.record.state, 1)
+})
+
+test('garbage is skipped, reported, and leaves the view unchanged', async () => {
+  const store = await applyAll([announce(writerA, nodeA, 1, 'http://a:1'), heartbeat(writerA, nodeA, 1)])
+  const before = dump(store)
+  const skipped: string[] = []
+  const garbage: unknown[] = [randomBytes(0), randomBytes(1), Buffer.from([1]), Buffer.from([1, 3, 0xff]), randomBytes(300), 'not bytes', 7, { type: 2 }]
+  for (let i = 0; i < 500; i++) garbage.push(randomBytes(1 + (i % 90)))
+  await applyNodes(garbage.map((value) => ({ value, from: { key: writerA } })), store, hostFor(), { ...ctx, onSkip: (reason) => skipped.push(reason) })
+  assert.equal(dump(store), before)
+  assert.ok(skipped.length >= garbage.length - 5, 'nearly every garbage op is reported (a rare random one may decode to a stale no-op)')
+})
+
+test('a node may only write its own heartbeats and leave; ids cannot be taken over', async () => {
+  const store = await applyAll([announce(writerA, nodeA, 1, 'http://a:1')])
+  const before = dump(store)
+  for (const input of [heartbeat(writerB, nodeA, 9), node(writerB, { type: OpType.LEAVE, lamport: 9, nodeId: nodeA }), announce(writerB, nodeA, 9, 'http://evil')]) {
+    const outcome = await applyRaw(input.value, input.from.key, store, hostFor(), ctx)
+    assert.equal(outcome.applied, false)
+  }
+  assert.equal(dump(store), before)
+})
+
+test('add-writer makes the first writers indexers, honours invite uses, and is idempotent', async () => {
+  const added: Array<[string, boolean]> = []
+  const store = new MemoryViewStore()
+  const host = hostFor(added)
+  const inviteId = randomBytes(32)
+  const ops: Op[] = [
+    { type: OpType.ADD_WRITER, key: writerA, inviteId: NO_INVITE },
+    { type: OpType.INVITE, inviteId, publicKey: randomBytes(32), expiresMs: 1, uses: 2 }
+  ]
+  for (const op of ops) await applyRaw(encodeOp(op), writerA, store, host, ctx)
+  const keys = [randomBytes(32), randomBytes(32), randomBytes(32)]
+  const outcomes = []
+  for (const key of keys) outcomes.push(await applyRaw(encodeOp({ type: OpType.ADD_WRITER, key, inviteId }), writerA, store, host, ctx))
+  assert.deepEqual(outcomes.map((o) => o.applied), [true, true, false], 'the third use of a two-use invite is refused')
+  const again = await applyRaw(encodeOp({ type: OpType.ADD_WRITER, key: keys[0] as Buffer, inviteId }), writerA, store, host, ctx)
+  assert.equal(again.applied, false)
+  assert.deepEqual(added.map(([, indexer]) => indexer), [true, true, true])
+  const fourth = randomBytes(32)
+  await applyRaw(encodeOp({ type: OpType.ADD_WRITER, key: fourth, inviteId: NO_INVITE }), writerA, store, host, ctx)
+  assert.deepEqual(added.at(-1), [fourth.toString('hex'), false], 'past maxIndexers, writers do not index')
+})
+
+test('an unknown invite admits nobody', async () => {
+  const added: Array<[string, boolean]> = []
+  const store = new MemoryViewStore()
+  const outcome = await applyRaw(encodeOp({ type: OpType.ADD_WRITER, key: randomBytes(32), inviteId: randomBytes(32) }), writerA, store, hostFor(added), ctx)
+  assert.equal(outcome.applied, false)
+  assert.equal(added.length, 0)
+  assert.equal(store.entries.size, 0)
+})
