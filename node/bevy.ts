@@ -90,6 +90,21 @@ export class Bevy extends ReadyResource {
   get clusterLog (): ClusterBase { return this.requireCluster() }
 
   protected override async _open (): Promise<void> {
+    // ReadyResource does not call _close after a failed _open, so release what was opened here.
+    try {
+      await this.openChildren()
+    } catch (err) {
+      await this.closeChildren()
+      throw err
+    }
+  }
+
+  protected override async _close (): Promise<void> {
+    await this.closeChildren()
+    this.log.info('node closed')
+  }
+
+  private async openChildren (): Promise<void> {
     const { storage } = this.config
     await ensureStorage(storage)
     this.adminToken = await loadOrCreateAdminToken(storage)
@@ -124,11 +139,13 @@ export class Bevy extends ReadyResource {
     )
     this.sampler.refreshCpu()
     await this.heartbeat()
+    await this.refresh()
     for (const r of this.repeaters) r.start()
     this.log.info({ id: this.idText, bevy: formatKey(cluster.key), url: this.url, founded: this.founded }, 'node ready')
   }
 
-  protected override async _close (): Promise<void> {
+  /** Closes children in the reverse order of opening; safe on a half-opened node. */
+  private async closeChildren (): Promise<void> {
     for (const r of this.repeaters.reverse()) await r.stop()
     this.mesh?.leaveAll()
     if (this.member !== null) await this.member.close()
@@ -136,7 +153,6 @@ export class Bevy extends ReadyResource {
     if (this.swarm !== null) await this.swarm.destroy()
     if (this.cluster !== null) await this.cluster.close()
     if (this.store !== null) await this.store.close()
-    this.log.info('node closed')
   }
 
   /** Opens this node's bevy: the one in storage, the one an invite leads to, or a new one. */

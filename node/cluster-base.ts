@@ -49,7 +49,12 @@ export class ClusterBase extends ReadyResource {
   }
 
   protected override async _open (): Promise<void> {
-    await this.base.ready()
+    try {
+      await this.base.ready()
+    } catch (err) {
+      await this.base.close() // ReadyResource will not call _close after a failed open
+      throw err
+    }
   }
 
   protected override async _close (): Promise<void> {

@@ -20,8 +20,10 @@ const PUBLIC_ROUTES = new Set(['/api/health'])
 
 export function buildApp (opts: AppOptions): FastifyInstance {
   const app = Fastify({
+    // Per-request lines are info-level; the node's http logger runs at warn to keep them out.
     ...(opts.log === undefined ? { logger: false } : { loggerInstance: opts.log }),
-    disableRequestLogging: true,
+    // Refuse unknown body fields instead of silently dropping them.
+    ajv: { customOptions: { removeAdditional: false } },
     requestTimeout: opts.requestTimeoutMs ?? 30_000,
     bodyLimit: 64 * 1024
   }) as unknown as FastifyInstance

@@ -17,7 +17,7 @@ export interface RunningNode {
 
 export async function startNode (config: NodeConfig, log: Logger): Promise<RunningNode> {
   const bevy = new Bevy({ config, url: '', log })
-  const app = buildApp({ bevy, adminToken: () => bevy.adminToken, log: log.child({ component: 'http' }) })
+  const app = buildApp({ bevy, adminToken: () => bevy.adminToken, log: log.child({ component: 'http' }, { level: 'warn' }) })
   await app.listen({ port: config.port, host: config.host })
   const address = app.server.address()
   const port = typeof address === 'object' && address !== null ? address.port : config.port

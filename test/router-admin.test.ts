@@ -1,0 +1,75 @@
+// The HTTP app: health is open, everything else under /api needs the admin token, errors are JSON.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { Bevy } from '../node/bevy.js'
+import { defaultConfig } from '../node/config.js'
+import { parseInvite } from '../node/pairing.js'
+import { buildApp } from '../router/app.js'
+import { loopbackDht, tempDir } from './helpers.js'
+
+test('admin API', async (t) => {
+  const dht = await loopbackDht(t)
+  const [host, port] = dht.bootstrap.split(':')
+  const bevy = new Bevy({
+    config: defaultConfig({ storage: await tempDir(t), bootstrap: [{ host: host as string, port: Number(port) }], heartbeatIntervalMs: 60_000, suspectAfterMs: 120_000, downAfterMs: 240_000 }),
+    url: 'http://127.0.0.1:7420'
+  })
+  t.after(() => bevy.close())
+  const app = buildApp({ bevy, adminToken: () => bevy.adminToken })
+  t.after(() => app.close())
+  await bevy.ready()
+  const auth = { authorization: `Bearer ${bevy.adminToken}` }
+
+  await t.test('health needs no token and names the node', async () => {
+    const res = await app.inject({ method: 'GET', url: '/api/health' })
+    assert.equal(res.statusCode, 200)
+    assert.deepEqual(res.json(), { ok: true })
+    assert.equal(res.headers['x-bevy-node'], bevy.idText)
+  })
+
+  await t.test('other routes refuse a missing or wrong token with 401 JSON', async () => {
+    for (const headers of [{}, { authorization: 'Bearer nope' }, { authorization: bevy.adminToken }, { authorization: `Bearer ${bevy.adminToken}x` }]) {
+      for (const [method, url] of [['GET', '/api/status'], ['POST', '/api/invites'], ['GET', '/metrics']] as const) {
+        const res = await app.inject({ method, url, headers })
+        assert.equal(res.statusCode, 401, `${method} ${url} with ${JSON.stringify(headers)}`)
+        assert.equal(res.json().error.code, 'UNAUTHORIZED')
+      }
+    }
+  })
+
+  await t.test('status reports this node, the bevy and its nodes', async () => {
+    const res = await app.inject({ method: 'GET', url: '/api/status', headers: auth })
+    assert.equal(res.statusCode, 200)
+    const body = res.json()
+    assert.deepEqual(body.node, { id: bevy.idText, url: 'http://127.0.0.1:7420', zone: 'default' })
+    assert.equal(body.bevy, bevy.status().bevy)
+    assert.equal(body.nodes.length, 1)
+    assert.equal(body.nodes[0].state, 'live')
+    assert.deepEqual(Object.keys(body.nodes[0].load).sort(), ['connections', 'cpu', 'eventLoop', 'mem', 'memFreeBytes', 'rssBytes'])
+  })
+
+  await t.test('invites honour ttl and uses, and validate their body', async () => {
+    const res = await app.inject({ method: 'POST', url: '/api/invites', headers: auth, payload: { ttlMs: 60_000, uses: 3 } })
+    assert.equal(res.statusCode, 200)
+    const body = res.json()
+    assert.equal(body.uses, 3)
+    const parsed = parseInvite(body.invite, Date.now())
+    assert.ok(Math.abs(parsed.expiresMs - (Date.now() + 60_000)) < 10_000)
+    const noBody = await app.inject({ method: 'POST', url: '/api/invites', headers: auth })
+    assert.equal(noBody.statusCode, 200, 'a body is optional; defaults apply')
+    for (const payload of [{ ttlMs: -5 }, { uses: 0 }, { uses: 'many' }, { extra: true }]) {
+      const bad = await app.inject({ method: 'POST', url: '/api/invites', headers: auth, payload })
+      assert.equal(bad.statusCode, 400, JSON.stringify(payload))
+      assert.equal(bad.json().error.code, 'BAD_REQUEST')
+    }
+    const notJson = await app.inject({ method: 'POST', url: '/api/invites', headers: { ...auth, 'content-type': 'application/json' }, payload: '{"ttlMs":' })
+    assert.equal(notJson.statusCode, 400)
+    assert.doesNotMatch(notJson.body, /at .*\.js/, 'no stack trace to the client')
+  })
+
+  await t.test('unknown routes get 404 JSON', async () => {
+    const res = await app.inject({ method: 'GET', url: '/nope' })
+    assert.equal(res.statusCode, 404)
+    assert.equal(res.json().error.code, 'NOT_FOUND')
+  })
+})
