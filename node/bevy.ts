@@ -5,6 +5,7 @@ import { statfs } from 'node:fs/promises'
 import Autobase from 'autobase'
 import BlindPairing, { type Member } from 'blind-pairing'
 import Corestore from 'corestore'
+import CoreStorage from 'hypercore-storage'
 import Hyperswarm, { type SwarmConnection } from 'hyperswarm'
 import ReadyResource from 'ready-resource'
 import {
@@ -108,7 +109,7 @@ export class Bevy extends ReadyResource {
     const { storage } = this.config
     await ensureStorage(storage)
     this.adminToken = await loadOrCreateAdminToken(storage)
-    this.store = new Corestore(paths(storage).corestore)
+    this.store = new Corestore(new CoreStorage(paths(storage).corestore, { writeBufferSize: this.config.storageWriteBufferBytes }))
     await this.store.ready()
     const keyPair = await this.store.createKeyPair('cloud-bevy/node')
     this.nodeId = keyPair.publicKey
@@ -119,10 +120,12 @@ export class Bevy extends ReadyResource {
     this.pairing = new BlindPairing(this.swarm)
 
     const cluster = await this.openCluster()
+    this.log.info({ writable: cluster.writable, length: cluster.base.length }, 'cluster log open')
     if (this.closing !== null) return
     this.swarm.join(cluster.discoveryKey)
     this.member = this.pairing.addMember({ discoveryKey: cluster.discoveryKey, onadd: memberHandler(cluster, this.clock, this.log) })
 
+    if (!cluster.writable) this.log.info('waiting to be admitted as a writer')
     await cluster.waitWritable(this.config.pairTimeoutMs)
     if (this.closing !== null) return
     await this.refresh()

@@ -55,6 +55,10 @@ export const TUNABLES = {
     default: 1, min: 1, max: 10_000,
     doc: 'Default number of nodes one invite admits. One is safest; more eases adding many machines.'
   },
+  storageWriteBufferBytes: {
+    default: 4 * 1024 * 1024, min: 256 * 1024, max: 256 * 1024 * 1024,
+    doc: 'RocksDB memtable size of the node\'s store. It bounds RAM and the write-ahead log preallocated on disk (about 1.1x this); smaller flushes to disk more often. The library default, 64 MiB, costs ~70 MB of disk and up to twice that in RAM.'
+  },
   shutdownGraceMs: {
     default: 10_000, min: 0, max: 600_000,
     doc: 'How long a graceful stop waits for in-flight requests before closing them.'

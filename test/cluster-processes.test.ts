@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import type { StatusReport } from '../node/status.js'
-import { getJson, loopbackDht, nodeArgs, nodeProcess, tempDir, waitFor } from './helpers.js'
+import { getJson, loopbackDht, nodeArgs, nodeProcess, readyWithin, tempDir, waitFor } from './helpers.js'
 
 interface Member { storage: string, url: string, id: string, token: string }
 
@@ -27,7 +27,7 @@ test('a bevy of three processes: membership, failure detection, restart, founder
   const storages = ['a', 'b', 'c'].map((n) => join(dir, n))
 
   const founder = nodeProcess(t, nodeArgs(storages[0] as string, dht, ['--zone', 'za']))
-  const first = await founder.ready
+  const first = await readyWithin(founder)
   assert.ok(first.invite !== null, 'the founder prints an invite')
   const token = (await readFile(join(first.storage, 'admin.token'), 'utf8')).trim()
   const second = await fetch(`${first.url}/api/invites`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}' })
@@ -35,7 +35,7 @@ test('a bevy of three processes: membership, failure detection, restart, founder
 
   const procB = nodeProcess(t, nodeArgs(storages[1] as string, dht, ['--zone', 'zb', '--join', first.invite]))
   const procC = nodeProcess(t, nodeArgs(storages[2] as string, dht, ['--zone', 'zc', '--join', inviteC]))
-  const [readyB, readyC] = await Promise.all([procB.ready, procC.ready])
+  const [readyB, readyC] = await Promise.all([readyWithin(procB), readyWithin(procC)])
   const member = async (ready: { storage: string, url: string, id: string }): Promise<Member> =>
     ({ ...ready, token: (await readFile(join(ready.storage, 'admin.token'), 'utf8')).trim() })
   const a = await member(first)
@@ -80,9 +80,9 @@ test('a bevy of three processes: membership, failure detection, restart, founder
   })
 
   await t.test('restarted from its storage with no flags, it is live again under the same id', async () => {
-    const again = nodeProcess(t, ['--storage', storages[1] as string, '--port', '0', '--host', '127.0.0.1', '--bootstrap', dht.bootstrap, '--log-level', 'warn',
-      '--heartbeat-interval-ms', '200', '--suspect-after-ms', '1500', '--down-after-ms', '3000'])
-    const ready = await again.ready
+    // No --join: the node finds its bevy in its storage.
+    const again = nodeProcess(t, nodeArgs(storages[1] as string, dht))
+    const ready = await readyWithin(again)
     assert.equal(ready.id, b.id)
     assert.equal(ready.bevy, first.bevy)
     assert.equal(ready.invite, null, 'a restart does not found a new bevy')

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import { startPrivateDht, type PrivateDht } from '../node/dht.js'
 import { spawnNode, type NodeProcess } from '../node/cli/spawn.js'
+import type { ReadyMessage } from '../node/cli/start.js'
 
 type Teardown = { after: (fn: () => Promise<void> | void) => void }
 
@@ -53,8 +54,21 @@ export function nodeProcess (t: Teardown, args: string[]): NodeProcess {
   return node
 }
 
+/** The node's ready message, or a failure carrying the node's own log if it takes too long. */
+export async function readyWithin (node: NodeProcess, timeoutMs = 60_000): Promise<ReadyMessage> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`node not ready after ${timeoutMs} ms; its log:\n${node.output().slice(-6000)}`)), timeoutMs)
+  })
+  try {
+    return await Promise.race([node.ready, late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 export function nodeArgs (storage: string, dht: PrivateDht, extra: string[] = []): string[] {
-  return ['--storage', storage, '--port', '0', '--host', '127.0.0.1', '--bootstrap', dht.bootstrap, '--log-level', 'warn', ...FAST_TIMES, ...extra]
+  return ['--storage', storage, '--port', '0', '--host', '127.0.0.1', '--bootstrap', dht.bootstrap, '--log-level', 'info', ...FAST_TIMES, ...extra]
 }
 
 export async function getJson<T> (url: string, token?: string): Promise<T> {

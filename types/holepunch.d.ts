@@ -112,7 +112,7 @@ declare module 'corestore' {
     close (): Promise<void>
   }
   export default class Corestore {
-    constructor (storage: string, opts?: Record<string, unknown>)
+    constructor (storage: string | import('hypercore-storage').default, opts?: Record<string, unknown>)
     ready (): Promise<void>
     close (): Promise<void>
     namespace (name: string | Uint8Array): Corestore
@@ -226,4 +226,10 @@ declare module 'os-utils' {
 declare module 'z32' {
   export function encode (buf: Uint8Array): string
   export function decode (s: string): Buffer
+}
+
+declare module 'hypercore-storage' {
+  export default class CoreStorage {
+    constructor (dir: string, opts?: { writeBufferSize?: number, readOnly?: boolean })
+  }
 }
