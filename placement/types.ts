@@ -1,0 +1,50 @@
+// Inputs and outputs of placement. Ids and keys are lowercase hex strings.
+
+export interface PlacementNode {
+  id: string
+  zone: string
+  capacityBytes: number
+  /** May receive new targets: live, stable since its last recovery, not draining. */
+  eligible: boolean
+  /** Up enough to keep serving what it holds (live or suspect), so it can hand off. */
+  serving: boolean
+}
+
+export interface PlacementCloud {
+  key: string
+  replicas: number
+}
+
+/** What a node reports holding for a cloud (from the view's sync records). */
+export interface Holding { synced: boolean }
+
+export interface PlacementInput {
+  /** Every node that has not left. Order does not matter. */
+  nodes: PlacementNode[]
+  /** Every registered, not removed cloud. Order does not matter. */
+  clouds: PlacementCloud[]
+  /** cloud key → node id → holding. */
+  holdings: Map<string, Map<string, Holding>>
+}
+
+export interface PlacementParams {
+  /** ε in permille: a node holds at most ⌈(1 + ε)·fair share⌉ replicas. null disables the bound. */
+  epsilonPermille: number | null
+}
+
+export type ReplicaRole = 'target' | 'handoff'
+
+export interface Replica {
+  node: string
+  role: ReplicaRole
+  synced: boolean
+}
+
+export interface PlacementResult {
+  /** cloud key → ordered replica set: targets in rank order, then handoff holders. */
+  sets: Map<string, Replica[]>
+  /** node id → number of target replicas it is assigned. */
+  targetLoad: Map<string, number>
+}
+
+export const DEFAULT_EPSILON_PERMILLE = 100
