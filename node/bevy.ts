@@ -11,7 +11,7 @@ import ReadyResource from 'ready-resource'
 import {
   BevyError, ErrorCode, formatKey, hexKey, NodeState, NO_INVITE, OpType, type Clock
 } from '../protocol/index.js'
-import { LivenessTracker, type Liveness } from '../placement/liveness.js'
+import { LivenessTracker, type Liveness, type Placement } from '../placement/index.js'
 import { ClusterBase } from './cluster-base.js'
 import type { NodeConfig } from './config.js'
 import { LoadSampler } from './load-sampler.js'
@@ -20,8 +20,15 @@ import { Mesh } from './mesh.js'
 import { createInvite, memberHandler, pairWithInvite, parseInvite, type Invite } from './pairing.js'
 import { buildStatus, nodeState, type NodeStatusState, type StatusReport } from './status.js'
 import { ensureStorage, loadOrCreateAdminToken, paths, readBevyFile, writeBevyFile } from './storage.js'
-import { Repeater, systemClock } from './timer.js'
+import { PlacementRunner } from './placement-runner.js'
+import { Coalesced, Repeater, systemClock } from './timer.js'
 import type { ClusterSnapshot } from './view/snapshot.js'
+
+export interface CloudInfo {
+  key: string
+  replicas: number
+  placement: Array<{ node: string, url: string | null, role: 'target' | 'handoff', synced: boolean, progress: number }>
+}
 
 export interface BevyOptions {
   config: NodeConfig
@@ -31,7 +38,7 @@ export interface BevyOptions {
   log?: Logger
 }
 
-const EMPTY_SNAPSHOT: ClusterSnapshot = { nodes: [], byId: new Map() }
+const EMPTY_SNAPSHOT: ClusterSnapshot = { nodes: [], byId: new Map(), clouds: [], holdings: new Map() }
 
 export class Bevy extends ReadyResource {
   readonly config: NodeConfig
@@ -58,8 +65,9 @@ export class Bevy extends ReadyResource {
   private readonly sampler: LoadSampler
   private readonly repeaters: Repeater[] = []
   private readonly lastStates = new Map<string, NodeStatusState>()
-  private refreshing: Promise<void> | null = null
-  private refreshAgain = false
+  private readonly refresher = new Coalesced(() => this.readView(), () => this.closing !== null)
+  private readonly reconciler = new Coalesced(() => this.reconcile(), () => this.closing !== null)
+  private runner: PlacementRunner | null = null
 
   constructor (opts: BevyOptions) {
     super()
@@ -121,6 +129,7 @@ export class Bevy extends ReadyResource {
 
     const cluster = await this.openCluster()
     this.log.info({ writable: cluster.writable, length: cluster.base.length }, 'cluster log open')
+    this.runner = new PlacementRunner({ config: this.config, tracker: this.tracker, clock: this.clock, selfHex: hexKey(this.id), nextLamport: () => cluster.lamport.tick() })
     if (this.closing !== null) return
     this.swarm.join(cluster.discoveryKey)
     this.member = this.pairing.addMember({ discoveryKey: cluster.discoveryKey, onadd: memberHandler(cluster, this.clock, this.log) })
@@ -137,7 +146,7 @@ export class Bevy extends ReadyResource {
     const onError = (err: unknown) => { if (this.closing === null) this.log.error({ err }, 'background task failed') }
     this.repeaters.push(
       new Repeater(this.config.heartbeatIntervalMs, () => this.heartbeat(), onError),
-      new Repeater(Math.min(1000, this.config.heartbeatIntervalMs), async () => this.checkLiveness(), onError),
+      new Repeater(Math.min(1000, this.config.heartbeatIntervalMs), async () => { this.checkLiveness(); this.scheduleReconcile() }, onError),
       new Repeater(this.config.discoveryRefreshMs, () => this.refreshDiscovery(), onError)
     )
     this.sampler.refreshCpu()
@@ -150,6 +159,8 @@ export class Bevy extends ReadyResource {
   /** Closes children in the reverse order of opening; safe on a half-opened node. */
   private async closeChildren (): Promise<void> {
     for (const r of this.repeaters.reverse()) await r.stop()
+    await this.reconciler.idle()
+    await this.refresher.idle()
     this.mesh?.leaveAll()
     if (this.member !== null) await this.member.close()
     if (this.pairing !== null) await this.pairing.close()
@@ -208,17 +219,7 @@ export class Bevy extends ReadyResource {
 
   /** Re-reads the view. Calls that arrive while a read runs coalesce into one more read. */
   refresh (): Promise<void> {
-    if (this.refreshing !== null) {
-      this.refreshAgain = true
-      return this.refreshing
-    }
-    this.refreshing = (async () => {
-      do {
-        this.refreshAgain = false
-        await this.readView()
-      } while (this.refreshAgain && this.closing === null)
-    })().finally(() => { this.refreshing = null })
-    return this.refreshing
+    return this.refresher.run()
   }
 
   private async readView (): Promise<void> {
@@ -233,7 +234,26 @@ export class Bevy extends ReadyResource {
     this.snapshot = snapshot
     this.mesh?.sync(snapshot)
     this.checkLiveness()
+    this.scheduleReconcile()
     this.emit('update', snapshot)
+  }
+
+  private scheduleReconcile (): void {
+    if (this.runner === null || this.closing !== null) return
+    this.reconciler.run().catch((err) => { if (this.closing === null) this.log.error({ err }, 'reconcile failed') })
+  }
+
+  /** Appends the holding changes placement asks of this node. */
+  private async reconcile (): Promise<void> {
+    const runner = this.runner
+    const cluster = this.cluster
+    if (runner === null || cluster === null || !cluster.writable || this.closing !== null) return
+    const ops = runner.reconcile(this.snapshot)
+    if (ops.length === 0) return
+    await cluster.appendMany(ops)
+    for (const op of ops) {
+      if (op.type === OpType.CLOUD_HOLD) this.log.info({ cloud: formatKey(op.key), held: op.held }, op.held ? 'took a replica' : 'let go of a replica')
+    }
   }
 
   /** Announces url, zone and capacity when the view does not already hold them. */
@@ -284,12 +304,71 @@ export class Bevy extends ReadyResource {
     return createInvite(this.requireCluster(), this.clock, { ttlMs, uses })
   }
 
+  /** Registers a cloud, or changes its replica count. Resolves once the op is in the local log. */
+  async addCloud (key: Buffer, replicas: number): Promise<CloudInfo> {
+    const cluster = this.requireCluster()
+    const existing = this.snapshot.clouds.find((c) => c.keyHex === hexKey(key))
+    if (existing?.replicas !== replicas) {
+      await cluster.append({ type: OpType.CLOUD_ADD, lamport: cluster.lamport.tick(), key, replicas })
+      this.log.info({ cloud: formatKey(key), replicas }, 'cloud registered')
+      await this.refresh()
+    }
+    return this.cloudInfo(key)
+  }
+
+  async removeCloud (key: Buffer): Promise<void> {
+    const cluster = this.requireCluster()
+    this.cloudInfo(key) // throws CLOUD_NOT_FOUND
+    await cluster.append({ type: OpType.CLOUD_REMOVE, lamport: cluster.lamport.tick(), key })
+    this.log.info({ cloud: formatKey(key) }, 'cloud removed')
+    await this.refresh()
+  }
+
+  listClouds (): CloudInfo[] {
+    return this.snapshot.clouds.map((c) => this.cloudInfo(Buffer.from(c.keyHex, 'hex')))
+  }
+
+  /** A cloud's replica count and its replica set as this node computes it. */
+  cloudInfo (key: Buffer): CloudInfo {
+    const keyHex = hexKey(key)
+    const cloud = this.snapshot.clouds.find((c) => c.keyHex === keyHex)
+    if (cloud === undefined) throw new BevyError(ErrorCode.CLOUD_NOT_FOUND, `no cloud ${formatKey(key)} in this bevy`)
+    const set = this.placement()?.replicaSet(keyHex) ?? []
+    return {
+      key: formatKey(key),
+      replicas: cloud.replicas,
+      placement: set.map((r) => ({
+        node: formatKey(Buffer.from(r.node, 'hex')),
+        url: this.snapshot.byId.get(r.node)?.record.url ?? null,
+        role: r.role,
+        synced: r.synced,
+        progress: r.synced ? 1 : 0
+      }))
+    }
+  }
+
+  /** Marks a node draining (its replicas move off, make-before-break) or lets it take replicas again. */
+  async setDrained (nodeId: Buffer, drained: boolean): Promise<void> {
+    const cluster = this.requireCluster()
+    if (!this.snapshot.byId.has(hexKey(nodeId))) throw new BevyError(ErrorCode.NODE_NOT_FOUND, `no node ${formatKey(nodeId)} in this bevy`)
+    await cluster.append({ type: drained ? OpType.DRAIN : OpType.UNDRAIN, lamport: cluster.lamport.tick(), nodeId })
+    this.log.info({ node: formatKey(nodeId) }, drained ? 'node draining' : 'node undrained')
+    await this.refresh()
+  }
+
+  /** The current placement, or null before the cluster log is open. */
+  placement (): Placement | null {
+    return this.runner === null ? null : this.runner.current(this.snapshot)
+  }
+
   liveness (idHex: string): Liveness {
     return this.tracker.state(idHex, this.clock.now())
   }
 
   status (): StatusReport {
+    const placement = this.placement()
     return buildStatus({
+      cloudsOf: (idHex) => placement?.cloudsOf(idHex).length ?? 0,
       snapshot: this.snapshot,
       tracker: this.tracker,
       nowMs: this.clock.now(),

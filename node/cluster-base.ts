@@ -72,6 +72,14 @@ export class ClusterBase extends ReadyResource {
     await this.base.append(encodeOp(op))
   }
 
+  /** Appends several ops as one batch. */
+  async appendMany (ops: Op[]): Promise<void> {
+    if (ops.length === 0) return
+    if (this.closing !== null) throw new BevyError(ErrorCode.CLOSED, 'cluster log is closing')
+    if (!this.base.writable) throw new BevyError(ErrorCode.NOT_WRITABLE, 'this node is not (yet) a writer of the bevy')
+    await this.base.append(ops.map(encodeOp))
+  }
+
   /** Appends bytes as they are. Only for tests that prove apply survives garbage. */
   async appendRaw (bytes: Buffer): Promise<void> {
     await this.base.append(bytes)

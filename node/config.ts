@@ -35,6 +35,10 @@ export const TUNABLES = {
     default: 30_000, min: 0, max: 86_400_000,
     doc: 'How long a node back from down must stay live before it takes replicas again. Longer damps flapping; shorter uses a recovered node sooner.'
   },
+  loadEpsilonPermille: {
+    default: 100, min: 0, max: 10_000,
+    doc: 'Load bound ε in permille: no node holds more than ⌈(1+ε)·its fair share⌉ of replicas. Smaller balances tighter but moves more data when nodes come and go (0.05: 1.6x the optimal moves at scale; 0.1: ~1.06x).'
+  },
   maxIndexers: {
     default: 3, min: 1, max: 9,
     doc: 'Writers that also index (sign) the cluster log. Odd, so a majority exists: 3 survives one loss, 5 survives two, at more signing traffic.'

@@ -33,6 +33,8 @@ export function nodeState (node: NodeView, tracker: LivenessTracker, nowMs: numb
 }
 
 export function buildStatus (opts: {
+  /** Clouds whose replica set includes the node (hex id). */
+  cloudsOf: (idHex: string) => number
   snapshot: ClusterSnapshot
   tracker: LivenessTracker
   nowMs: number
@@ -63,7 +65,7 @@ export function buildStatus (opts: {
             },
         heartbeatSeq: hb === null ? null : hb.seq,
         heartbeatAgeMs: opts.tracker.ageMs(node.idHex, opts.nowMs),
-        clouds: 0 // the cloud registry lands with placement (issue 3)
+        clouds: opts.cloudsOf(node.idHex)
       }
     })
   }

@@ -27,3 +27,34 @@ export class Repeater {
 }
 
 export const systemClock = { now: (): number => Date.now() }
+
+/**
+ * An async task that never runs twice at once: a call while it runs makes it run once more
+ * afterwards, however many calls came in between. Every caller gets the promise of the run that
+ * covers its call.
+ */
+export class Coalesced {
+  private running: Promise<void> | null = null
+  private again = false
+
+  constructor (private readonly task: () => Promise<void>, private readonly shouldStop: () => boolean = () => false) {}
+
+  run (): Promise<void> {
+    if (this.running !== null) {
+      this.again = true
+      return this.running
+    }
+    this.running = (async () => {
+      do {
+        this.again = false
+        await this.task()
+      } while (this.again && !this.shouldStop())
+    })().finally(() => { this.running = null })
+    return this.running
+  }
+
+  /** Resolves when no run is under way. */
+  async idle (): Promise<void> {
+    while (this.running !== null) await this.running.catch(() => {})
+  }
+}

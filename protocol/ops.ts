@@ -16,7 +16,10 @@ export const OpType = {
   DRAIN: 4,
   UNDRAIN: 5,
   LEAVE: 6,
-  INVITE: 7
+  INVITE: 7,
+  CLOUD_ADD: 8,
+  CLOUD_REMOVE: 9,
+  CLOUD_HOLD: 10
 } as const
 export type OpType = typeof OpType[keyof typeof OpType]
 
@@ -35,7 +38,15 @@ export interface LeaveOp { type: typeof OpType.LEAVE, lamport: number, nodeId: B
 /** Records an invite so any member, not only its creator, can admit its holder. */
 export interface InviteOp { type: typeof OpType.INVITE, inviteId: Buffer, publicKey: Buffer, expiresMs: number, uses: number }
 
-export type Op = AddWriterOp | AnnounceOp | HeartbeatOp | DrainOp | UndrainOp | LeaveOp | InviteOp
+/** Registers a cloud (or changes its replica count). Idempotent. */
+export interface CloudAddOp { type: typeof OpType.CLOUD_ADD, lamport: number, key: Buffer, replicas: number }
+export interface CloudRemoveOp { type: typeof OpType.CLOUD_REMOVE, lamport: number, key: Buffer }
+/** A node reports whether it holds a cloud and whether that copy is synced. Only the node itself may. */
+export interface CloudHoldOp { type: typeof OpType.CLOUD_HOLD, lamport: number, key: Buffer, nodeId: Buffer, held: boolean, synced: boolean }
+
+export const MAX_REPLICAS = 16
+
+export type Op = AddWriterOp | AnnounceOp | HeartbeatOp | DrainOp | UndrainOp | LeaveOp | InviteOp | CloudAddOp | CloudRemoveOp | CloudHoldOp
 type Body<T extends Op> = Omit<T, 'type'>
 
 const nodeRef = struct<Body<DrainOp>>({ lamport: c.uint, nodeId: key32 })
@@ -53,7 +64,10 @@ const BODY_CODECS: { [K in OpType]: Codec<Body<Extract<Op, { type: K }>>> } = {
   [OpType.DRAIN]: nodeRef,
   [OpType.UNDRAIN]: nodeRef,
   [OpType.LEAVE]: nodeRef,
-  [OpType.INVITE]: struct<Body<InviteOp>>({ inviteId: key32, publicKey: key32, expiresMs: c.uint, uses: c.uint })
+  [OpType.INVITE]: struct<Body<InviteOp>>({ inviteId: key32, publicKey: key32, expiresMs: c.uint, uses: c.uint }),
+  [OpType.CLOUD_ADD]: struct<Body<CloudAddOp>>({ lamport: c.uint, key: key32, replicas: c.uint }),
+  [OpType.CLOUD_REMOVE]: struct<Body<CloudRemoveOp>>({ lamport: c.uint, key: key32 }),
+  [OpType.CLOUD_HOLD]: struct<Body<CloudHoldOp>>({ lamport: c.uint, key: key32, nodeId: key32, held: c.bool, synced: c.bool })
 }
 
 export const NO_INVITE: Buffer = Buffer.alloc(32)

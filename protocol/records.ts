@@ -32,6 +32,10 @@ export interface WriterRecord { indexer: boolean, inviteId: Buffer }
 
 export interface InviteRecord { publicKey: Buffer, expiresMs: number, uses: number }
 
+export interface CloudRecord extends Stamp { replicas: number, removed: boolean }
+
+export interface HoldRecord extends Stamp { held: boolean, synced: boolean }
+
 export const nodeRecordCodec = struct<NodeRecord>({
   lamport: c.uint,
   writer: key32,
@@ -46,6 +50,8 @@ export const drainRecordCodec = struct<DrainRecord>({ lamport: c.uint, writer: k
 export const heartbeatRecordCodec = struct<HeartbeatRecord>({ seq: c.uint, clockMs: c.uint, load: loadCodec })
 export const writerRecordCodec = struct<WriterRecord>({ indexer: c.bool, inviteId: key32 })
 export const inviteRecordCodec = struct<InviteRecord>({ publicKey: key32, expiresMs: c.uint, uses: c.uint })
+export const cloudRecordCodec = struct<CloudRecord>({ lamport: c.uint, writer: key32, replicas: c.uint, removed: c.bool })
+export const holdRecordCodec = struct<HoldRecord>({ lamport: c.uint, writer: key32, held: c.bool, synced: c.bool })
 
 export function encodeRecord<T> (codec: Codec<T>, value: T): Buffer {
   return c.encode(codec, value) as Buffer
@@ -77,7 +83,11 @@ export const ViewKey = {
   writerPrefix: 'writer/',
   invite: (id: Uint8Array) => `invite/${hexKey(id)}`,
   inviteUse: (id: Uint8Array, writer: Uint8Array) => `invite-use/${hexKey(id)}/${hexKey(writer)}`,
-  inviteUsePrefix: (id: Uint8Array) => `invite-use/${hexKey(id)}/`
+  inviteUsePrefix: (id: Uint8Array) => `invite-use/${hexKey(id)}/`,
+  cloud: (key: Uint8Array) => `cloud/${hexKey(key)}`,
+  cloudPrefix: 'cloud/',
+  hold: (cloud: Uint8Array, node: Uint8Array) => `hold/${hexKey(cloud)}/${hexKey(node)}`,
+  holdPrefix: 'hold/'
 } as const
 
 /** The exclusive upper bound for a range scan over `prefix`. */

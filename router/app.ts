@@ -6,6 +6,7 @@ import { ErrorCode } from '../protocol/index.js'
 import { bearerToken, tokenMatches } from './auth.js'
 import { errorBody, registerErrorHandling } from './errors.js'
 import { adminRoutes } from './routes/admin.js'
+import { cloudRoutes, nodeRoutes } from './routes/clouds.js'
 import { healthRoutes } from './routes/health.js'
 
 export interface AppOptions {
@@ -41,5 +42,7 @@ export function buildApp (opts: AppOptions): FastifyInstance {
 
   app.register(healthRoutes)
   app.register(adminRoutes(opts.bevy))
+  app.register(cloudRoutes(opts.bevy))
+  app.register(nodeRoutes(opts.bevy))
   return app
 }

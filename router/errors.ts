@@ -8,6 +8,8 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.BAD_CONFIG]: 400,
   [ErrorCode.UNAUTHORIZED]: 401,
   [ErrorCode.NOT_FOUND]: 404,
+  [ErrorCode.CLOUD_NOT_FOUND]: 404,
+  [ErrorCode.NODE_NOT_FOUND]: 404,
   [ErrorCode.NOT_WRITABLE]: 503,
   [ErrorCode.NOT_READY]: 503,
   [ErrorCode.CLOSED]: 503

@@ -32,7 +32,7 @@ function assertOneLineError (run: Run, code: number, pattern: RegExp): void {
 }
 
 test('every command has --help and exits 0', async () => {
-  for (const cmd of [[], ['start'], ['dht'], ['demo'], ['invite'], ['status']]) {
+  for (const cmd of [[], ['start'], ['dht'], ['demo'], ['invite'], ['status'], ['cloud'], ['cloud', 'add'], ['cloud', 'ls'], ['cloud', 'show'], ['cloud', 'rm'], ['drain'], ['undrain']]) {
     const run = await bevy([...cmd, '--help'])
     assert.equal(run.code, 0, `bevy ${cmd.join(' ')} --help`)
     assert.match(run.stdout, /Usage: bevy/)
@@ -53,6 +53,11 @@ test('bad usage exits 2 with one line and no stack trace', async (t) => {
   assertOneLineError(await bevy(['start', '--storage', storage, '--down-after-ms', '100', '--suspect-after-ms', '5000']), 2, /--down-after-ms/)
   assertOneLineError(await bevy(['start', '--storage', storage], { BEVY_HEARTBEAT_INTERVAL_MS: 'soon' }), 2, /--heartbeat-interval-ms/)
   assertOneLineError(await bevy(['invite', '--storage', storage, '--ttl', 'forever']), 2, /--ttl/)
+  assertOneLineError(await bevy(['cloud', 'add', 'not-a-key', '--storage', storage]), 2, /cloud key/)
+  assertOneLineError(await bevy(['cloud', 'add', 'a'.repeat(64), '--replicas', '0', '--storage', storage]), 2, /--replicas/)
+  assertOneLineError(await bevy(['cloud', 'add', 'a'.repeat(64), '--replicas', 'x', '--storage', storage]), 2, /--replicas/)
+  assertOneLineError(await bevy(['cloud', 'show', 'q'.repeat(64), '--storage', storage]), 2, /cloud key/)
+  assertOneLineError(await bevy(['drain', 'nobody', '--storage', storage]), 2, /node id/)
 })
 
 test('start refuses garbage and expired invites with exit 2 and creates no bevy', async (t) => {

@@ -36,3 +36,16 @@ test('never-seen nodes are down; forgotten nodes too', () => {
   t.forget('x')
   assert.equal(t.state('x', 0), 'down')
 })
+
+test('a node back from down counts as stable only after the rejoin window', () => {
+  const t = new LivenessTracker(params)
+  t.observe('a', 1, 0)
+  assert.equal(t.stable('a', 1000, 30_000), true, 'a node first seen is stable at once')
+  assert.equal(t.state('a', 20_000), 'down')
+  t.observe('a', 2, 20_000)
+  assert.equal(t.state('a', 20_000), 'live')
+  assert.equal(t.stable('a', 20_000, 30_000), false)
+  for (let now = 22_000; now <= 50_000; now += 2000) t.observe('a', now, now)
+  assert.equal(t.stable('a', 49_000, 30_000), false)
+  assert.equal(t.stable('a', 50_000, 30_000), true)
+})

@@ -12,7 +12,10 @@ const samples: Op[] = [
   { type: OpType.DRAIN, lamport: 3, nodeId: id },
   { type: OpType.UNDRAIN, lamport: 4, nodeId: id },
   { type: OpType.LEAVE, lamport: 5, nodeId: id },
-  { type: OpType.INVITE, inviteId: randomBytes(32), publicKey: randomBytes(32), expiresMs: 1_800_000_000_000, uses: 2 }
+  { type: OpType.INVITE, inviteId: randomBytes(32), publicKey: randomBytes(32), expiresMs: 1_800_000_000_000, uses: 2 },
+  { type: OpType.CLOUD_ADD, lamport: 8, key: randomBytes(32), replicas: 3 },
+  { type: OpType.CLOUD_REMOVE, lamport: 9, key: randomBytes(32) },
+  { type: OpType.CLOUD_HOLD, lamport: 10, key: randomBytes(32), nodeId: id, held: true, synced: false }
 ]
 
 test('every op type round-trips', () => {
@@ -20,7 +23,7 @@ test('every op type round-trips', () => {
 })
 
 test('type numbers are append-only: the ones already on disk keep their meaning', () => {
-  assert.deepEqual({ ...OpType }, { ADD_WRITER: 1, ANNOUNCE: 2, HEARTBEAT: 3, DRAIN: 4, UNDRAIN: 5, LEAVE: 6, INVITE: 7 })
+  assert.deepEqual({ ...OpType }, { ADD_WRITER: 1, ANNOUNCE: 2, HEARTBEAT: 3, DRAIN: 4, UNDRAIN: 5, LEAVE: 6, INVITE: 7, CLOUD_ADD: 8, CLOUD_REMOVE: 9, CLOUD_HOLD: 10 })
   assert.equal(encodeOp(samples[1] as Op)[0], OP_VERSION)
 })
 
@@ -44,7 +47,7 @@ test('random garbage never throws anything but a BevyError', () => {
   for (let i = 0; i < 20_000; i++) {
     const garbage = randomBytes(1 + (i % 200))
     if (i % 3 === 0) garbage[0] = OP_VERSION
-    if (i % 3 === 0 && garbage.length > 1) garbage[1] = 1 + (i % 7)
+    if (i % 3 === 0 && garbage.length > 1) garbage[1] = 1 + (i % 10)
     try {
       decodeOp(garbage)
     } catch (err) {

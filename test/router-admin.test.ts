@@ -1,9 +1,11 @@
 // The HTTP app: health is open, everything else under /api needs the admin token, errors are JSON.
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import { test } from 'node:test'
 import { Bevy } from '../node/bevy.js'
 import { defaultConfig } from '../node/config.js'
 import { parseInvite } from '../node/pairing.js'
+import { formatKey, parseKey } from '../protocol/index.js'
 import { buildApp } from '../router/app.js'
 import { loopbackDht, tempDir } from './helpers.js'
 
@@ -65,6 +67,55 @@ test('admin API', async (t) => {
     const notJson = await app.inject({ method: 'POST', url: '/api/invites', headers: { ...auth, 'content-type': 'application/json' }, payload: '{"ttlMs":' })
     assert.equal(notJson.statusCode, 400)
     assert.doesNotMatch(notJson.body, /at .*\.js/, 'no stack trace to the client')
+  })
+
+  await t.test('clouds: register idempotently, validate key and replicas, 404 for unknown ones', async () => {
+    const key = formatKey(randomBytes(32))
+    const hexForm = parseKey(key).toString('hex')
+    const first = await app.inject({ method: 'POST', url: '/api/clouds', headers: auth, payload: { key } })
+    assert.equal(first.statusCode, 200)
+    assert.equal(first.json().replicas, 3, 'replicas default to 3')
+    const again = await app.inject({ method: 'POST', url: '/api/clouds', headers: auth, payload: { key: hexForm } })
+    assert.equal(again.statusCode, 200, 'hex input names the same cloud')
+    const list = await app.inject({ method: 'GET', url: '/api/clouds', headers: auth })
+    assert.equal(list.json().clouds.length, 1, 'registering twice is idempotent')
+    const shown = await app.inject({ method: 'GET', url: `/api/clouds/${hexForm}`, headers: auth })
+    assert.equal(shown.json().key, key, 'keys come out in z-base-32')
+    assert.equal(shown.json().placement.length, 1, 'a one-node bevy places one replica')
+    assert.equal(shown.json().placement[0].node, bevy.idText)
+
+    for (const bad of ['nope', 'l'.repeat(52), 'g'.repeat(64), '']) {
+      const res = await app.inject({ method: 'POST', url: '/api/clouds', headers: auth, payload: { key: bad } })
+      assert.equal(res.statusCode, 400, bad)
+      assert.equal(res.json().error.code, 'BAD_KEY')
+    }
+    for (const replicas of [0, -1, 17, 'three', 2.5]) {
+      const res = await app.inject({ method: 'POST', url: '/api/clouds', headers: auth, payload: { key, replicas } })
+      assert.equal(res.statusCode, 400, String(replicas))
+    }
+    const badPath = await app.inject({ method: 'GET', url: '/api/clouds/not-a-key', headers: auth })
+    assert.equal(badPath.json().error.code, 'BAD_KEY')
+    const unknown = formatKey(randomBytes(32))
+    for (const method of ['GET', 'DELETE'] as const) {
+      const res = await app.inject({ method, url: `/api/clouds/${unknown}`, headers: auth })
+      assert.equal(res.statusCode, 404)
+      assert.equal(res.json().error.code, 'CLOUD_NOT_FOUND')
+    }
+    const removed = await app.inject({ method: 'DELETE', url: `/api/clouds/${key}`, headers: auth })
+    assert.equal(removed.statusCode, 200)
+    assert.equal((await app.inject({ method: 'GET', url: `/api/clouds/${key}`, headers: auth })).statusCode, 404)
+  })
+
+  await t.test('drain needs a known node', async () => {
+    const unknown = formatKey(randomBytes(32))
+    const res = await app.inject({ method: 'POST', url: `/api/nodes/${unknown}/drain`, headers: auth })
+    assert.equal(res.statusCode, 404)
+    assert.equal(res.json().error.code, 'NODE_NOT_FOUND')
+    const ok = await app.inject({ method: 'POST', url: `/api/nodes/${bevy.idText}/drain`, headers: auth })
+    assert.equal(ok.statusCode, 200)
+    const status = await app.inject({ method: 'GET', url: '/api/status', headers: auth })
+    assert.equal(status.json().nodes[0].state, 'draining')
+    await app.inject({ method: 'DELETE', url: `/api/nodes/${bevy.idText}/drain`, headers: auth })
   })
 
   await t.test('unknown routes get 404 JSON', async () => {

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander'
 import { isBevyError } from '../../protocol/index.js'
 import { inviteCommand, statusCommand } from './admin-commands.js'
+import { cloudCommand, drainCommand } from './cloud-commands.js'
 import { demoCommand } from './demo.js'
 import { dhtCommand } from './dht.js'
 import { startCommand } from './start.js'
@@ -22,8 +23,15 @@ export async function main (argv: string[]): Promise<number> {
     .description('Cloud Bevy: a self-organising home for personal clouds')
     .exitOverride()
     .configureOutput({ outputError: oneLine })
-  for (const cmd of [startCommand(setCode), dhtCommand(setCode), demoCommand(setCode), inviteCommand(), statusCommand()]) {
-    program.addCommand(cmd.exitOverride().configureOutput({ outputError: oneLine }))
+  const commands = [startCommand(setCode), dhtCommand(setCode), demoCommand(setCode), inviteCommand(), statusCommand(),
+    cloudCommand(), drainCommand(true), drainCommand(false)]
+  const configure = (cmd: Command) => {
+    cmd.exitOverride().configureOutput({ outputError: oneLine })
+    for (const sub of cmd.commands) configure(sub)
+  }
+  for (const cmd of commands) {
+    configure(cmd)
+    program.addCommand(cmd)
   }
   try {
     await program.parseAsync(argv, { from: 'user' })

@@ -7,7 +7,8 @@ import {
   opName, prefixEnd, stampWins, ViewKey,
   drainRecordCodec, heartbeatRecordCodec, inviteRecordCodec, nodeRecordCodec, writerRecordCodec,
   type AddWriterOp, type AnnounceOp, type DrainOp, type HeartbeatOp, type InviteOp, type LeaveOp,
-  type NodeRecord, type Op, type UndrainOp
+  cloudRecordCodec, holdRecordCodec, MAX_REPLICAS,
+  type CloudAddOp, type CloudHoldOp, type CloudRemoveOp, type NodeRecord, type Op, type UndrainOp
 } from '../../protocol/index.js'
 import type { ViewStore, WriterHost } from './view-store.js'
 
@@ -62,6 +63,9 @@ export function applyOp (op: Op, from: Buffer, store: ViewStore, host: WriterHos
     case OpType.UNDRAIN: return applyDrain(op, from, store)
     case OpType.LEAVE: return applyLeave(op, from, store)
     case OpType.INVITE: return applyInvite(op, store)
+    case OpType.CLOUD_ADD:
+    case OpType.CLOUD_REMOVE: return applyCloud(op, from, store)
+    case OpType.CLOUD_HOLD: return applyHold(op, from, store)
   }
 }
 
@@ -139,6 +143,31 @@ async function applyInvite (op: InviteOp, store: ViewStore): Promise<Outcome> {
   // a second definition can only be a replay or a forgery).
   if (await store.get(key) !== null) return skip('invite: already defined')
   await store.put(key, encodeRecord(inviteRecordCodec, { publicKey: op.publicKey, expiresMs: op.expiresMs, uses: op.uses }))
+  return APPLIED
+}
+
+async function applyCloud (op: CloudAddOp | CloudRemoveOp, from: Buffer, store: ViewStore): Promise<Outcome> {
+  const adding = op.type === OpType.CLOUD_ADD
+  if (adding && (op.replicas < 1 || op.replicas > MAX_REPLICAS)) return skip(`cloud-add: replicas must be 1 to ${MAX_REPLICAS}`)
+  const key = ViewKey.cloud(op.key)
+  const existing = await store.get(key)
+  const previous = existing === null ? null : decodeRecord(cloudRecordCodec, existing)
+  // A removal keeps the replica count, so the tombstone still says what the cloud was.
+  const next = { lamport: op.lamport, writer: from, replicas: adding ? op.replicas : (previous?.replicas ?? 0), removed: !adding }
+  if (previous !== null && !stampWins(next, previous)) return skip(`${opName(op.type)}: stale`)
+  await store.put(key, encodeRecord(cloudRecordCodec, next))
+  return APPLIED
+}
+
+async function applyHold (op: CloudHoldOp, from: Buffer, store: ViewStore): Promise<Outcome> {
+  const node = await readNode(store, op.nodeId)
+  if (node === null) return skip('cloud-hold: unknown node')
+  if (!node.writerKey.equals(from)) return skip('cloud-hold: not written by the node itself')
+  const key = ViewKey.hold(op.key, op.nodeId)
+  const next = { lamport: op.lamport, writer: from, held: op.held, synced: op.held && op.synced }
+  const existing = await store.get(key)
+  if (existing !== null && !stampWins(next, decodeRecord(holdRecordCodec, existing))) return skip('cloud-hold: stale')
+  await store.put(key, encodeRecord(holdRecordCodec, next))
   return APPLIED
 }
 

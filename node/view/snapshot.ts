@@ -1,6 +1,6 @@
 // Reads the cluster view into a plain snapshot that placement, liveness and the API consume.
 import {
-  decodeRecord, drainRecordCodec, heartbeatRecordCodec, hexKey, nodeRecordCodec, prefixEnd, ViewKey,
+  cloudRecordCodec, decodeRecord, drainRecordCodec, holdRecordCodec, heartbeatRecordCodec, hexKey, nodeRecordCodec, prefixEnd, ViewKey,
   writerRecordCodec, type HeartbeatRecord, type NodeRecord
 } from '../../protocol/index.js'
 import type { ViewStore } from './view-store.js'
@@ -14,10 +14,20 @@ export interface NodeView {
   indexer: boolean
 }
 
+export interface CloudView {
+  /** Hex cloud key. */
+  keyHex: string
+  replicas: number
+}
+
 export interface ClusterSnapshot {
   /** Nodes in id order, so iteration is the same on every machine. */
   nodes: NodeView[]
   byId: Map<string, NodeView>
+  /** Registered clouds that are not removed, in key order. */
+  clouds: CloudView[]
+  /** Hex cloud key → hex node id → whether that node's copy is synced, for nodes holding it. */
+  holdings: Map<string, Map<string, { synced: boolean }>>
 }
 
 export async function readSnapshot (store: ViewStore): Promise<ClusterSnapshot> {
@@ -42,7 +52,21 @@ export async function readSnapshot (store: ViewStore): Promise<ClusterSnapshot> 
     if (decodeRecord(writerRecordCodec, value).indexer) indexerWriters.add(key.slice(ViewKey.writerPrefix.length))
   }
   for (const node of nodes) node.indexer = indexerWriters.has(hexKey(node.record.writerKey))
-  return { nodes, byId }
+  const clouds: CloudView[] = []
+  for await (const { key, value } of scan(store, ViewKey.cloudPrefix)) {
+    const record = decodeRecord(cloudRecordCodec, value)
+    if (!record.removed) clouds.push({ keyHex: key.slice(ViewKey.cloudPrefix.length), replicas: record.replicas })
+  }
+  const holdings = new Map<string, Map<string, { synced: boolean }>>()
+  for await (const { key, value } of scan(store, ViewKey.holdPrefix)) {
+    const record = decodeRecord(holdRecordCodec, value)
+    if (!record.held) continue
+    const [cloud, node] = key.slice(ViewKey.holdPrefix.length).split('/') as [string, string]
+    let perNode = holdings.get(cloud)
+    if (perNode === undefined) holdings.set(cloud, perNode = new Map())
+    perNode.set(node, { synced: record.synced })
+  }
+  return { nodes, byId, clouds, holdings }
 }
 
 function scan (store: ViewStore, prefix: string) {

@@ -1,12 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { Bevy } from '../../node/bevy.js'
-import { BevyError, ErrorCode } from '../../protocol/index.js'
 import { errorSchema, inviteBodySchema, inviteReplySchema, statusSchema } from '../schemas.js'
-
-function requireOpen (bevy: Bevy): Bevy {
-  if (!bevy.opened || bevy.closing !== null) throw new BevyError(ErrorCode.NOT_READY, 'node is still joining its bevy')
-  return bevy
-}
+import { requireOpen } from './require-open.js'
 
 /** Operator routes. Auth is enforced by the app's onRequest hook for every /api/* route but health. */
 export function adminRoutes (bevy: Bevy) {

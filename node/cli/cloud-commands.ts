@@ -1,0 +1,76 @@
+// `bevy cloud add|ls|show|rm` and `bevy drain|undrain`: clients of the admin API.
+import Table from 'cli-table3'
+import { Command } from 'commander'
+import { formatKey, MAX_REPLICAS, parseKey } from '../../protocol/index.js'
+import type { CloudInfo } from '../bevy.js'
+import { parseIntSetting } from '../config.js'
+import { adminRequest, resolveTarget } from './admin-client.js'
+import { adminOptions, option } from './options.js'
+
+type AdminOpts = { storage: string, url?: string, token?: string }
+type JsonOpts = AdminOpts & { json?: boolean | string }
+
+const wantsJson = (opts: JsonOpts) => opts.json === true || opts.json === 'true'
+const print = (text: string): void => { process.stdout.write(text + "\n") }
+
+export function cloudCommand (): Command {
+  const cmd = new Command('cloud').description('register, list, inspect and remove clouds')
+
+  const add = adminOptions(new Command('add').description('register an existing Hyperdrive as a cloud').argument('<key>', 'the drive key (z-base-32 or hex)'))
+  option(add, '--replicas <n>', `replicas to keep, 1 to ${MAX_REPLICAS}`, '3')
+  option(add, '--json', 'print JSON', false)
+  add.action(async (keyText: string, opts: JsonOpts & { replicas: string }) => {
+    const key = formatKey(parseKey(keyText, 'cloud key'))
+    const replicas = parseIntSetting('replicas', opts.replicas, 1, MAX_REPLICAS)
+    const info = await adminRequest<CloudInfo>(await resolveTarget(opts), 'POST', '/api/clouds', { key, replicas })
+    print(wantsJson(opts) ? JSON.stringify(info, null, 2) : `cloud ${info.key} registered with ${info.replicas} replicas`)
+  })
+
+  const ls = adminOptions(new Command('ls').description('list the clouds'))
+  option(ls, '--json', 'print JSON', false)
+  ls.action(async (opts: JsonOpts) => {
+    const { clouds } = await adminRequest<{ clouds: CloudInfo[] }>(await resolveTarget(opts), 'GET', '/api/clouds')
+    if (wantsJson(opts)) return print(JSON.stringify(clouds, null, 2))
+    if (clouds.length === 0) return print('no clouds yet: add one with `bevy cloud add KEY`')
+    const table = new Table({ head: ['cloud', 'replicas', 'placed', 'synced'], style: { head: [], border: [] } })
+    for (const c of clouds) {
+      const targets = c.placement.filter((r) => r.role === 'target')
+      table.push([c.key, String(c.replicas), String(targets.length), String(targets.filter((r) => r.synced).length)])
+    }
+    print(table.toString())
+  })
+
+  const show = adminOptions(new Command('show').description("show a cloud's replica set").argument('<key>', 'the cloud key'))
+  option(show, '--json', 'print JSON', false)
+  show.action(async (keyText: string, opts: JsonOpts) => {
+    const key = formatKey(parseKey(keyText, 'cloud key'))
+    const info = await adminRequest<CloudInfo>(await resolveTarget(opts), 'GET', `/api/clouds/${key}`)
+    if (wantsJson(opts)) return print(JSON.stringify(info, null, 2))
+    const table = new Table({ head: ['node', 'url', 'role', 'synced', 'progress'], style: { head: [], border: [] } })
+    for (const r of info.placement) table.push([r.node, r.url ?? '-', r.role, r.synced ? 'yes' : 'no', `${Math.round(r.progress * 100)}%`])
+    print(`cloud ${info.key}, ${info.replicas} replicas\n${table.toString()}`)
+  })
+
+  const rm = adminOptions(new Command('rm').description('remove a cloud (its replicas are let go)').argument('<key>', 'the cloud key'))
+  rm.action(async (keyText: string, opts: AdminOpts) => {
+    const key = formatKey(parseKey(keyText, 'cloud key'))
+    await adminRequest(await resolveTarget(opts), 'DELETE', `/api/clouds/${key}`)
+    print(`cloud ${key} removed`)
+  })
+
+  for (const sub of [add, ls, show, rm]) cmd.addCommand(sub)
+  return cmd
+}
+
+export function drainCommand (drain: boolean): Command {
+  const name = drain ? 'drain' : 'undrain'
+  const cmd = adminOptions(new Command(name)
+    .description(drain ? 'move every replica off a node (each kept until its successor is synced)' : 'let a drained node take replicas again')
+    .argument('<node>', 'the node id (z-base-32 or hex)'))
+  cmd.action(async (nodeText: string, opts: AdminOpts) => {
+    const node = formatKey(parseKey(nodeText, 'node id'))
+    await adminRequest(await resolveTarget(opts), drain ? 'POST' : 'DELETE', `/api/nodes/${node}/drain`)
+    print(`node ${node} ${drain ? 'draining' : 'undrained'}`)
+  })
+  return cmd
+}

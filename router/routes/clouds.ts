@@ -1,0 +1,78 @@
+import type { FastifyInstance } from 'fastify'
+import type { Bevy } from '../../node/bevy.js'
+import { MAX_REPLICAS, parseKey } from '../../protocol/index.js'
+import { errorSchema } from '../schemas.js'
+import { requireOpen } from './require-open.js'
+
+const placementSchema = {
+  type: 'array',
+  items: {
+    type: 'object',
+    properties: {
+      node: { type: 'string' },
+      url: { type: ['string', 'null'] },
+      role: { type: 'string', enum: ['target', 'handoff'] },
+      synced: { type: 'boolean' },
+      progress: { type: 'number' }
+    }
+  }
+} as const
+
+const cloudSchema = {
+  type: 'object',
+  properties: { key: { type: 'string' }, replicas: { type: 'integer' }, placement: placementSchema },
+  required: ['key', 'replicas', 'placement']
+} as const
+
+const errors = { '4xx': errorSchema, '5xx': errorSchema }
+type KeyParams = { Params: { key: string } }
+
+/** The cloud registry: /api/clouds. */
+export function cloudRoutes (bevy: Bevy) {
+  return async function (app: FastifyInstance): Promise<void> {
+    app.get('/api/clouds', {
+      schema: { response: { 200: { type: 'object', properties: { clouds: { type: 'array', items: cloudSchema } } }, ...errors } }
+    }, async () => ({ clouds: requireOpen(bevy).listClouds() }))
+
+    app.post<{ Body: { key: string, replicas?: number } }>('/api/clouds', {
+      schema: {
+        body: {
+          type: 'object',
+          properties: { key: { type: 'string' }, replicas: { type: 'integer', minimum: 1, maximum: MAX_REPLICAS } },
+          required: ['key'],
+          additionalProperties: false
+        },
+        response: { 200: cloudSchema, ...errors }
+      }
+    }, async (request) => {
+      const key = parseKey(request.body.key, 'cloud key')
+      return requireOpen(bevy).addCloud(key, request.body.replicas ?? bevy.config.replicas)
+    })
+
+    app.get<KeyParams>('/api/clouds/:key', { schema: { response: { 200: cloudSchema, ...errors } } },
+      async (request) => requireOpen(bevy).cloudInfo(parseKey(request.params.key, 'cloud key')))
+
+    app.delete<KeyParams>('/api/clouds/:key', {
+      schema: { response: { 200: { type: 'object', properties: { key: { type: 'string' }, removed: { type: 'boolean' } } }, ...errors } }
+    }, async (request) => {
+      const key = parseKey(request.params.key, 'cloud key')
+      await requireOpen(bevy).removeCloud(key)
+      return { key: request.params.key, removed: true }
+    })
+  }
+}
+
+/** Drains: /api/nodes/<id>/drain. */
+export function nodeRoutes (bevy: Bevy) {
+  return async function (app: FastifyInstance): Promise<void> {
+    const reply = { 200: { type: 'object', properties: { node: { type: 'string' }, drained: { type: 'boolean' } } }, ...errors }
+    app.post<{ Params: { id: string } }>('/api/nodes/:id/drain', { schema: { response: reply } }, async (request) => {
+      await requireOpen(bevy).setDrained(parseKey(request.params.id, 'node id'), true)
+      return { node: request.params.id, drained: true }
+    })
+    app.delete<{ Params: { id: string } }>('/api/nodes/:id/drain', { schema: { response: reply } }, async (request) => {
+      await requireOpen(bevy).setDrained(parseKey(request.params.id, 'node id'), false)
+      return { node: request.params.id, drained: false }
+    })
+  }
+}
