@@ -8,7 +8,7 @@ import {
   drainRecordCodec, heartbeatRecordCodec, inviteRecordCodec, nodeRecordCodec, writerRecordCodec,
   type AddWriterOp, type AnnounceOp, type DrainOp, type HeartbeatOp, type InviteOp, type LeaveOp,
   cloudRecordCodec, holdRecordCodec, MAX_REPLICAS,
-  type CloudAddOp, type CloudHoldOp, type CloudRemoveOp, type NodeRecord, type Op, type UndrainOp
+  type CloudAddOp, type CloudHoldOp, type CloudRemoveOp, type Codec, type NodeRecord, type Op, type Stamp, type UndrainOp
 } from '../../protocol/index.js'
 import type { ViewStore, WriterHost } from './view-store.js'
 
@@ -118,12 +118,8 @@ async function applyHeartbeat (op: HeartbeatOp, from: Buffer, store: ViewStore):
 
 async function applyDrain (op: DrainOp | UndrainOp, from: Buffer, store: ViewStore): Promise<Outcome> {
   if (await readNode(store, op.nodeId) === null) return skip(`${opName(op.type)}: unknown node`)
-  const key = ViewKey.drain(op.nodeId)
   const next = { lamport: op.lamport, writer: from, drained: op.type === OpType.DRAIN }
-  const existing = await store.get(key)
-  if (existing !== null && !stampWins(next, decodeRecord(drainRecordCodec, existing))) return skip(`${opName(op.type)}: stale`)
-  await store.put(key, encodeRecord(drainRecordCodec, next))
-  return APPLIED
+  return putIfNewer(store, ViewKey.drain(op.nodeId), drainRecordCodec, next, opName(op.type))
 }
 
 async function applyLeave (op: LeaveOp, from: Buffer, store: ViewStore): Promise<Outcome> {
@@ -163,11 +159,15 @@ async function applyHold (op: CloudHoldOp, from: Buffer, store: ViewStore): Prom
   const node = await readNode(store, op.nodeId)
   if (node === null) return skip('cloud-hold: unknown node')
   if (!node.writerKey.equals(from)) return skip('cloud-hold: not written by the node itself')
-  const key = ViewKey.hold(op.key, op.nodeId)
   const next = { lamport: op.lamport, writer: from, held: op.held, synced: op.held && op.synced }
+  return putIfNewer(store, ViewKey.hold(op.key, op.nodeId), holdRecordCodec, next, 'cloud-hold')
+}
+
+/** Last-writer-wins write: stores `next` unless the record already there carries a newer stamp. */
+async function putIfNewer<T extends Stamp> (store: ViewStore, key: string, codec: Codec<T>, next: T, what: string): Promise<Outcome> {
   const existing = await store.get(key)
-  if (existing !== null && !stampWins(next, decodeRecord(holdRecordCodec, existing))) return skip('cloud-hold: stale')
-  await store.put(key, encodeRecord(holdRecordCodec, next))
+  if (existing !== null && !stampWins(next, decodeRecord(codec, existing))) return skip(`${what}: stale`)
+  await store.put(key, encodeRecord(codec, next))
   return APPLIED
 }
 
