@@ -9,7 +9,12 @@ export interface LivenessParams {
   downAfterMs: number
 }
 
-interface Sighting { seq: number, atMs: number }
+interface Sighting {
+  seq: number
+  atMs: number
+  /** When the node last came back from down, as this observer saw it. */
+  recoveredAtMs: number | null
+}
 
 export class LivenessTracker {
   private readonly sightings = new Map<string, Sighting>()
@@ -22,7 +27,22 @@ export class LivenessTracker {
    */
   observe (id: string, seq: number, nowMs: number): void {
     const last = this.sightings.get(id)
-    if (last === undefined || seq > last.seq) this.sightings.set(id, { seq, atMs: nowMs })
+    if (last === undefined) {
+      this.sightings.set(id, { seq, atMs: nowMs, recoveredAtMs: null })
+    } else if (seq > last.seq) {
+      const wasDown = classify(nowMs - last.atMs, this.params) === 'down'
+      this.sightings.set(id, { seq, atMs: nowMs, recoveredAtMs: wasDown ? nowMs : last.recoveredAtMs })
+    }
+  }
+
+  /**
+   * Live, and if it came back from down, live for at least `stableMs` since: only then does
+   * placement give it replicas again, so a flapping node does not drag data back and forth.
+   */
+  stable (id: string, nowMs: number, stableMs: number): boolean {
+    if (this.state(id, nowMs) !== 'live') return false
+    const recovered = this.sightings.get(id)?.recoveredAtMs ?? null
+    return recovered === null || nowMs - recovered >= stableMs
   }
 
   forget (id: string): void {
