@@ -11,7 +11,7 @@ import ReadyResource from 'ready-resource'
 import {
   BevyError, ErrorCode, formatKey, hexKey, NodeState, NO_INVITE, OpType, type Clock
 } from '../protocol/index.js'
-import { LivenessTracker, type Liveness, type Placement } from '../placement/index.js'
+import { LivenessTracker, type Placement } from '../placement/index.js'
 import { ClusterBase } from './cluster-base.js'
 import type { NodeConfig } from './config.js'
 import { LoadSampler } from './load-sampler.js'
@@ -92,8 +92,6 @@ export class Bevy extends ReadyResource {
   get key (): Buffer { return this.requireCluster().key }
 
   get writable (): boolean { return this.cluster?.writable ?? false }
-
-  get connections (): number { return this.swarm?.connections.size ?? 0 }
 
   /** The cluster log, for code that appends ops (tests, later the cloud registry). */
   get clusterLog (): ClusterBase { return this.requireCluster() }
@@ -359,10 +357,6 @@ export class Bevy extends ReadyResource {
   /** The current placement, or null before the cluster log is open. */
   placement (): Placement | null {
     return this.runner === null ? null : this.runner.current(this.snapshot)
-  }
-
-  liveness (idHex: string): Liveness {
-    return this.tracker.state(idHex, this.clock.now())
   }
 
   status (): StatusReport {

@@ -106,7 +106,4 @@ export class ClusterBase extends ReadyResource {
   snapshot (): Promise<ClusterSnapshot> {
     return readSnapshot(this.view)
   }
-
-  /** Bytes of the cluster log this node holds: its own writer core plus the view. */
-  get viewLength (): number { return this.base.view.core.length }
 }

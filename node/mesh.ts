@@ -26,8 +26,6 @@ export class Mesh {
     for (const [hex, id] of wanted) this.joined.set(hex, id)
   }
 
-  get size (): number { return this.joined.size }
-
   leaveAll (): void {
     for (const id of this.joined.values()) this.swarm.leavePeer(id)
     this.joined.clear()

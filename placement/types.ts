@@ -40,11 +40,3 @@ export interface Replica {
   synced: boolean
 }
 
-export interface PlacementResult {
-  /** cloud key → ordered replica set: targets in rank order, then handoff holders. */
-  sets: Map<string, Replica[]>
-  /** node id → number of target replicas it is assigned. */
-  targetLoad: Map<string, number>
-}
-
-export const DEFAULT_EPSILON_PERMILLE = 100
