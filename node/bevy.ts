@@ -22,7 +22,7 @@ import { buildStatus, nodeState, type NodeStatusState, type StatusReport } from 
 import { ensureStorage, loadOrCreateAdminToken, paths, readBevyFile, writeBevyFile } from './storage.js'
 import { PlacementRunner } from './placement-runner.js'
 import { Coalesced, Repeater, systemClock } from './timer.js'
-import type { ClusterSnapshot } from './view/snapshot.js'
+import type { CloudView, ClusterSnapshot } from './view/snapshot.js'
 
 export interface CloudInfo {
   key: string
@@ -323,7 +323,8 @@ export class Bevy extends ReadyResource {
   }
 
   listClouds (): CloudInfo[] {
-    return this.snapshot.clouds.map((c) => this.cloudInfo(Buffer.from(c.keyHex, 'hex')))
+    const placement = this.placement()
+    return this.snapshot.clouds.map((c) => this.describeCloud(c, placement))
   }
 
   /** A cloud's replica count and its replica set as this node computes it. */
@@ -331,9 +332,13 @@ export class Bevy extends ReadyResource {
     const keyHex = hexKey(key)
     const cloud = this.snapshot.clouds.find((c) => c.keyHex === keyHex)
     if (cloud === undefined) throw new BevyError(ErrorCode.CLOUD_NOT_FOUND, `no cloud ${formatKey(key)} in this bevy`)
-    const set = this.placement()?.replicaSet(keyHex) ?? []
+    return this.describeCloud(cloud, this.placement())
+  }
+
+  private describeCloud (cloud: CloudView, placement: Placement | null): CloudInfo {
+    const set = placement?.replicaSet(cloud.keyHex) ?? []
     return {
-      key: formatKey(key),
+      key: formatKey(Buffer.from(cloud.keyHex, 'hex')),
       replicas: cloud.replicas,
       placement: set.map((r) => ({
         node: formatKey(Buffer.from(r.node, 'hex')),

@@ -60,11 +60,8 @@ export class PlacementRunner {
   reconcile (snapshot: ClusterSnapshot): Op[] {
     const placement = this.current(snapshot)
     const self = this.deps.selfHex
-    const wanted = new Map<string, boolean>()
-    for (const cloud of snapshot.clouds) {
-      const set = placement.replicaSet(cloud.keyHex) ?? []
-      wanted.set(cloud.keyHex, set.some((r) => r.node === self))
-    }
+    // cloudsOf is computed once per placement, so an idle tick costs only this node's own clouds.
+    const wanted = new Map<string, boolean>(placement.cloudsOf(self).map((cloud) => [cloud, true]))
     for (const [cloud, perNode] of snapshot.holdings) if (perNode.has(self) && !wanted.has(cloud)) wanted.set(cloud, false)
 
     const ops: Op[] = []

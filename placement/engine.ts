@@ -107,6 +107,7 @@ function capsArray (ranked: RankedNodes, nodes: PlacementNode[], clouds: Placeme
 /** The outcome of one computation. Replica sets are built on demand, so a large bevy pays only for what it reads. */
 export class Placement {
   private membership: Map<string, string[]> | null = null
+  private servingIds: Set<string> | null = null
 
   constructor (
     private readonly ref: Reference,
@@ -142,7 +143,7 @@ export class Placement {
     const holdings = this.input.holdings.get(cloudKey) ?? new Map<string, Holding>()
     const set: Replica[] = targets.map((node) => ({ node, role: 'target', synced: holdings.get(node)?.synced ?? false }))
     if (set.every((r) => r.synced)) return set
-    const serving = new Set(this.input.nodes.filter((n) => n.serving).map((n) => n.id))
+    const serving = this.servingIds ??= new Set(this.input.nodes.filter((n) => n.serving).map((n) => n.id))
     const handoff = [...holdings.keys()].filter((node) => !targets.includes(node) && serving.has(node)).sort()
     for (const node of handoff) set.push({ node, role: 'handoff', synced: holdings.get(node)?.synced ?? false })
     return set
