@@ -1,19 +1,22 @@
 // The node runtime: storage, swarm, the cluster log, admission, heartbeats and liveness.
 // Lifecycle: ready() opens children in order; close() closes them in reverse. Both idempotent.
 import { randomBytes } from 'node:crypto'
-import { statfs } from 'node:fs/promises'
 import Autobase from 'autobase'
 import BlindPairing, { type Member } from 'blind-pairing'
 import Corestore from 'corestore'
 import CoreStorage from 'hypercore-storage'
+import type Hyperdrive from 'hyperdrive'
 import Hyperswarm, { type SwarmConnection } from 'hyperswarm'
 import ReadyResource from 'ready-resource'
 import {
-  BevyError, ErrorCode, formatKey, hexKey, NodeState, NO_INVITE, OpType, type Clock
+  BevyError, ErrorCode, formatKey, hexKey, NodeState, NO_INVITE, OpType, type Clock, type ProgressRecord
 } from '../protocol/index.js'
-import { LivenessTracker, type Placement } from '../placement/index.js'
+import { LivenessTracker, type Placement, type Replica } from '../placement/index.js'
 import { ClusterBase } from './cluster-base.js'
 import type { NodeConfig } from './config.js'
+import { CloudHost } from './clouds/cloud-host.js'
+import type { ReplicaState } from './clouds/cloud-replica.js'
+import { dirBytes, freeDiskBytes } from './disk.js'
 import { LoadSampler } from './load-sampler.js'
 import { silentLogger, type Logger } from './log.js'
 import { Mesh } from './mesh.js'
@@ -24,11 +27,31 @@ import { PlacementRunner } from './placement-runner.js'
 import { Coalesced, Repeater, systemClock } from './timer.js'
 import type { CloudView, ClusterSnapshot } from './view/snapshot.js'
 
+export interface ReplicaInfo {
+  node: string
+  url: string | null
+  role: 'target' | 'handoff'
+  synced: boolean
+  /** Share of the known bytes this replica has, 0 to 1. */
+  progress: number
+  state: ReplicaState
+  version: number
+  blocks: { had: number, total: number }
+  bytes: { had: number, total: number }
+  peers: number
+}
+
 export interface CloudInfo {
   key: string
   replicas: number
-  placement: Array<{ node: string, url: string | null, role: 'target' | 'handoff', synced: boolean, progress: number }>
+  placement: ReplicaInfo[]
 }
+
+/** Where a request for a cloud can be answered. */
+export type CloudRoute =
+  | { kind: 'local', drive: Hyperdrive }
+  | { kind: 'remote', node: string, url: string }
+  | { kind: 'unavailable' }
 
 export interface BevyOptions {
   config: NodeConfig
@@ -38,7 +61,7 @@ export interface BevyOptions {
   log?: Logger
 }
 
-const EMPTY_SNAPSHOT: ClusterSnapshot = { nodes: [], byId: new Map(), clouds: [], holdings: new Map() }
+const EMPTY_SNAPSHOT: ClusterSnapshot = { nodes: [], byId: new Map(), clouds: [], cloudByKey: new Map(), holdings: new Map(), progress: new Map() }
 
 export class Bevy extends ReadyResource {
   readonly config: NodeConfig
@@ -54,6 +77,8 @@ export class Bevy extends ReadyResource {
   snapshot: ClusterSnapshot = EMPTY_SNAPSHOT
 
   private store: Corestore | null = null
+  private host: CloudHost | null = null
+  private diskBytes = 0
   private swarm: Hyperswarm | null = null
   private pairing: BlindPairing | null = null
   private member: Member | null = null
@@ -115,11 +140,19 @@ export class Bevy extends ReadyResource {
     const { storage } = this.config
     await ensureStorage(storage)
     this.adminToken = await loadOrCreateAdminToken(storage)
-    this.store = new Corestore(new CoreStorage(paths(storage).corestore, { writeBufferSize: this.config.storageWriteBufferBytes }))
+    const coreStorage = new CoreStorage(paths(storage).corestore, { writeBufferSize: this.config.storageWriteBufferBytes })
+    this.store = new Corestore(coreStorage)
     await this.store.ready()
     const keyPair = await this.store.createKeyPair('cloud-bevy/node')
     this.nodeId = keyPair.publicKey
     this.swarm = new Hyperswarm({ keyPair, ...(this.config.bootstrap === null ? {} : { bootstrap: this.config.bootstrap }) })
+    this.host = new CloudHost({
+      store: this.store,
+      swarm: this.swarm,
+      log: this.log,
+      compact: () => coreStorage.compact(),
+      onHoldingChange: () => this.scheduleReconcile()
+    })
     // Replicate before anything else touches the connection: BlindPairing adds its own
     // listener, and base replication must attach before Protomux.from(conn).
     this.swarm.on('connection', (conn: SwarmConnection) => this.onConnection(conn))
@@ -145,8 +178,11 @@ export class Bevy extends ReadyResource {
     this.repeaters.push(
       new Repeater(this.config.heartbeatIntervalMs, () => this.heartbeat(), onError),
       new Repeater(Math.min(1000, this.config.heartbeatIntervalMs), async () => { this.checkLiveness(); this.scheduleReconcile() }, onError),
-      new Repeater(this.config.discoveryRefreshMs, () => this.refreshDiscovery(), onError)
+      new Repeater(this.config.discoveryRefreshMs, () => this.refreshDiscovery(), onError),
+      new Repeater(this.config.syncProgressIntervalMs, () => this.writeProgress(), onError),
+      new Repeater(this.config.diskUsageIntervalMs, async () => { this.diskBytes = await dirBytes(this.config.storage) }, onError)
     )
+    this.diskBytes = await dirBytes(storage)
     this.sampler.refreshCpu()
     await this.heartbeat()
     await this.refresh()
@@ -159,6 +195,7 @@ export class Bevy extends ReadyResource {
     for (const r of this.repeaters.reverse()) await r.stop()
     await this.reconciler.idle()
     await this.refresher.idle()
+    if (this.host !== null) await this.host.close()
     this.mesh?.leaveAll()
     if (this.member !== null) await this.member.close()
     if (this.pairing !== null) await this.pairing.close()
@@ -241,17 +278,28 @@ export class Bevy extends ReadyResource {
     this.reconciler.run().catch((err) => { if (this.closing === null) this.log.error({ err }, 'reconcile failed') })
   }
 
-  /** Appends the holding changes placement asks of this node. */
+  /** Opens and purges local copies as placement asks, and records the holdings in the view. */
   private async reconcile (): Promise<void> {
-    const runner = this.runner
-    const cluster = this.cluster
-    if (runner === null || cluster === null || !cluster.writable || this.closing !== null) return
-    const ops = runner.reconcile(this.snapshot)
-    if (ops.length === 0) return
-    await cluster.appendMany(ops)
-    for (const op of ops) {
-      if (op.type === OpType.CLOUD_HOLD) this.log.info({ cloud: formatKey(op.key), held: op.held }, op.held ? 'took a replica' : 'let go of a replica')
+    const { runner, cluster, host } = this
+    if (runner === null || cluster === null || host === null || !cluster.writable || this.closing !== null) return
+    const actions = runner.reconcile(this.snapshot, host)
+    for (const cloud of actions.open) host.open(cloud)
+    for (const cloud of actions.release) host.release(cloud)
+    if (actions.ops.length === 0) return
+    await cluster.appendMany(actions.ops)
+    for (const op of actions.ops) {
+      if (op.type !== OpType.CLOUD_HOLD) continue
+      const msg = !op.held ? 'let go of a replica' : op.synced ? 'replica synced' : 'took a replica'
+      this.log.info({ cloud: formatKey(op.key) }, msg)
     }
+  }
+
+  /** Writes sync progress for the clouds whose progress moved since the last write. */
+  private async writeProgress (): Promise<void> {
+    const { cluster, host } = this
+    if (cluster === null || host === null || !cluster.writable || this.closing !== null) return
+    const ops = host.progressOps(this.id, () => cluster.lamport.tick())
+    if (ops.length > 0) await cluster.appendMany(ops)
   }
 
   /** Announces url, zone and capacity when the view does not already hold them. */
@@ -337,17 +385,31 @@ export class Bevy extends ReadyResource {
 
   private describeCloud (cloud: CloudView, placement: Placement | null): CloudInfo {
     const set = placement?.replicaSet(cloud.keyHex) ?? []
+    const progress = this.snapshot.progress.get(cloud.keyHex)
     return {
       key: formatKey(Buffer.from(cloud.keyHex, 'hex')),
       replicas: cloud.replicas,
-      placement: set.map((r) => ({
-        node: formatKey(Buffer.from(r.node, 'hex')),
-        url: this.snapshot.byId.get(r.node)?.record.url ?? null,
-        role: r.role,
-        synced: r.synced,
-        progress: r.synced ? 1 : 0
-      }))
+      placement: set.map((r) => describeReplica(r, this.snapshot.byId.get(r.node)?.record.url ?? null, progress?.get(r.node)))
     }
+  }
+
+  /**
+   * Where to answer a request for a cloud: here when this node has a synced copy, else the first
+   * live, synced replica. Throws CLOUD_NOT_FOUND for a cloud the bevy does not know.
+   */
+  routeCloud (keyHex: string): CloudRoute {
+    if (!this.opened || this.closing !== null) throw new BevyError(ErrorCode.NOT_READY, 'node is still joining its bevy')
+    if (!this.snapshot.cloudByKey.has(keyHex)) throw new BevyError(ErrorCode.CLOUD_NOT_FOUND, 'no such cloud in this bevy')
+    const local = this.host?.replica(keyHex)
+    if (local !== undefined && local.status().synced) return { kind: 'local', drive: local.drive }
+    const self = this.idTextOrNull === null ? '' : hexKey(this.id)
+    const now = this.clock.now()
+    for (const r of this.placement()?.replicaSet(keyHex) ?? []) {
+      const url = this.snapshot.byId.get(r.node)?.record.url
+      if (r.node === self || !r.synced || url === undefined || this.tracker.state(r.node, now) !== 'live') continue
+      return { kind: 'remote', node: formatKey(Buffer.from(r.node, 'hex')), url }
+    }
+    return { kind: 'unavailable' }
   }
 
   /** Marks a node draining (its replicas move off, make-before-break) or lets it take replicas again. */
@@ -371,7 +433,7 @@ export class Bevy extends ReadyResource {
       snapshot: this.snapshot,
       tracker: this.tracker,
       nowMs: this.clock.now(),
-      self: { id: this.idText, url: this.url, zone: this.config.zone },
+      self: { id: this.idText, url: this.url, zone: this.config.zone, diskBytes: this.diskBytes },
       bevy: this.key
     })
   }
@@ -392,11 +454,20 @@ export class Bevy extends ReadyResource {
   }
 }
 
-async function freeDiskBytes (dir: string): Promise<number> {
-  try {
-    const s = await statfs(dir)
-    return Math.min(Number.MAX_SAFE_INTEGER, s.bavail * s.bsize)
-  } catch {
-    return 0
+function describeReplica (r: Replica, url: string | null, progress: ProgressRecord | undefined): ReplicaInfo {
+  const bytes = { had: progress?.bytesHad ?? 0, total: progress?.bytesTotal ?? 0 }
+  const blocks = { had: progress?.blocksHad ?? 0, total: progress?.blocksTotal ?? 0 }
+  const state: ReplicaState = blocks.total === 0 ? 'waiting' : blocks.had === blocks.total ? 'synced' : 'syncing'
+  return {
+    node: formatKey(Buffer.from(r.node, 'hex')),
+    url,
+    role: r.role,
+    synced: r.synced,
+    progress: bytes.total > 0 ? bytes.had / bytes.total : r.synced ? 1 : 0,
+    state,
+    version: progress?.version ?? 0,
+    blocks,
+    bytes,
+    peers: progress?.peers ?? 0
   }
 }

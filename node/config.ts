@@ -63,6 +63,14 @@ export const TUNABLES = {
     default: 4 * 1024 * 1024, min: 256 * 1024, max: 256 * 1024 * 1024,
     doc: 'RocksDB memtable size of the node\'s store. It bounds RAM and the write-ahead log preallocated on disk (about 1.1x this); smaller flushes to disk more often. The library default, 64 MiB, costs ~70 MB of disk and up to twice that in RAM.'
   },
+  syncProgressIntervalMs: {
+    default: 2000, min: 50, max: 600_000,
+    doc: 'Least time between two sync-progress records a node writes for one cloud. Shorter shows progress more smoothly; every record costs a cluster-log entry on every node.'
+  },
+  diskUsageIntervalMs: {
+    default: 10_000, min: 100, max: 3_600_000,
+    doc: 'How often a node measures the disk its storage uses. Shorter reports sooner; each measurement walks the storage directory.'
+  },
   shutdownGraceMs: {
     default: 10_000, min: 0, max: 600_000,
     doc: 'How long a graceful stop waits for in-flight requests before closing them.'

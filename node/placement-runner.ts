@@ -20,7 +20,7 @@ export class PlacementRunner {
   private inputSnapshot: ClusterSnapshot | null = null
   private inputFlags = ''
   /** What this node last asked the view to record per cloud, until the view shows it. */
-  private readonly sent = new Map<string, boolean>()
+  private readonly sent = new Map<string, string>()
 
   constructor (private readonly deps: RunnerDeps) {
     this.engine = new PlacementEngine({ epsilonPermille: deps.config.loadEpsilonPermille })
@@ -54,27 +54,55 @@ export class PlacementRunner {
   }
 
   /**
-   * The ops that bring this node's holdings in line with the placement. Until cloud replication
-   * lands, a target counts as synced as soon as it acknowledges the cloud.
+   * What brings this node's holdings in line with the placement: clouds to open, clouds to purge
+   * and the hold records to write. A cloud is reported let go only once its local copy is gone,
+   * and synced only once the local copy says so, so a crash between steps just repeats a step.
    */
-  reconcile (snapshot: ClusterSnapshot): Op[] {
+  reconcile (snapshot: ClusterSnapshot, local: LocalHoldings): ReconcileActions {
     const placement = this.current(snapshot)
     const self = this.deps.selfHex
     // cloudsOf is computed once per placement, so an idle tick costs only this node's own clouds.
-    const wanted = new Map<string, boolean>(placement.cloudsOf(self).map((cloud) => [cloud, true]))
-    for (const [cloud, perNode] of snapshot.holdings) if (perNode.has(self) && !wanted.has(cloud)) wanted.set(cloud, false)
+    const wanted = new Set(placement.cloudsOf(self))
+    const candidates = new Set(wanted)
+    for (const [cloud, perNode] of snapshot.holdings) if (perNode.has(self)) candidates.add(cloud)
+    for (const cloud of local.heldClouds()) candidates.add(cloud)
 
-    const ops: Op[] = []
-    for (const [cloud, want] of wanted) {
-      const holds = snapshot.holdings.get(cloud)?.has(self) ?? false
-      if (holds === want) {
+    const actions: ReconcileActions = { ops: [], open: [], release: [] }
+    for (const cloud of candidates) {
+      const want = wanted.has(cloud)
+      const holdsLocally = local.holds(cloud)
+      if (want && !holdsLocally) actions.open.push(cloud)
+      if (!want && holdsLocally) actions.release.push(cloud)
+      const inView = snapshot.holdings.get(cloud)?.get(self)
+      // While a local copy is still being purged, the view keeps saying this node holds it.
+      const held = want || (holdsLocally && inView !== undefined)
+      const synced = held && local.synced(cloud)
+      if (inView === undefined ? !held : (held && inView.synced === synced)) {
         this.sent.delete(cloud)
         continue
       }
-      if (this.sent.get(cloud) === want) continue // asked already; the view has not caught up yet
-      this.sent.set(cloud, want)
-      ops.push({ type: OpType.CLOUD_HOLD, lamport: this.deps.nextLamport(), key: Buffer.from(cloud, 'hex'), nodeId: Buffer.from(self, 'hex'), held: want, synced: want })
+      const fingerprint = `${held ? 1 : 0}${synced ? 1 : 0}`
+      if (this.sent.get(cloud) === fingerprint) continue // asked already; the view has not caught up yet
+      this.sent.set(cloud, fingerprint)
+      actions.ops.push({ type: OpType.CLOUD_HOLD, lamport: this.deps.nextLamport(), key: Buffer.from(cloud, 'hex'), nodeId: Buffer.from(self, 'hex'), held, synced })
     }
-    return ops
+    return actions
   }
+}
+
+export interface ReconcileActions {
+  ops: Op[]
+  /** Clouds to open locally (placement wants them here). */
+  open: string[]
+  /** Clouds to purge locally (placement no longer needs them here). */
+  release: string[]
+}
+
+/** What the reconcile step needs to know of this node's local copies. */
+export interface LocalHoldings {
+  /** True while a cloud is open, opening or being purged here. */
+  holds: (cloudHex: string) => boolean
+  /** True once the local copy of a cloud was complete. */
+  synced: (cloudHex: string) => boolean
+  heldClouds: () => Iterable<string>
 }

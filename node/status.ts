@@ -16,10 +16,13 @@ export interface NodeStatus {
   heartbeatSeq: number | null
   heartbeatAgeMs: number | null
   clouds: number
+  /** Bytes of cloud data the node reports holding (sum over the clouds it holds). */
+  cloudBytes: number
 }
 
 export interface StatusReport {
-  node: { id: string, url: string, zone: string }
+  /** diskBytes: what this node's whole storage directory occupies on disk, last measured. */
+  node: { id: string, url: string, zone: string, diskBytes: number }
   bevy: string
   nodes: NodeStatus[]
 }
@@ -38,9 +41,10 @@ export function buildStatus (opts: {
   snapshot: ClusterSnapshot
   tracker: LivenessTracker
   nowMs: number
-  self: { id: string, url: string, zone: string }
+  self: { id: string, url: string, zone: string, diskBytes: number }
   bevy: Buffer
 }): StatusReport {
+  const cloudBytes = cloudBytesByNode(opts.snapshot)
   return {
     node: opts.self,
     bevy: formatKey(opts.bevy),
@@ -65,8 +69,19 @@ export function buildStatus (opts: {
             },
         heartbeatSeq: hb === null ? null : hb.seq,
         heartbeatAgeMs: opts.tracker.ageMs(node.idHex, opts.nowMs),
-        clouds: opts.cloudsOf(node.idHex)
+        clouds: opts.cloudsOf(node.idHex),
+        cloudBytes: cloudBytes.get(node.idHex) ?? 0
       }
     })
   }
+}
+
+/** Hex node id → bytes of the clouds it holds, by its own progress reports. */
+function cloudBytesByNode (snapshot: ClusterSnapshot): Map<string, number> {
+  const bytes = new Map<string, number>()
+  for (const [cloud, perNode] of snapshot.holdings) {
+    const progress = snapshot.progress.get(cloud)
+    for (const node of perNode.keys()) bytes.set(node, (bytes.get(node) ?? 0) + (progress?.get(node)?.bytesHad ?? 0))
+  }
+  return bytes
 }

@@ -17,6 +17,10 @@ export const ErrorCode = {
   NOT_FOUND: 'NOT_FOUND',
   CLOUD_NOT_FOUND: 'CLOUD_NOT_FOUND',
   NODE_NOT_FOUND: 'NODE_NOT_FOUND',
+  FILE_NOT_FOUND: 'FILE_NOT_FOUND',
+  BAD_PATH: 'BAD_PATH',
+  BAD_VERSION: 'BAD_VERSION',
+  NO_REPLICA: 'NO_REPLICA',
   NOT_WRITABLE: 'NOT_WRITABLE',
   NODE_UNREACHABLE: 'NODE_UNREACHABLE',
   STORAGE: 'STORAGE',
@@ -30,7 +34,7 @@ export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode]
 /** Codes that mean "the caller gave us something wrong" (CLI exit 2, HTTP 4xx). */
 const USAGE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   ErrorCode.BAD_KEY, ErrorCode.BAD_INVITE, ErrorCode.INVITE_EXPIRED, ErrorCode.INVITE_USED,
-  ErrorCode.INVITE_REJECTED, ErrorCode.BAD_CONFIG, ErrorCode.BAD_REQUEST
+  ErrorCode.INVITE_REJECTED, ErrorCode.BAD_CONFIG, ErrorCode.BAD_REQUEST, ErrorCode.BAD_PATH, ErrorCode.BAD_VERSION
 ])
 
 export class BevyError extends Error {

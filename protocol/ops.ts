@@ -19,7 +19,8 @@ export const OpType = {
   INVITE: 7,
   CLOUD_ADD: 8,
   CLOUD_REMOVE: 9,
-  CLOUD_HOLD: 10
+  CLOUD_HOLD: 10,
+  CLOUD_PROGRESS: 11
 } as const
 export type OpType = typeof OpType[keyof typeof OpType]
 
@@ -44,9 +45,34 @@ export interface CloudRemoveOp { type: typeof OpType.CLOUD_REMOVE, lamport: numb
 /** A node reports whether it holds a cloud and whether that copy is synced. Only the node itself may. */
 export interface CloudHoldOp { type: typeof OpType.CLOUD_HOLD, lamport: number, key: Buffer, nodeId: Buffer, held: boolean, synced: boolean }
 
+/**
+ * A node reports how far its copy of a cloud has synced: blocks and bytes had over known, and the
+ * drive version. Display only; placement reads `synced` from CLOUD_HOLD. Only the node itself may.
+ */
+export interface CloudProgressOp extends SyncProgress { type: typeof OpType.CLOUD_PROGRESS, lamport: number, key: Buffer, nodeId: Buffer }
+
+export interface SyncProgress {
+  version: number
+  blocksHad: number
+  blocksTotal: number
+  bytesHad: number
+  bytesTotal: number
+  /** Peers this node replicates the cloud with. */
+  peers: number
+}
+
+export const syncProgressFields = {
+  version: c.uint,
+  blocksHad: c.uint,
+  blocksTotal: c.uint,
+  bytesHad: c.uint,
+  bytesTotal: c.uint,
+  peers: c.uint
+}
+
 export const MAX_REPLICAS = 16
 
-export type Op = AddWriterOp | AnnounceOp | HeartbeatOp | DrainOp | UndrainOp | LeaveOp | InviteOp | CloudAddOp | CloudRemoveOp | CloudHoldOp
+export type Op = AddWriterOp | AnnounceOp | HeartbeatOp | DrainOp | UndrainOp | LeaveOp | InviteOp | CloudAddOp | CloudRemoveOp | CloudHoldOp | CloudProgressOp
 type Body<T extends Op> = Omit<T, 'type'>
 
 const nodeRef = struct<Body<DrainOp>>({ lamport: c.uint, nodeId: key32 })
@@ -67,7 +93,8 @@ const BODY_CODECS: { [K in OpType]: Codec<Body<Extract<Op, { type: K }>>> } = {
   [OpType.INVITE]: struct<Body<InviteOp>>({ inviteId: key32, publicKey: key32, expiresMs: c.uint, uses: c.uint }),
   [OpType.CLOUD_ADD]: struct<Body<CloudAddOp>>({ lamport: c.uint, key: key32, replicas: c.uint }),
   [OpType.CLOUD_REMOVE]: struct<Body<CloudRemoveOp>>({ lamport: c.uint, key: key32 }),
-  [OpType.CLOUD_HOLD]: struct<Body<CloudHoldOp>>({ lamport: c.uint, key: key32, nodeId: key32, held: c.bool, synced: c.bool })
+  [OpType.CLOUD_HOLD]: struct<Body<CloudHoldOp>>({ lamport: c.uint, key: key32, nodeId: key32, held: c.bool, synced: c.bool }),
+  [OpType.CLOUD_PROGRESS]: struct<Body<CloudProgressOp>>({ lamport: c.uint, key: key32, nodeId: key32, ...syncProgressFields })
 }
 
 export const NO_INVITE: Buffer = Buffer.alloc(32)

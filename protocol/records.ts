@@ -6,7 +6,7 @@ import { BevyError, ErrorCode } from './errors.js'
 import { hexKey } from './keys.js'
 import { loadCodec, type Load } from './load.js'
 import { boundedString, key32, struct, type Codec } from './struct.js'
-import { MAX_URL_BYTES, MAX_ZONE_BYTES } from './ops.js'
+import { MAX_URL_BYTES, MAX_ZONE_BYTES, syncProgressFields, type SyncProgress } from './ops.js'
 
 /** Append only. */
 export const NodeState = { ACTIVE: 0, LEFT: 1 } as const
@@ -36,6 +36,8 @@ export interface CloudRecord extends Stamp { replicas: number, removed: boolean 
 
 export interface HoldRecord extends Stamp { held: boolean, synced: boolean }
 
+export interface ProgressRecord extends Stamp, SyncProgress {}
+
 export const nodeRecordCodec = struct<NodeRecord>({
   lamport: c.uint,
   writer: key32,
@@ -52,6 +54,7 @@ export const writerRecordCodec = struct<WriterRecord>({ indexer: c.bool, inviteI
 export const inviteRecordCodec = struct<InviteRecord>({ publicKey: key32, expiresMs: c.uint, uses: c.uint })
 export const cloudRecordCodec = struct<CloudRecord>({ lamport: c.uint, writer: key32, replicas: c.uint, removed: c.bool })
 export const holdRecordCodec = struct<HoldRecord>({ lamport: c.uint, writer: key32, held: c.bool, synced: c.bool })
+export const progressRecordCodec = struct<ProgressRecord>({ lamport: c.uint, writer: key32, ...syncProgressFields })
 
 export function encodeRecord<T> (codec: Codec<T>, value: T): Buffer {
   return c.encode(codec, value) as Buffer
@@ -87,7 +90,9 @@ export const ViewKey = {
   cloud: (key: Uint8Array) => `cloud/${hexKey(key)}`,
   cloudPrefix: 'cloud/',
   hold: (cloud: Uint8Array, node: Uint8Array) => `hold/${hexKey(cloud)}/${hexKey(node)}`,
-  holdPrefix: 'hold/'
+  holdPrefix: 'hold/',
+  progress: (cloud: Uint8Array, node: Uint8Array) => `sync/${hexKey(cloud)}/${hexKey(node)}`,
+  progressPrefix: 'sync/'
 } as const
 
 /** The exclusive upper bound for a range scan over `prefix`. */

@@ -4,8 +4,9 @@ import type { Logger } from 'pino'
 import type { Bevy } from '../node/bevy.js'
 import { ErrorCode } from '../protocol/index.js'
 import { bearerToken, tokenMatches } from './auth.js'
-import { errorBody, registerErrorHandling } from './errors.js'
+import { errorBody, frameworkErrors, registerErrorHandling } from './errors.js'
 import { adminRoutes } from './routes/admin.js'
+import { cloudContentRoutes } from './routes/cloud-content.js'
 import { cloudRoutes, nodeRoutes } from './routes/clouds.js'
 import { healthRoutes } from './routes/health.js'
 
@@ -26,7 +27,8 @@ export function buildApp (opts: AppOptions): FastifyInstance {
     // Refuse unknown body fields instead of silently dropping them.
     ajv: { customOptions: { removeAdditional: false } },
     requestTimeout: opts.requestTimeoutMs ?? 30_000,
-    bodyLimit: 64 * 1024
+    bodyLimit: 64 * 1024,
+    frameworkErrors
   }) as unknown as FastifyInstance
   registerErrorHandling(app)
 
@@ -44,5 +46,6 @@ export function buildApp (opts: AppOptions): FastifyInstance {
   app.register(adminRoutes(opts.bevy))
   app.register(cloudRoutes(opts.bevy))
   app.register(nodeRoutes(opts.bevy))
+  app.register(cloudContentRoutes(opts.bevy))
   return app
 }

@@ -1,11 +1,15 @@
 // One JSON error shape for every failure: {"error":{"code","message"}}. Never a stack trace.
-import type { FastifyError, FastifyInstance } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { BevyError, ErrorCode } from '../protocol/index.js'
 
 const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.BAD_KEY]: 400,
   [ErrorCode.BAD_REQUEST]: 400,
   [ErrorCode.BAD_CONFIG]: 400,
+  [ErrorCode.BAD_PATH]: 400,
+  [ErrorCode.BAD_VERSION]: 400,
+  [ErrorCode.FILE_NOT_FOUND]: 404,
+  [ErrorCode.NO_REPLICA]: 503,
   [ErrorCode.UNAUTHORIZED]: 401,
   [ErrorCode.NOT_FOUND]: 404,
   [ErrorCode.CLOUD_NOT_FOUND]: 404,
@@ -21,8 +25,20 @@ export function errorBody (code: string, message?: string): ErrorBody {
   return { error: message === undefined ? { code } : { code, message } }
 }
 
+/**
+ * Fastify's own request errors (a URL it cannot decode, a bad content type) in our error shape.
+ * Pass as the `frameworkErrors` option of Fastify().
+ */
+export function frameworkErrors (err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const code = err.code === 'FST_ERR_BAD_URL' ? ErrorCode.BAD_PATH : ErrorCode.BAD_REQUEST
+  reply.code(typeof err.statusCode === 'number' ? err.statusCode : 400).send(errorBody(code, err.message))
+}
+
 export function registerErrorHandling (app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | BevyError, request, reply) => {
+    // A handler may have set a file's headers before failing; none of them fit an error body.
+    for (const header of ['content-length', 'content-range', 'etag', 'accept-ranges', 'cache-control']) reply.removeHeader(header)
+    reply.type('application/json; charset=utf-8')
     if (err instanceof BevyError) {
       const status = STATUS_BY_CODE[err.code] ?? 500
       if (status >= 500) request.log.warn({ err }, 'request failed')

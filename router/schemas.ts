@@ -20,7 +20,7 @@ const loadSchema = {
 export const statusSchema = {
   type: 'object',
   properties: {
-    node: { type: 'object', properties: { id: { type: 'string' }, url: { type: 'string' }, zone: { type: 'string' } } },
+    node: { type: 'object', properties: { id: { type: 'string' }, url: { type: 'string' }, zone: { type: 'string' }, diskBytes: { type: 'integer' } } },
     bevy: { type: 'string' },
     nodes: {
       type: 'array',
@@ -36,7 +36,8 @@ export const statusSchema = {
           load: loadSchema,
           heartbeatSeq: { type: ['integer', 'null'] },
           heartbeatAgeMs: { type: ['integer', 'null'] },
-          clouds: { type: 'integer' }
+          clouds: { type: 'integer' },
+          cloudBytes: { type: 'integer' }
         }
       }
     }

@@ -103,13 +103,21 @@ declare module 'hyperswarm' {
 
 declare module 'corestore' {
   import type { Duplex } from 'node:stream'
-  export interface Hypercore {
+  import { EventEmitter } from 'node:events'
+  export interface Hypercore extends EventEmitter {
     key: Buffer
     discoveryKey: Buffer
     length: number
     byteLength: number
+    contiguousLength: number
+    contiguousByteLength: number
+    peers: unknown[]
+    closed: boolean
     ready (): Promise<void>
     close (): Promise<void>
+    update (opts?: { wait?: boolean }): Promise<boolean>
+    clear (start: number, end?: number): Promise<unknown>
+    download (range?: { start?: number, end?: number, linear?: boolean }): { done (): Promise<void>, destroy (): void }
   }
   export default class Corestore {
     constructor (storage: string | import('hypercore-storage').default, opts?: Record<string, unknown>)
@@ -231,5 +239,61 @@ declare module 'z32' {
 declare module 'hypercore-storage' {
   export default class CoreStorage {
     constructor (dir: string, opts?: { writeBufferSize?: number, readOnly?: boolean })
+    /** Compacts the whole RocksDB, which is what returns cleared blocks' space to the disk. */
+    compact (): Promise<void>
+  }
+}
+
+declare module 'hyperdrive' {
+  import type Corestore from 'corestore'
+  import type { Hypercore } from 'corestore'
+  import type { Readable } from 'node:stream'
+  export interface BlobId { blockOffset: number, blockLength: number, byteOffset: number, byteLength: number }
+  export interface DriveEntry {
+    seq: number
+    key: string
+    value: { executable: boolean, linkname: string | null, blob: BlobId | null, metadata: unknown }
+  }
+  export interface Hyperblobs {
+    core: Hypercore
+    createReadStream (id: BlobId, opts?: { start?: number, length?: number, wait?: boolean }): Readable
+  }
+  export default class Hyperdrive {
+    constructor (store: Corestore, key?: Buffer | null, opts?: Record<string, unknown>)
+    readonly key: Buffer
+    readonly discoveryKey: Buffer
+    readonly version: number
+    readonly writable: boolean
+    readonly core: Hypercore
+    readonly blobs: Hyperblobs | null
+    readonly closed: boolean
+    ready (): Promise<void>
+    close (): Promise<void>
+    update (opts?: { wait?: boolean }): Promise<boolean>
+    findingPeers (): () => void
+    getBlobs (): Promise<Hyperblobs | null>
+    checkout (version: number): Hyperdrive
+    entry (path: string, opts?: { wait?: boolean, timeout?: number }): Promise<DriveEntry | null>
+    get (path: string, opts?: { wait?: boolean }): Promise<Buffer | null>
+    put (path: string, data: Buffer | string, opts?: Record<string, unknown>): Promise<void>
+    del (path: string): Promise<void>
+    list (folder?: string, opts?: { recursive?: boolean, wait?: boolean }): AsyncIterable<DriveEntry>
+    readdir (folder?: string, opts?: { wait?: boolean }): AsyncIterable<string>
+    createReadStream (path: string, opts?: { start?: number, length?: number }): Readable
+  }
+}
+
+declare module 'localdrive' {
+  export default class Localdrive {
+    constructor (root: string, opts?: Record<string, unknown>)
+    mirror (out: unknown, opts?: { prune?: boolean, filter?: (key: string) => boolean }): MirrorDrive
+    close (): Promise<void>
+  }
+  export interface MirrorDiff { op: 'add' | 'change' | 'remove', key: string, bytesAdded: number, bytesRemoved: number }
+  export interface MirrorDrive extends AsyncIterable<MirrorDiff> {
+    count: { files: number, add: number, remove: number, change: number }
+    bytesAdded: number
+    bytesRemoved: number
+    done (): Promise<void>
   }
 }

@@ -7,8 +7,8 @@ import {
   opName, prefixEnd, stampWins, ViewKey,
   drainRecordCodec, heartbeatRecordCodec, inviteRecordCodec, nodeRecordCodec, writerRecordCodec,
   type AddWriterOp, type AnnounceOp, type DrainOp, type HeartbeatOp, type InviteOp, type LeaveOp,
-  cloudRecordCodec, holdRecordCodec, MAX_REPLICAS,
-  type CloudAddOp, type CloudHoldOp, type CloudRemoveOp, type Codec, type NodeRecord, type Op, type Stamp, type UndrainOp
+  cloudRecordCodec, holdRecordCodec, progressRecordCodec, MAX_REPLICAS,
+  type CloudAddOp, type CloudHoldOp, type CloudProgressOp, type CloudRemoveOp, type Codec, type NodeRecord, type Op, type Stamp, type UndrainOp
 } from '../../protocol/index.js'
 import type { ViewStore, WriterHost } from './view-store.js'
 
@@ -66,6 +66,7 @@ export function applyOp (op: Op, from: Buffer, store: ViewStore, host: WriterHos
     case OpType.CLOUD_ADD:
     case OpType.CLOUD_REMOVE: return applyCloud(op, from, store)
     case OpType.CLOUD_HOLD: return applyHold(op, from, store)
+    case OpType.CLOUD_PROGRESS: return applyProgress(op, from, store)
   }
 }
 
@@ -106,9 +107,8 @@ async function applyAnnounce (op: AnnounceOp, from: Buffer, store: ViewStore): P
 }
 
 async function applyHeartbeat (op: HeartbeatOp, from: Buffer, store: ViewStore): Promise<Outcome> {
-  const node = await readNode(store, op.nodeId)
-  if (node === null) return skip('heartbeat: unknown node')
-  if (!node.writerKey.equals(from)) return skip('heartbeat: not written by the node itself')
+  const refused = await refuseUnlessSelf(store, op.nodeId, from, 'heartbeat')
+  if (refused !== null) return refused
   const key = ViewKey.heartbeat(op.nodeId)
   const existing = await store.get(key)
   if (existing !== null && decodeRecord(heartbeatRecordCodec, existing).seq >= op.seq) return skip('heartbeat: stale')
@@ -156,11 +156,25 @@ async function applyCloud (op: CloudAddOp | CloudRemoveOp, from: Buffer, store: 
 }
 
 async function applyHold (op: CloudHoldOp, from: Buffer, store: ViewStore): Promise<Outcome> {
-  const node = await readNode(store, op.nodeId)
-  if (node === null) return skip('cloud-hold: unknown node')
-  if (!node.writerKey.equals(from)) return skip('cloud-hold: not written by the node itself')
+  const refused = await refuseUnlessSelf(store, op.nodeId, from, 'cloud-hold')
+  if (refused !== null) return refused
   const next = { lamport: op.lamport, writer: from, held: op.held, synced: op.held && op.synced }
   return putIfNewer(store, ViewKey.hold(op.key, op.nodeId), holdRecordCodec, next, 'cloud-hold')
+}
+
+async function applyProgress (op: CloudProgressOp, from: Buffer, store: ViewStore): Promise<Outcome> {
+  const refused = await refuseUnlessSelf(store, op.nodeId, from, 'cloud-progress')
+  if (refused !== null) return refused
+  const { type: _type, key, nodeId: _node, ...progress } = op
+  return putIfNewer(store, ViewKey.progress(key, op.nodeId), progressRecordCodec, { ...progress, writer: from }, 'cloud-progress')
+}
+
+/** Records about a node that only the node itself may write: a skip unless `from` is its writer. */
+async function refuseUnlessSelf (store: ViewStore, nodeId: Buffer, from: Buffer, what: string): Promise<Outcome | null> {
+  const node = await readNode(store, nodeId)
+  if (node === null) return skip(`${what}: unknown node`)
+  if (!node.writerKey.equals(from)) return skip(`${what}: not written by the node itself`)
+  return null
 }
 
 /** Last-writer-wins write: stores `next` unless the record already there carries a newer stamp. */

@@ -1,7 +1,7 @@
 // Reads the cluster view into a plain snapshot that placement, liveness and the API consume.
 import {
-  cloudRecordCodec, decodeRecord, drainRecordCodec, holdRecordCodec, heartbeatRecordCodec, hexKey, nodeRecordCodec, prefixEnd, ViewKey,
-  writerRecordCodec, type HeartbeatRecord, type NodeRecord
+  cloudRecordCodec, decodeRecord, drainRecordCodec, holdRecordCodec, heartbeatRecordCodec, hexKey, nodeRecordCodec, prefixEnd,
+  progressRecordCodec, ViewKey, writerRecordCodec, type HeartbeatRecord, type NodeRecord, type ProgressRecord
 } from '../../protocol/index.js'
 import type { ViewStore } from './view-store.js'
 
@@ -26,8 +26,11 @@ export interface ClusterSnapshot {
   byId: Map<string, NodeView>
   /** Registered clouds that are not removed, in key order. */
   clouds: CloudView[]
+  cloudByKey: Map<string, CloudView>
   /** Hex cloud key → hex node id → whether that node's copy is synced, for nodes holding it. */
   holdings: Map<string, Map<string, { synced: boolean }>>
+  /** Hex cloud key → hex node id → the sync progress that node last reported. */
+  progress: Map<string, Map<string, ProgressRecord>>
 }
 
 export async function readSnapshot (store: ViewStore): Promise<ClusterSnapshot> {
@@ -60,13 +63,21 @@ export async function readSnapshot (store: ViewStore): Promise<ClusterSnapshot> 
   const holdings = new Map<string, Map<string, { synced: boolean }>>()
   for await (const { key, value } of scan(store, ViewKey.holdPrefix)) {
     const record = decodeRecord(holdRecordCodec, value)
-    if (!record.held) continue
-    const [cloud, node] = key.slice(ViewKey.holdPrefix.length).split('/') as [string, string]
-    let perNode = holdings.get(cloud)
-    if (perNode === undefined) holdings.set(cloud, perNode = new Map())
-    perNode.set(node, { synced: record.synced })
+    if (record.held) perCloud(holdings, key.slice(ViewKey.holdPrefix.length), { synced: record.synced })
   }
-  return { nodes, byId, clouds, holdings }
+  const progress = new Map<string, Map<string, ProgressRecord>>()
+  for await (const { key, value } of scan(store, ViewKey.progressPrefix)) {
+    perCloud(progress, key.slice(ViewKey.progressPrefix.length), decodeRecord(progressRecordCodec, value))
+  }
+  return { nodes, byId, clouds, cloudByKey: new Map(clouds.map((c) => [c.keyHex, c])), holdings, progress }
+}
+
+/** Files `value` under cloud then node, from a `<cloud>/<node>` key suffix. */
+function perCloud<T> (map: Map<string, Map<string, T>>, suffix: string, value: T): void {
+  const [cloud, node] = suffix.split('/') as [string, string]
+  let perNode = map.get(cloud)
+  if (perNode === undefined) map.set(cloud, perNode = new Map())
+  perNode.set(node, value)
 }
 
 function scan (store: ViewStore, prefix: string) {

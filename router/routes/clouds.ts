@@ -13,7 +13,12 @@ const placementSchema = {
       url: { type: ['string', 'null'] },
       role: { type: 'string', enum: ['target', 'handoff'] },
       synced: { type: 'boolean' },
-      progress: { type: 'number' }
+      progress: { type: 'number' },
+      state: { type: 'string', enum: ['waiting', 'syncing', 'synced'] },
+      version: { type: 'integer' },
+      blocks: { type: 'object', properties: { had: { type: 'integer' }, total: { type: 'integer' } } },
+      bytes: { type: 'object', properties: { had: { type: 'integer' }, total: { type: 'integer' } } },
+      peers: { type: 'integer' }
     }
   }
 } as const

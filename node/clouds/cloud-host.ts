@@ -1,0 +1,151 @@
+// The clouds this node holds. Opens a replica when placement wants one here, purges it when
+// placement lets go (only after handoff), and turns sync progress into throttled view records.
+// Work on one cloud is serialised, so a purge always finishes before the same cloud reopens.
+import type Corestore from 'corestore'
+import type Hyperswarm from 'hyperswarm'
+import { OpType, type CloudProgressOp, type SyncProgress } from '../../protocol/index.js'
+import type { Logger } from '../log.js'
+import { Coalesced } from '../timer.js'
+import type { LocalHoldings } from '../placement-runner.js'
+import { CloudReplica, type ReplicaStatus } from './cloud-replica.js'
+
+export interface CloudHostOptions {
+  store: Corestore
+  swarm: Hyperswarm
+  log: Logger
+  /** Reclaims the space of purged blocks (a storage compaction). */
+  compact: () => Promise<void>
+  /** Called when a cloud's sticky synced flag changes or a cloud finished opening or purging. */
+  onHoldingChange: () => void
+}
+
+
+export class CloudHost implements LocalHoldings {
+  private readonly replicas = new Map<string, CloudReplica>()
+  /** Tail of each cloud's serial work queue; present while work is queued. */
+  private readonly queues = new Map<string, Promise<void>>()
+  /** What each cloud is heading to: open (true) or purged (false). */
+  private readonly intents = new Map<string, boolean>()
+  private readonly lastSynced = new Map<string, boolean>()
+  private readonly written = new Map<string, string>()
+  private readonly compactor: Coalesced
+  private closed = false
+
+  constructor (private readonly opts: CloudHostOptions) {
+    this.compactor = new Coalesced(() => opts.compact())
+  }
+
+  holds (cloudHex: string): boolean {
+    return this.replicas.has(cloudHex) || this.queues.has(cloudHex)
+  }
+
+  heldClouds (): Iterable<string> {
+    return new Set([...this.replicas.keys(), ...this.queues.keys()])
+  }
+
+  synced (cloudHex: string): boolean {
+    return this.replicas.get(cloudHex)?.status().synced ?? false
+  }
+
+  /** The open replica of a cloud, for serving. */
+  replica (cloudHex: string): CloudReplica | undefined {
+    const r = this.replicas.get(cloudHex)
+    return r?.opened === true && r.closing === null ? r : undefined
+  }
+
+  status (cloudHex: string): ReplicaStatus | null {
+    return this.replicas.get(cloudHex)?.status() ?? null
+  }
+
+  /** Every held cloud with its status, in key order. */
+  statuses (): Array<[string, ReplicaStatus]> {
+    return [...this.replicas.entries()].sort(([a], [b]) => a < b ? -1 : 1).map(([k, r]) => [k, r.status()])
+  }
+
+  open (cloudHex: string): void {
+    if (this.intents.get(cloudHex) === true || (this.replicas.has(cloudHex) && !this.queues.has(cloudHex))) return
+    this.intents.set(cloudHex, true)
+    this.enqueue(cloudHex, async () => {
+      if (this.replicas.has(cloudHex) || this.closed) return
+      const replica = new CloudReplica({
+        store: this.opts.store.namespace('cloud/' + cloudHex),
+        swarm: this.opts.swarm,
+        key: Buffer.from(cloudHex, 'hex'),
+        onChange: () => this.onReplicaChange(cloudHex)
+      })
+      this.replicas.set(cloudHex, replica)
+      try {
+        await replica.ready()
+        this.opts.log.info({ cloud: cloudHex }, 'replica opened')
+      } catch (err) {
+        this.replicas.delete(cloudHex)
+        await replica.close().catch(() => {})
+        throw err
+      }
+    })
+  }
+
+  /** Purges a cloud's local copy: leaves its topic, closes it and frees its blocks. */
+  release (cloudHex: string): void {
+    if (this.intents.get(cloudHex) === false) return
+    this.intents.set(cloudHex, false)
+    this.enqueue(cloudHex, async () => {
+      const replica = this.replicas.get(cloudHex)
+      if (replica === undefined) return
+      await replica.purge()
+      this.replicas.delete(cloudHex)
+      this.lastSynced.delete(cloudHex)
+      this.written.delete(cloudHex)
+      this.opts.log.info({ cloud: cloudHex }, 'replica purged')
+      this.compactor.run().catch((err) => this.opts.log.warn({ err }, 'storage compaction failed'))
+    })
+  }
+
+  private enqueue (cloudHex: string, task: () => Promise<void>): void {
+    const previous = this.queues.get(cloudHex) ?? Promise.resolve()
+    const next = previous.then(task).catch((err) => {
+      if (!this.closed) this.opts.log.error({ err, cloud: cloudHex }, 'cloud replica task failed')
+    }).finally(() => {
+      if (this.queues.get(cloudHex) !== next) return
+      this.queues.delete(cloudHex)
+      this.intents.delete(cloudHex)
+      if (!this.closed) this.opts.onHoldingChange()
+    })
+    this.queues.set(cloudHex, next)
+  }
+
+  private onReplicaChange (cloudHex: string): void {
+    if (this.closed) return
+    const synced = this.synced(cloudHex)
+    if (this.lastSynced.get(cloudHex) === synced) return
+    this.lastSynced.set(cloudHex, synced)
+    this.opts.onHoldingChange()
+  }
+
+  /** Progress records for clouds whose progress changed since this node last wrote one. */
+  progressOps (nodeId: Buffer, nextLamport: () => number): CloudProgressOp[] {
+    const ops: CloudProgressOp[] = []
+    for (const [cloudHex, replica] of this.replicas) {
+      if (replica.opened !== true || replica.closing !== null) continue
+      const progress = pickProgress(replica.status())
+      const fingerprint = Object.values(progress).join(',')
+      if (this.written.get(cloudHex) === fingerprint) continue
+      this.written.set(cloudHex, fingerprint)
+      ops.push({ type: OpType.CLOUD_PROGRESS, lamport: nextLamport(), key: replica.key, nodeId, ...progress })
+    }
+    return ops
+  }
+
+  /** Closes every replica, keeping its data. Idempotent. */
+  async close (): Promise<void> {
+    this.closed = true
+    await Promise.allSettled([...this.queues.values()])
+    await Promise.allSettled([...this.replicas.values()].map((r) => r.close()))
+    this.replicas.clear()
+    await this.compactor.idle()
+  }
+}
+
+function pickProgress (s: ReplicaStatus): SyncProgress {
+  return { version: s.version, blocksHad: s.blocksHad, blocksTotal: s.blocksTotal, bytesHad: s.bytesHad, bytesTotal: s.bytesTotal, peers: s.peers }
+}

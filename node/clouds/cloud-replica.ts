@@ -1,0 +1,104 @@
+// One cloud held on this node: its drive opened read-only by key in its own corestore
+// namespace, announced on its discovery topic, downloaded whole and followed as it grows.
+import Hyperdrive from 'hyperdrive'
+import type { Hypercore } from 'corestore'
+import type Corestore from 'corestore'
+import type Hyperswarm from 'hyperswarm'
+import ReadyResource from 'ready-resource'
+import type { SyncProgress } from '../../protocol/index.js'
+
+/** waiting: nothing known yet (nobody seeding); syncing: blocks missing; synced: has every known block. */
+export type ReplicaState = 'waiting' | 'syncing' | 'synced'
+
+export interface ReplicaStatus extends SyncProgress {
+  state: ReplicaState
+  /** True once this copy was complete at least once; stays true while it follows new versions. */
+  synced: boolean
+}
+
+interface Download { destroy (): void }
+
+export interface CloudReplicaOptions {
+  /** A namespace of the node's store reserved for this cloud. */
+  store: Corestore
+  swarm: Hyperswarm
+  key: Buffer
+  /** Called (synchronously, often) whenever blocks arrive, the drive grows or peers change. */
+  onChange: () => void
+}
+
+export class CloudReplica extends ReadyResource {
+  readonly key: Buffer
+  readonly drive: Hyperdrive
+  private readonly opts: CloudReplicaOptions
+  private readonly downloads: Download[] = []
+  private readonly listening: Array<{ core: Hypercore, off: () => void }> = []
+  private everSynced = false
+
+  constructor (opts: CloudReplicaOptions) {
+    super()
+    this.opts = opts
+    this.key = opts.key
+    this.drive = new Hyperdrive(opts.store, opts.key)
+  }
+
+  protected override async _open (): Promise<void> {
+    const { drive, opts } = this
+    await drive.ready()
+    if (drive.writable) return // the owner's own drive, opened on the owner's machine; nothing to fetch
+    this.follow(drive.core)
+    if (drive.blobs !== null) this.follow(drive.blobs.core)
+    else (drive as unknown as NodeJS.EventEmitter).once('blobs', () => { if (this.closing === null && drive.blobs !== null) this.follow(drive.blobs.core) })
+    // Serve the topic too: other replicas and the owner find this copy through it.
+    opts.swarm.join(drive.discoveryKey, { server: true, client: true })
+    const done = drive.findingPeers()
+    opts.swarm.flush().then(done, done)
+    this.status() // a copy complete from an earlier run counts as synced at once
+  }
+
+  protected override async _close (): Promise<void> {
+    for (const d of this.downloads) d.destroy()
+    for (const l of this.listening) l.off()
+    await this.opts.swarm.leave(this.drive.discoveryKey).catch(() => {})
+    await this.drive.close()
+  }
+
+  /** Downloads every block of `core`, now and as it grows, and reports each change. */
+  private follow (core: Hypercore): void {
+    const changed = (): void => { this.opts.onChange() }
+    for (const event of ['append', 'download', 'peer-add', 'peer-remove']) core.on(event, changed)
+    this.listening.push({ core, off: () => { for (const event of ['append', 'download', 'peer-add', 'peer-remove']) core.off(event, changed) } })
+    this.downloads.push(core.download({ start: 0, end: -1 }))
+    changed()
+  }
+
+  status (): ReplicaStatus {
+    const db = this.drive.core
+    const blobs = this.drive.blobs?.core ?? null
+    const blocksHad = db.contiguousLength + (blobs?.contiguousLength ?? 0)
+    const blocksTotal = db.length + (blobs?.length ?? 0)
+    const complete = db.length > 0 && blobs !== null && blocksHad === blocksTotal
+    if (complete) this.everSynced = true
+    const state: ReplicaState = complete ? 'synced' : db.length === 0 ? 'waiting' : 'syncing'
+    return {
+      state,
+      synced: this.everSynced,
+      version: this.drive.version,
+      blocksHad,
+      blocksTotal,
+      bytesHad: db.contiguousByteLength + (blobs?.contiguousByteLength ?? 0),
+      bytesTotal: db.byteLength + (blobs?.byteLength ?? 0),
+      peers: db.peers.length
+    }
+  }
+
+  /** Drops every downloaded block so the disk comes back, then closes. */
+  async purge (): Promise<void> {
+    await this.ready().catch(() => {})
+    for (const d of this.downloads) d.destroy()
+    this.downloads.length = 0
+    const cores = [this.drive.blobs?.core, this.drive.core].filter((c): c is Hypercore => c !== undefined && c !== null && !c.closed)
+    for (const core of cores) if (core.length > 0) await core.clear(0, core.length)
+    await this.close()
+  }
+}

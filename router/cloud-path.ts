@@ -1,0 +1,41 @@
+// Splits and checks the path of a cloud request: /c/<cloud>/<path>. Works on the raw URL so an
+// encoded traversal (%2e%2e, %2f) is judged after decoding, exactly as the drive would see it.
+import { BevyError, ErrorCode, parseKey } from '../protocol/index.js'
+
+export const MAX_CLOUD_PATH_BYTES = 4096
+
+export interface CloudRequestPath {
+  cloud: Buffer
+  /** The decoded drive path, always starting with '/'. Ends with '/' for a directory request. */
+  path: string
+  /** The raw query string without '?', or '' when there is none. */
+  query: string
+}
+
+/** Parses `/c/<cloud>[/<path>]`, the raw request URL. Throws BAD_KEY or BAD_PATH. */
+export function parseCloudUrl (rawUrl: string): CloudRequestPath {
+  const q = rawUrl.indexOf('?')
+  const rawPath = q === -1 ? rawUrl : rawUrl.slice(0, q)
+  const query = q === -1 ? '' : rawUrl.slice(q + 1)
+  if (!rawPath.startsWith('/c/')) throw new BevyError(ErrorCode.BAD_PATH, 'cloud paths start with /c/<cloud>/')
+  const slash = rawPath.indexOf('/', 3)
+  const cloud = parseKey(rawPath.slice(3, slash === -1 ? undefined : slash), 'cloud key')
+  return { cloud, path: checkDrivePath(slash === -1 ? '/' : rawPath.slice(slash)), query }
+}
+
+/** Decodes and checks a raw drive path. */
+export function checkDrivePath (rawPath: string): string {
+  if (Buffer.byteLength(rawPath) > MAX_CLOUD_PATH_BYTES) throw new BevyError(ErrorCode.BAD_PATH, `path is longer than ${MAX_CLOUD_PATH_BYTES} bytes`)
+  let path: string
+  try {
+    path = decodeURIComponent(rawPath)
+  } catch {
+    throw new BevyError(ErrorCode.BAD_PATH, 'path is not valid percent-encoding')
+  }
+  if (path.includes('\0')) throw new BevyError(ErrorCode.BAD_PATH, 'path contains a NUL byte')
+  if (path.includes('\\')) throw new BevyError(ErrorCode.BAD_PATH, 'path contains a backslash')
+  for (const segment of path.split('/')) {
+    if (segment === '..' || segment === '.') throw new BevyError(ErrorCode.BAD_PATH, 'path contains a dot segment')
+  }
+  return path.replace(/\/{2,}/g, '/')
+}

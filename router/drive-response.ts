@@ -1,0 +1,139 @@
+// Answers a GET or HEAD for one path of a Hyperdrive: files with ETag, conditional requests and
+// byte ranges, index.html for directories, and listings. Bodies are streamed from the blob
+// store, never buffered whole. Knows HTTP and drives, nothing about bevies.
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type Hyperdrive from 'hyperdrive'
+import type { DriveEntry } from 'hyperdrive'
+import mime from 'mime-types'
+import parseRange from 'range-parser'
+import { BevyError, ErrorCode } from '../protocol/index.js'
+
+/** How long a read waits for a block this replica lacks (it is fetched from peers). */
+const BLOCK_WAIT_MS = 15_000
+/** Listings stop after this many entries; `truncated` says so. */
+const MAX_LISTING_ENTRIES = 10_000
+
+export interface DriveRequest {
+  drive: Hyperdrive
+  /** Decoded drive path starting with '/'; a trailing '/' asks for a directory. */
+  path: string
+  /** Raw query string, kept on redirects. */
+  query: string
+  /** The URL prefix the drive is mounted at, for redirects (e.g. /c/<cloud>). */
+  mount: string
+}
+
+export async function serveDrivePath (request: FastifyRequest, reply: FastifyReply, req: DriveRequest): Promise<FastifyReply> {
+  const version = requestedVersion(req.query, req.drive.version)
+  const drive = version === null ? req.drive : req.drive.checkout(version)
+  if (version !== null) reply.raw.once('close', () => { drive.close().catch(() => {}) })
+  reply.header('X-Bevy-Version', String(version ?? drive.version))
+
+  if (!req.path.endsWith('/')) {
+    const entry = await drive.entry(req.path, { timeout: BLOCK_WAIT_MS })
+    if (entry !== null) return sendFile(request, reply, drive, entry, version !== null)
+    if (await isDirectory(drive, req.path)) {
+      return reply.code(301).header('Location', req.mount + encodePath(req.path) + '/' + (req.query === '' ? '' : '?' + req.query)).send()
+    }
+    throw new BevyError(ErrorCode.FILE_NOT_FOUND, 'no such file in this cloud')
+  }
+  const wantsJson = prefersJson(request.headers.accept)
+  if (!wantsJson) {
+    const index = await drive.entry(req.path + 'index.html', { timeout: BLOCK_WAIT_MS })
+    if (index !== null) return sendFile(request, reply, drive, index, version !== null)
+  }
+  if (req.path !== '/' && !await isDirectory(drive, req.path.slice(0, -1))) throw new BevyError(ErrorCode.FILE_NOT_FOUND, 'no such directory in this cloud')
+  const listing = await listDirectory(drive, req.path)
+  if (wantsJson) return reply.header('Cache-Control', 'no-cache').send({ path: req.path, version: version ?? drive.version, ...listing })
+  return reply.type('text/html; charset=utf-8').header('Cache-Control', 'no-cache').send(listingHtml(req.path, listing.entries))
+}
+
+function requestedVersion (query: string, latest: number): number | null {
+  const raw = new URLSearchParams(query).get('version')
+  if (raw === null) return null
+  const version = /^[0-9]{1,15}$/.test(raw) ? Number(raw) : NaN
+  if (!(version >= 1 && version <= latest)) throw new BevyError(ErrorCode.BAD_VERSION, `version must be a whole number from 1 to ${latest}`)
+  return version
+}
+
+async function sendFile (request: FastifyRequest, reply: FastifyReply, drive: Hyperdrive, entry: DriveEntry, pinned: boolean): Promise<FastifyReply> {
+  const blob = entry.value.blob
+  const size = blob?.byteLength ?? 0
+  // An entry's seq names one write of one path, so it changes whenever the bytes do.
+  const etag = `"${entry.seq.toString(36)}-${size.toString(36)}"`
+  reply.header('ETag', etag)
+  reply.header('Accept-Ranges', 'bytes')
+  reply.header('Cache-Control', pinned ? 'public, max-age=31536000, immutable' : 'no-cache')
+  reply.header('Content-Type', mime.contentType(entry.key.slice(entry.key.lastIndexOf('/') + 1)) || 'application/octet-stream')
+
+  if (etagMatches(request.headers['if-none-match'], etag)) return reply.code(304).send()
+
+  let start = 0
+  let length = size
+  const range = request.headers.range
+  const ifRange = request.headers['if-range']
+  if (range !== undefined && (ifRange === undefined || ifRange === etag)) {
+    const ranges = parseRange(size, range, { combine: true })
+    if (ranges === -1) {
+      return reply.code(416).type('application/json; charset=utf-8').removeHeader('etag').header('Content-Range', `bytes */${size}`).send({ error: { code: 'RANGE_NOT_SATISFIABLE', message: `file is ${size} bytes` } })
+    }
+    // Malformed ranges are ignored (RFC 9110); several ranges fall back to the whole file.
+    if (Array.isArray(ranges) && ranges.type === 'bytes' && ranges.length === 1) {
+      const only = ranges[0] as { start: number, end: number }
+      start = only.start
+      length = only.end - only.start + 1
+      reply.code(206).header('Content-Range', `bytes ${only.start}-${only.end}/${size}`)
+    }
+  }
+  reply.header('Content-Length', String(length))
+  if (request.method === 'HEAD' || length === 0 || blob === null) return reply.send()
+  const blobs = await drive.getBlobs()
+  if (blobs === null) throw new BevyError(ErrorCode.NOT_READY, 'the cloud\'s content is not available yet')
+  return reply.send(blobs.createReadStream(blob, { start, length, wait: true }))
+}
+
+function etagMatches (header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false
+  return header.split(',').some((tag) => {
+    const t = tag.trim()
+    return t === '*' || t === etag || t === 'W/' + etag
+  })
+}
+
+function prefersJson (accept: string | undefined): boolean {
+  if (accept === undefined) return false
+  return accept.includes('application/json') && !accept.includes('text/html')
+}
+
+async function isDirectory (drive: Hyperdrive, path: string): Promise<boolean> {
+  for await (const _ of drive.readdir(path, { wait: true })) return true
+  return false
+}
+
+export interface ListingEntry { name: string, type: 'file' | 'directory', size?: number }
+
+async function listDirectory (drive: Hyperdrive, dir: string): Promise<{ entries: ListingEntry[], truncated: boolean }> {
+  const entries: ListingEntry[] = []
+  for await (const name of drive.readdir(dir, { wait: true })) {
+    if (entries.length === MAX_LISTING_ENTRIES) return { entries, truncated: true }
+    const entry = await drive.entry(dir + name, { timeout: BLOCK_WAIT_MS })
+    entries.push(entry === null ? { name, type: 'directory' } : { name, type: 'file', size: entry.value.blob?.byteLength ?? 0 })
+  }
+  return { entries, truncated: false }
+}
+
+function listingHtml (dir: string, entries: ListingEntry[]): string {
+  const rows = entries.map((e) => {
+    const href = encodeURIComponent(e.name) + (e.type === 'directory' ? '/' : '')
+    return `<li><a href="${href}">${escapeHtml(e.name)}${e.type === 'directory' ? '/' : ''}</a></li>`
+  })
+  return `<!doctype html><meta charset="utf-8"><title>${escapeHtml(dir)}</title><h1>${escapeHtml(dir)}</h1><ul>${rows.join('')}</ul>\n`
+}
+
+function escapeHtml (text: string): string {
+  return text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`)
+}
+
+function encodePath (path: string): string {
+  return path.split('/').map(encodeURIComponent).join('/')
+}
