@@ -1,27 +1,11 @@
 // The command line: --help everywhere, one-line errors, exit codes as SPEC.md promises.
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import BlindPairing from 'blind-pairing'
 import * as z32 from 'z32'
-import { BIN_PATH } from '../node/cli/spawn.js'
-import { tempDir } from './helpers.js'
-
-interface Run { code: number | null, stdout: string, stderr: string }
-
-function bevy (args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN_PATH, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
-}
+import { runBevy as bevy, tempDir, type Run } from './helpers.js'
 
 function assertOneLineError (run: Run, code: number, pattern: RegExp): void {
   assert.equal(run.code, code, `exit code (stderr: ${run.stderr})`)

@@ -1,10 +1,11 @@
 // Shared test plumbing: temp dirs, a loopback DHT, waiting on conditions, node processes.
+import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import { startPrivateDht, type PrivateDht } from '../node/dht.js'
-import { spawnNode, type NodeProcess } from '../node/cli/spawn.js'
+import { BIN_PATH, spawnNode, type NodeProcess } from '../node/cli/spawn.js'
 import type { ReadyMessage } from '../node/cli/start.js'
 
 type Teardown = { after: (fn: () => Promise<void> | void) => void }
@@ -75,6 +76,21 @@ export async function getJson<T> (url: string, token?: string): Promise<T> {
   const res = await fetch(url, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } })
   if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`)
   return await res.json() as T
+}
+
+export interface Run { code: number | null, stdout: string, stderr: string }
+
+/** Runs one `bevy` command to completion. */
+export function runBevy (args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN_PATH, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ code, stdout, stderr }))
+  })
 }
 
 export type { TestContext }

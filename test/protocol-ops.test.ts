@@ -15,7 +15,8 @@ const samples: Op[] = [
   { type: OpType.INVITE, inviteId: randomBytes(32), publicKey: randomBytes(32), expiresMs: 1_800_000_000_000, uses: 2 },
   { type: OpType.CLOUD_ADD, lamport: 8, key: randomBytes(32), replicas: 3 },
   { type: OpType.CLOUD_REMOVE, lamport: 9, key: randomBytes(32) },
-  { type: OpType.CLOUD_HOLD, lamport: 10, key: randomBytes(32), nodeId: id, held: true, synced: false }
+  { type: OpType.CLOUD_HOLD, lamport: 10, key: randomBytes(32), nodeId: id, held: true, synced: false },
+  { type: OpType.CLOUD_PROGRESS, lamport: 11, key: randomBytes(32), nodeId: id, version: 7, blocksHad: 3, blocksTotal: 9, bytesHad: 100, bytesTotal: 2 ** 40, peers: 2 }
 ]
 
 test('every op type round-trips', () => {
@@ -23,7 +24,7 @@ test('every op type round-trips', () => {
 })
 
 test('type numbers are append-only: the ones already on disk keep their meaning', () => {
-  assert.deepEqual({ ...OpType }, { ADD_WRITER: 1, ANNOUNCE: 2, HEARTBEAT: 3, DRAIN: 4, UNDRAIN: 5, LEAVE: 6, INVITE: 7, CLOUD_ADD: 8, CLOUD_REMOVE: 9, CLOUD_HOLD: 10 })
+  assert.deepEqual({ ...OpType }, { ADD_WRITER: 1, ANNOUNCE: 2, HEARTBEAT: 3, DRAIN: 4, UNDRAIN: 5, LEAVE: 6, INVITE: 7, CLOUD_ADD: 8, CLOUD_REMOVE: 9, CLOUD_HOLD: 10, CLOUD_PROGRESS: 11 })
   assert.equal(encodeOp(samples[1] as Op)[0], OP_VERSION)
 })
 

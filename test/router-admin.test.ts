@@ -43,7 +43,9 @@ test('admin API', async (t) => {
     const res = await app.inject({ method: 'GET', url: '/api/status', headers: auth })
     assert.equal(res.statusCode, 200)
     const body = res.json()
-    assert.deepEqual(body.node, { id: bevy.idText, url: 'http://127.0.0.1:7420', zone: 'default' })
+    const { diskBytes, ...node } = body.node
+    assert.deepEqual(node, { id: bevy.idText, url: 'http://127.0.0.1:7420', zone: 'default' })
+    assert.ok(diskBytes > 0, 'the storage directory is measured')
     assert.equal(body.bevy, bevy.status().bevy)
     assert.equal(body.nodes.length, 1)
     assert.equal(body.nodes[0].state, 'live')

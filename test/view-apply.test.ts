@@ -68,6 +68,21 @@ test('the same set of ops gives the same view in any order (announce/heartbeat/d
   assert.equal(snap.byId.get(nodeB.toString('hex'))?.record.state, 1)
 })
 
+test('sync progress is last-writer-wins per cloud and node, in any order', async () => {
+  const cloud = randomBytes(32)
+  const at = (lamport: number, blocksHad: number) =>
+    node(writerA, { type: OpType.CLOUD_PROGRESS, lamport, key: cloud, nodeId: nodeA, version: lamport, blocksHad, blocksTotal: 10, bytesHad: blocksHad * 100, bytesTotal: 1000, peers: 1 })
+  const ops = [at(2, 3), at(5, 10), at(4, 7)]
+  const reference = dump(await applyAll([announce(writerA, nodeA, 1, 'http://a:1'), ...ops]))
+  for (let seed = 1; seed <= 10; seed++) {
+    assert.equal(dump(await applyAll([announce(writerA, nodeA, 1, 'http://a:1'), ...shuffle(ops, seed)])), reference)
+  }
+  const snap = await readSnapshot(await applyAll([announce(writerA, nodeA, 1, 'http://a:1'), ...ops]))
+  const record = snap.progress.get(cloud.toString('hex'))?.get(nodeA.toString('hex'))
+  assert.equal(record?.blocksHad, 10)
+  assert.equal(record?.version, 5)
+})
+
 test('garbage is skipped, reported, and leaves the view unchanged', async () => {
   const store = await applyAll([announce(writerA, nodeA, 1, 'http://a:1'), heartbeat(writerA, nodeA, 1)])
   const before = dump(store)
@@ -79,10 +94,18 @@ test('garbage is skipped, reported, and leaves the view unchanged', async () => 
   assert.ok(skipped.length >= garbage.length - 5, 'nearly every garbage op is reported (a rare random one may decode to a stale no-op)')
 })
 
-test('a node may only write its own heartbeats and leave; ids cannot be taken over', async () => {
+test('a node may only write its own heartbeats, holdings, progress and leave; ids cannot be taken over', async () => {
   const store = await applyAll([announce(writerA, nodeA, 1, 'http://a:1')])
   const before = dump(store)
-  for (const input of [heartbeat(writerB, nodeA, 9), node(writerB, { type: OpType.LEAVE, lamport: 9, nodeId: nodeA }), announce(writerB, nodeA, 9, 'http://evil')]) {
+  const cloud = randomBytes(32)
+  const progress = { version: 3, blocksHad: 1, blocksTotal: 2, bytesHad: 10, bytesTotal: 20, peers: 1 }
+  for (const input of [
+    heartbeat(writerB, nodeA, 9),
+    node(writerB, { type: OpType.LEAVE, lamport: 9, nodeId: nodeA }),
+    announce(writerB, nodeA, 9, 'http://evil'),
+    node(writerB, { type: OpType.CLOUD_HOLD, lamport: 9, key: cloud, nodeId: nodeA, held: true, synced: true }),
+    node(writerB, { type: OpType.CLOUD_PROGRESS, lamport: 9, key: cloud, nodeId: nodeA, ...progress })
+  ]) {
     const outcome = await applyRaw(input.value, input.from.key, store, hostFor(), ctx)
     assert.equal(outcome.applied, false)
   }

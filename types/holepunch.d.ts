@@ -239,8 +239,12 @@ declare module 'z32' {
 declare module 'hypercore-storage' {
   export default class CoreStorage {
     constructor (dir: string, opts?: { writeBufferSize?: number, readOnly?: boolean })
-    /** Compacts the whole RocksDB, which is what returns cleared blocks' space to the disk. */
-    compact (): Promise<void>
+    /**
+     * Compacts the whole RocksDB, which is what returns cleared blocks' space to the disk.
+     * Options are rocksdb-native's: blobGarbageCollectionPolicy (1 = force),
+     * blobGarbageCollectionAgeCutoff (0..1), bottommostLevelCompaction (2 = force).
+     */
+    compact (opts?: { blobGarbageCollectionPolicy?: number, blobGarbageCollectionAgeCutoff?: number, bottommostLevelCompaction?: number }): Promise<void>
   }
 }
 

@@ -86,7 +86,7 @@ export class CloudReplica extends ReadyResource {
       version: this.drive.version,
       blocksHad,
       blocksTotal,
-      bytesHad: db.contiguousByteLength + (blobs?.contiguousByteLength ?? 0),
+      bytesHad: bytesHad(db) + (blobs === null ? 0 : bytesHad(blobs)),
       bytesTotal: db.byteLength + (blobs?.byteLength ?? 0),
       peers: db.peers.length
     }
@@ -101,4 +101,14 @@ export class CloudReplica extends ReadyResource {
     for (const core of cores) if (core.length > 0) await core.clear(0, core.length)
     await this.close()
   }
+}
+
+/**
+ * Bytes of a core held locally. Exact when the core is complete; otherwise estimated from the
+ * share of blocks held, since this hypercore reports no contiguous byte length (it returns 0).
+ */
+function bytesHad (core: Hypercore): number {
+  if (core.length === 0) return 0
+  if (core.contiguousLength >= core.length) return core.byteLength
+  return Math.floor(core.byteLength * core.contiguousLength / core.length)
 }

@@ -31,20 +31,28 @@ export interface ClusterSnapshot {
   holdings: Map<string, Map<string, { synced: boolean }>>
   /** Hex cloud key → hex node id → the sync progress that node last reported. */
   progress: Map<string, Map<string, ProgressRecord>>
+  /** The highest lamport stamp in the view, so a restarted node's clock starts ahead of its old ops. */
+  maxLamport: number
 }
 
 export async function readSnapshot (store: ViewStore): Promise<ClusterSnapshot> {
   const nodes: NodeView[] = []
   const byId = new Map<string, NodeView>()
+  let maxLamport = 0
+  const stamped = <T extends { lamport: number }>(record: T): T => {
+    if (record.lamport > maxLamport) maxLamport = record.lamport
+    return record
+  }
   for await (const { value } of scan(store, ViewKey.nodePrefix)) {
-    const record = decodeRecord(nodeRecordCodec, value)
+    const record = stamped(decodeRecord(nodeRecordCodec, value))
     const view: NodeView = { idHex: hexKey(record.nodeId), record, drained: false, heartbeat: null, indexer: false }
     nodes.push(view)
     byId.set(view.idHex, view)
   }
   for await (const { key, value } of scan(store, ViewKey.drainPrefix)) {
     const node = byId.get(key.slice(ViewKey.drainPrefix.length))
-    if (node !== undefined) node.drained = decodeRecord(drainRecordCodec, value).drained
+    const drain = stamped(decodeRecord(drainRecordCodec, value))
+    if (node !== undefined) node.drained = drain.drained
   }
   for await (const { key, value } of scan(store, ViewKey.heartbeatPrefix)) {
     const node = byId.get(key.slice(ViewKey.heartbeatPrefix.length))
@@ -57,19 +65,19 @@ export async function readSnapshot (store: ViewStore): Promise<ClusterSnapshot> 
   for (const node of nodes) node.indexer = indexerWriters.has(hexKey(node.record.writerKey))
   const clouds: CloudView[] = []
   for await (const { key, value } of scan(store, ViewKey.cloudPrefix)) {
-    const record = decodeRecord(cloudRecordCodec, value)
+    const record = stamped(decodeRecord(cloudRecordCodec, value))
     if (!record.removed) clouds.push({ keyHex: key.slice(ViewKey.cloudPrefix.length), replicas: record.replicas })
   }
   const holdings = new Map<string, Map<string, { synced: boolean }>>()
   for await (const { key, value } of scan(store, ViewKey.holdPrefix)) {
-    const record = decodeRecord(holdRecordCodec, value)
+    const record = stamped(decodeRecord(holdRecordCodec, value))
     if (record.held) perCloud(holdings, key.slice(ViewKey.holdPrefix.length), { synced: record.synced })
   }
   const progress = new Map<string, Map<string, ProgressRecord>>()
   for await (const { key, value } of scan(store, ViewKey.progressPrefix)) {
-    perCloud(progress, key.slice(ViewKey.progressPrefix.length), decodeRecord(progressRecordCodec, value))
+    perCloud(progress, key.slice(ViewKey.progressPrefix.length), stamped(decodeRecord(progressRecordCodec, value)))
   }
-  return { nodes, byId, clouds, cloudByKey: new Map(clouds.map((c) => [c.keyHex, c])), holdings, progress }
+  return { nodes, byId, clouds, cloudByKey: new Map(clouds.map((c) => [c.keyHex, c])), holdings, progress, maxLamport }
 }
 
 /** Files `value` under cloud then node, from a `<cloud>/<node>` key suffix. */
