@@ -1,5 +1,5 @@
-// `npm start` runs `bevy demo`: a DHT and three nodes on loopback that answer /api/health, and
-// one Ctrl-C stops all of it with exit 0 and no process left behind.
+// `npm start` runs `bevy demo`: a DHT and three nodes on loopback that answer /api/health and
+// serve a sample cloud through the printed curl line, and one Ctrl-C stops all of it with exit 0 and no process left behind.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { readdir, readFile } from 'node:fs/promises'
@@ -32,7 +32,14 @@ test('bevy demo starts three healthy nodes and stops cleanly on Ctrl-C', { timeo
   await waitFor('the demo to come up', () => stdout.includes('is up') ? true : undefined, 60_000)
   const urls = [...stdout.matchAll(/^ {2}(http:\/\/127\.0\.0\.1:\d+)/gm)].map((m) => m[1] as string)
   assert.equal(urls.length, 3)
-  assert.match(stdout, /curl -L http:\/\/127\.0\.0\.1:\d+/, 'prints a ready-to-paste curl line')
+  const cloudUrl = /curl -L (http:\/\/127\.0\.0\.1:\d+\/c\/[a-z0-9]{52}\/)$/m.exec(stdout)?.[1]
+  assert.ok(cloudUrl !== undefined, `prints a ready-to-paste curl line for the sample cloud:\n${stdout}`)
+  const page = await fetch(cloudUrl)
+  assert.equal(page.status, 200)
+  assert.match(await page.text(), /Hello from a personal cloud/)
+  const image = await fetch(new URL('img/bevy.svg', cloudUrl))
+  assert.equal(image.headers.get('content-type'), 'image/svg+xml')
+  assert.match(await (await fetch(new URL('notes/2026/hello.txt', cloudUrl))).text(), /two folders deep/)
   for (const url of urls) {
     const res = await fetch(`${url}/api/health`)
     assert.equal(res.status, 200)

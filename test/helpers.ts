@@ -4,6 +4,11 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
+import Corestore from 'corestore'
+import Hyperdrive from 'hyperdrive'
+import Hyperswarm, { type SwarmConnection } from 'hyperswarm'
+import { parseBootstrap } from '../node/config.js'
+import { formatKey } from '../protocol/index.js'
 import { startPrivateDht, type PrivateDht } from '../node/dht.js'
 import { BIN_PATH, spawnNode, type NodeProcess } from '../node/cli/spawn.js'
 import type { ReadyMessage } from '../node/cli/start.js'
@@ -76,6 +81,27 @@ export async function getJson<T> (url: string, token?: string): Promise<T> {
   const res = await fetch(url, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } })
   if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`)
   return await res.json() as T
+}
+
+/** Drives an owner seeds from this process, as real clouds for node processes to replicate. */
+export interface SeededDrives { keys: string[], drives: Hyperdrive[] }
+
+/** Creates `count` drives with one small file each and seeds them on a loopback DHT until the test ends. */
+export async function seedDrives (t: Teardown, dht: PrivateDht, count: number): Promise<SeededDrives> {
+  const store = new Corestore(await tempDir(t, 'bevy-owner-'))
+  const swarm = new Hyperswarm({ bootstrap: parseBootstrap(dht.bootstrap) })
+  t.after(async () => { await swarm.destroy(); await store.close() })
+  swarm.on('connection', (conn: SwarmConnection) => { conn.on('error', () => {}); store.replicate(conn) })
+  const drives: Hyperdrive[] = []
+  for (let i = 0; i < count; i++) {
+    const drive = new Hyperdrive(store.namespace(`drive-${i}`))
+    await drive.ready()
+    await drive.put('/index.html', Buffer.from(`<h1>cloud ${i}</h1>`))
+    swarm.join(drive.discoveryKey, { server: true, client: true })
+    drives.push(drive)
+  }
+  await swarm.flush()
+  return { keys: drives.map((d) => formatKey(d.key)), drives }
 }
 
 export interface Run { code: number | null, stdout: string, stderr: string }

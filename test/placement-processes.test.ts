@@ -1,15 +1,13 @@
-// Five node processes in zones a, a, b, b, c with 50 clouds: every node computes the same
+// Five node processes in zones a, a, b, b, c with 20 real clouds (drives seeded from this process): every node computes the same
 // placement, replicas spread over three zones, a killed node moves only its own clouds, and a
 // drain hands replicas over make-before-break.
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import type { CloudInfo } from '../node/bevy.js'
 import type { StatusReport } from '../node/status.js'
-import { formatKey } from '../protocol/index.js'
-import { getJson, loopbackDht, nodeArgs, nodeProcess, readyWithin, tempDir, waitFor } from './helpers.js'
+import { getJson, loopbackDht, nodeArgs, nodeProcess, readyWithin, seedDrives, tempDir, waitFor } from './helpers.js'
 
 interface Member { id: string, url: string, token: string, zone: string }
 
@@ -63,7 +61,7 @@ test('five processes agree on placement, lose a node, and drain one', { timeout:
     return reports.every((r) => r.nodes.length === 5 && r.nodes.every((n) => n.state === 'live')) ? true : undefined
   })
 
-  const keys = Array.from({ length: 50 }, () => formatKey(randomBytes(32)))
+  const { keys } = await seedDrives(t, dht, 20)
   for (const [i, key] of keys.entries()) await api(members[i % 5] as Member, 'POST', '/api/clouds', { key })
   const before = await agreedPlacement(members, keys)
 

@@ -61,7 +61,7 @@ export function hasVersion (r: ReplicaInfo, version: number): boolean {
 }
 
 /** Seeds until `needed` target replicas hold the drive's current version, with a progress bar. */
-async function waitForReplicas (target: AdminTarget, key: string, owner: OwnerDrive, needed: number, timeoutMs: number): Promise<void> {
+export async function waitForReplicas (target: AdminTarget, key: string, owner: OwnerDrive, needed: number, timeoutMs: number): Promise<void> {
   const version = owner.drive.version
   const bar = new cliProgress.SingleBar({
     format: 'syncing  {bar} {synced}/{needed} replicas  {percentage}% of bytes  {peers} peers',
