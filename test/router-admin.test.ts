@@ -7,7 +7,7 @@ import { defaultConfig } from '../node/config.js'
 import { parseInvite } from '../node/pairing.js'
 import { formatKey, parseKey } from '../protocol/index.js'
 import { buildApp } from '../router/app.js'
-import { loopbackDht, tempDir } from './helpers.js'
+import { loopbackDht, tempDir, waitFor } from './helpers.js'
 
 test('admin API', async (t) => {
   const dht = await loopbackDht(t)
@@ -106,6 +106,24 @@ test('admin API', async (t) => {
     const removed = await app.inject({ method: 'DELETE', url: `/api/clouds/${key}`, headers: auth })
     assert.equal(removed.statusCode, 200)
     assert.equal((await app.inject({ method: 'GET', url: `/api/clouds/${key}`, headers: auth })).statusCode, 404)
+  })
+
+  await t.test('a cloud nobody seeds waits: its replica reports waiting, no ops pile up, reads get 503', async () => {
+    const key = formatKey(randomBytes(32))
+    await app.inject({ method: 'POST', url: '/api/clouds', headers: auth, payload: { key } })
+    const replica = await waitFor('the replica to report waiting', async () => {
+      const r = (await app.inject({ method: 'GET', url: `/api/clouds/${key}`, headers: auth })).json().placement[0]
+      return r?.state === 'waiting' && bevy.snapshot.progress.size > 0 ? r : undefined
+    }, 20_000)
+    assert.equal(replica.synced, false)
+    const length = bevy.clusterLog.base.length
+    await new Promise((resolve) => setTimeout(resolve, 2500)) // longer than syncProgressIntervalMs
+    assert.equal(bevy.clusterLog.base.length, length, 'a waiting cloud writes nothing more to the cluster log')
+    const read = await app.inject({ method: 'GET', url: `/c/${key}/index.html` })
+    assert.equal(read.statusCode, 503)
+    assert.equal(read.json().error.code, 'NO_REPLICA')
+    assert.ok(Number(read.headers['retry-after']) > 0)
+    await app.inject({ method: 'DELETE', url: `/api/clouds/${key}`, headers: auth })
   })
 
   await t.test('drain needs a known node', async () => {

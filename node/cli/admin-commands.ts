@@ -37,7 +37,7 @@ export function statusCommand (): Command {
 }
 
 export function formatStatus (report: StatusReport): string {
-  const table = new Table({ head: ['id', 'url', 'zone', 'state', 'cpu', 'mem', 'loop', 'heartbeat', 'clouds'], style: { head: [], border: [] } })
+  const table = new Table({ head: ['id', 'url', 'zone', 'state', 'cpu', 'mem', 'loop', 'heartbeat', 'clouds', 'data'], style: { head: [], border: [] } })
   for (const n of report.nodes) {
     const self = n.id === report.node.id ? ' *' : ''
     table.push([
@@ -49,10 +49,20 @@ export function formatStatus (report: StatusReport): string {
       pct(n.load?.mem),
       pct(n.load?.eventLoop),
       n.heartbeatAgeMs === null ? '-' : `${(n.heartbeatAgeMs / 1000).toFixed(1)}s ago`,
-      String(n.clouds)
+      String(n.clouds),
+      formatBytes(n.cloudBytes)
     ])
   }
-  return `bevy ${report.bevy}\n${table.toString()}\n* this node. Full ids: bevy status --json`
+  return `bevy ${report.bevy}\n${table.toString()}\n* this node (its storage uses ${formatBytes(report.node.diskBytes)} of disk). Full ids: bevy status --json`
+}
+
+/** 1536 → "1.5 KB": binary multiples, one decimal. */
+export function formatBytes (bytes: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB']
+  let value = bytes
+  let unit = 0
+  while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit++ }
+  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`
 }
 
 function pct (v: number | undefined): string {

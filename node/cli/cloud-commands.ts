@@ -5,6 +5,7 @@ import { formatKey, MAX_REPLICAS, parseKey } from '../../protocol/index.js'
 import type { CloudInfo } from '../bevy.js'
 import { parseIntSetting } from '../config.js'
 import { adminRequest, resolveTarget } from './admin-client.js'
+import { formatBytes } from './admin-commands.js'
 import { adminOptions, option } from './options.js'
 
 type AdminOpts = { storage: string, url?: string, token?: string }
@@ -46,8 +47,11 @@ export function cloudCommand (): Command {
     const key = formatKey(parseKey(keyText, 'cloud key'))
     const info = await adminRequest<CloudInfo>(await resolveTarget(opts), 'GET', `/api/clouds/${key}`)
     if (wantsJson(opts)) return print(JSON.stringify(info, null, 2))
-    const table = new Table({ head: ['node', 'url', 'role', 'synced', 'progress'], style: { head: [], border: [] } })
-    for (const r of info.placement) table.push([r.node, r.url ?? '-', r.role, r.synced ? 'yes' : 'no', `${Math.round(r.progress * 100)}%`])
+    const table = new Table({ head: ['node', 'url', 'role', 'state', 'synced', 'progress', 'data', 'version', 'peers'], style: { head: [], border: [] } })
+    for (const r of info.placement) {
+      table.push([r.node, r.url ?? '-', r.role, r.state, r.synced ? 'yes' : 'no', `${Math.floor(r.progress * 100)}%`,
+        `${formatBytes(r.bytes.had)} / ${formatBytes(r.bytes.total)}`, String(r.version), String(r.peers)])
+    }
     print(`cloud ${info.key}, ${info.replicas} replicas\n${table.toString()}`)
   })
 

@@ -3,7 +3,7 @@
 // Work on one cloud is serialised, so a purge always finishes before the same cloud reopens.
 import type Corestore from 'corestore'
 import type Hyperswarm from 'hyperswarm'
-import { OpType, type CloudProgressOp, type SyncProgress } from '../../protocol/index.js'
+import { formatKey, OpType, type CloudProgressOp, type SyncProgress } from '../../protocol/index.js'
 import type { Logger } from '../log.js'
 import { Coalesced } from '../timer.js'
 import type { LocalHoldings } from '../placement-runner.js'
@@ -76,7 +76,7 @@ export class CloudHost implements LocalHoldings {
       this.replicas.set(cloudHex, replica)
       try {
         await replica.ready()
-        this.opts.log.info({ cloud: cloudHex }, 'replica opened')
+        this.opts.log.info({ cloud: formatKey(Buffer.from(cloudHex, 'hex')) }, 'replica opened')
       } catch (err) {
         this.replicas.delete(cloudHex)
         await replica.close().catch(() => {})
@@ -96,7 +96,7 @@ export class CloudHost implements LocalHoldings {
       this.replicas.delete(cloudHex)
       this.lastSynced.delete(cloudHex)
       this.written.delete(cloudHex)
-      this.opts.log.info({ cloud: cloudHex }, 'replica purged')
+      this.opts.log.info({ cloud: formatKey(Buffer.from(cloudHex, 'hex')) }, 'replica purged')
       this.compactor.run().catch((err) => this.opts.log.warn({ err }, 'storage compaction failed'))
     })
   }
@@ -104,7 +104,7 @@ export class CloudHost implements LocalHoldings {
   private enqueue (cloudHex: string, task: () => Promise<void>): void {
     const previous = this.queues.get(cloudHex) ?? Promise.resolve()
     const next = previous.then(task).catch((err) => {
-      if (!this.closed) this.opts.log.error({ err, cloud: cloudHex }, 'cloud replica task failed')
+      if (!this.closed) this.opts.log.error({ err, cloud: formatKey(Buffer.from(cloudHex, 'hex')) }, 'cloud replica task failed')
     }).finally(() => {
       if (this.queues.get(cloudHex) !== next) return
       this.queues.delete(cloudHex)
