@@ -3,7 +3,8 @@
 // store, never buffered whole. Knows HTTP and drives, nothing about bevies.
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type Hyperdrive from 'hyperdrive'
-import type { DriveEntry } from 'hyperdrive'
+import type { BlobId, DriveEntry } from 'hyperdrive'
+import { LRUCache } from 'lru-cache'
 import mime from 'mime-types'
 import parseRange from 'range-parser'
 import { BevyError, ErrorCode } from '../protocol/index.js'
@@ -12,6 +13,29 @@ import { BevyError, ErrorCode } from '../protocol/index.js'
 const BLOCK_WAIT_MS = 15_000
 /** Listings stop after this many entries; `truncated` says so. */
 const MAX_LISTING_ENTRIES = 10_000
+/** Files up to this size are kept whole in memory once read, so hot small files skip the drive. */
+const CACHED_FILE_MAX_BYTES = 64 * 1024
+/** Memory the small-file cache may use in all. */
+const FILE_CACHE_BYTES = 32 * 1024 * 1024
+
+/** What a response needs to know of one file at one version of a drive. */
+interface FileMeta {
+  etag: string
+  size: number
+  contentType: string
+  blob: BlobId | null
+  /** The whole file, for small files; null means stream it from the blob store. */
+  body: Buffer | null
+}
+
+/**
+ * Small files by (drive, version, path). A drive version never changes its bytes, so an entry
+ * never goes stale; the LRU only bounds memory.
+ */
+const fileCache = new LRUCache<string, FileMeta>({
+  maxSize: FILE_CACHE_BYTES,
+  sizeCalculation: (meta) => meta.size + 256
+})
 
 export interface DriveRequest {
   drive: Hyperdrive
@@ -30,8 +54,11 @@ export async function serveDrivePath (request: FastifyRequest, reply: FastifyRep
   reply.header('X-Bevy-Version', String(version ?? drive.version))
 
   if (!req.path.endsWith('/')) {
+    const cacheKey = `${drive.key.toString('hex')}:${drive.version}:${req.path}`
+    const cached = fileCache.get(cacheKey)
+    if (cached !== undefined) return sendFile(request, reply, drive, cached, version !== null)
     const entry = await drive.entry(req.path, { timeout: BLOCK_WAIT_MS })
-    if (entry !== null) return sendFile(request, reply, drive, entry, version !== null)
+    if (entry !== null) return sendFile(request, reply, drive, await fileMeta(drive, entry, cacheKey), version !== null)
     if (await isDirectory(drive, req.path)) {
       return reply.code(301).header('Location', req.mount + encodePath(req.path) + '/' + (req.query === '' ? '' : '?' + req.query)).send()
     }
@@ -39,8 +66,12 @@ export async function serveDrivePath (request: FastifyRequest, reply: FastifyRep
   }
   const wantsJson = prefersJson(request.headers.accept)
   if (!wantsJson) {
-    const index = await drive.entry(req.path + 'index.html', { timeout: BLOCK_WAIT_MS })
-    if (index !== null) return sendFile(request, reply, drive, index, version !== null)
+    const indexPath = req.path + 'index.html'
+    const cacheKey = `${drive.key.toString('hex')}:${drive.version}:${indexPath}`
+    const cached = fileCache.get(cacheKey)
+    if (cached !== undefined) return sendFile(request, reply, drive, cached, version !== null)
+    const index = await drive.entry(indexPath, { timeout: BLOCK_WAIT_MS })
+    if (index !== null) return sendFile(request, reply, drive, await fileMeta(drive, index, cacheKey), version !== null)
   }
   if (req.path !== '/' && !await isDirectory(drive, req.path.slice(0, -1))) throw new BevyError(ErrorCode.FILE_NOT_FOUND, 'no such directory in this cloud')
   const listing = await listDirectory(drive, req.path)
@@ -56,15 +87,33 @@ function requestedVersion (query: string, latest: number): number | null {
   return version
 }
 
-async function sendFile (request: FastifyRequest, reply: FastifyReply, drive: Hyperdrive, entry: DriveEntry, pinned: boolean): Promise<FastifyReply> {
+/** Reads what serving an entry needs; small files are read whole and cached under `cacheKey`. */
+async function fileMeta (drive: Hyperdrive, entry: DriveEntry, cacheKey: string): Promise<FileMeta> {
   const blob = entry.value.blob
   const size = blob?.byteLength ?? 0
-  // An entry's seq names one write of one path, so it changes whenever the bytes do.
-  const etag = `"${entry.seq.toString(36)}-${size.toString(36)}"`
+  const meta: FileMeta = {
+    // An entry's seq names one write of one path, so it changes whenever the bytes do.
+    etag: `"${entry.seq.toString(36)}-${size.toString(36)}"`,
+    size,
+    contentType: mime.contentType(entry.key.slice(entry.key.lastIndexOf('/') + 1)) || 'application/octet-stream',
+    blob,
+    body: null
+  }
+  if (blob === null || size > CACHED_FILE_MAX_BYTES) return meta
+  const blobs = await drive.getBlobs()
+  const body = blobs === null ? null : await blobs.get(blob, { timeout: BLOCK_WAIT_MS })
+  if (body === null) return meta // not here yet: stream it (the read waits for the blocks)
+  meta.body = body
+  fileCache.set(cacheKey, meta)
+  return meta
+}
+
+async function sendFile (request: FastifyRequest, reply: FastifyReply, drive: Hyperdrive, meta: FileMeta, pinned: boolean): Promise<FastifyReply> {
+  const { etag, size, blob, body } = meta
   reply.header('ETag', etag)
   reply.header('Accept-Ranges', 'bytes')
   reply.header('Cache-Control', pinned ? 'public, max-age=31536000, immutable' : 'no-cache')
-  reply.header('Content-Type', mime.contentType(entry.key.slice(entry.key.lastIndexOf('/') + 1)) || 'application/octet-stream')
+  reply.header('Content-Type', meta.contentType)
 
   if (etagMatches(request.headers['if-none-match'], etag)) return reply.code(304).send()
 
@@ -87,6 +136,7 @@ async function sendFile (request: FastifyRequest, reply: FastifyReply, drive: Hy
   }
   reply.header('Content-Length', String(length))
   if (request.method === 'HEAD' || length === 0 || blob === null) return reply.send()
+  if (body !== null) return reply.send(length === size ? body : body.subarray(start, start + length))
   const blobs = await drive.getBlobs()
   if (blobs === null) throw new BevyError(ErrorCode.NOT_READY, 'the cloud\'s content is not available yet')
   return reply.send(blobs.createReadStream(blob, { start, length, wait: true }))

@@ -261,6 +261,7 @@ declare module 'hyperdrive' {
   export interface Hyperblobs {
     core: Hypercore
     createReadStream (id: BlobId, opts?: { start?: number, length?: number, wait?: boolean }): Readable
+    get (id: BlobId, opts?: { wait?: boolean, timeout?: number }): Promise<Buffer | null>
   }
   export default class Hyperdrive {
     constructor (store: Corestore, key?: Buffer | null, opts?: Record<string, unknown>)
@@ -299,5 +300,30 @@ declare module 'localdrive' {
     bytesAdded: number
     bytesRemoved: number
     done (): Promise<void>
+  }
+}
+
+declare module 'serve-drive' {
+  import ReadyResource from 'ready-resource'
+  import type { Server } from 'node:http'
+  import type { AddressInfo } from 'node:net'
+  import type Hyperdrive from 'hyperdrive'
+  export interface ServeDriveRequest { key: Buffer | null, filename: string, version: number }
+  export interface ServeDriveOptions {
+    get?: (req: ServeDriveRequest) => Hyperdrive | null | Promise<Hyperdrive | null>
+    release?: (req: { key: Buffer | null, drive: Hyperdrive }) => void | Promise<void>
+    port?: number
+    host?: string
+    anyPort?: boolean
+    /** false turns off the random token every URL must carry otherwise. */
+    token?: boolean | Buffer
+    server?: Server | null
+  }
+  export default class ServeDrive extends ReadyResource {
+    constructor (opts?: ServeDriveOptions)
+    server: Server
+    port: number
+    address (): AddressInfo | null
+    getLink (path: string, opts?: { https?: boolean, host?: string, key?: string, version?: number }): string
   }
 }
