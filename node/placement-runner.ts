@@ -71,12 +71,20 @@ export class PlacementRunner {
     for (const cloud of candidates) {
       const want = wanted.has(cloud)
       const holdsLocally = local.holds(cloud)
-      if (want && !holdsLocally) actions.open.push(cloud)
-      if (!want && holdsLocally) actions.release.push(cloud)
       const inView = snapshot.holdings.get(cloud)?.get(self)
-      // While a local copy is still being purged, the view keeps saying this node holds it.
-      const held = want || (holdsLocally && inView !== undefined)
-      const synced = held && local.synced(cloud)
+      // Let go only of what is purged here: an open copy, or one the view says this node holds
+      // (it may be on disk from before a crash), is purged first.
+      const purging = !want && (holdsLocally || (inView !== undefined && !local.released(cloud)))
+      if (want && !holdsLocally) actions.open.push(cloud)
+      if (purging) {
+        // The view keeps saying this node holds the cloud until the purge is done.
+        actions.release.push(cloud)
+        this.sent.delete(cloud)
+        continue
+      }
+      const held = want
+      // A copy still opening (after a restart) is not known yet: keep what the view says.
+      const synced = held && (local.synced(cloud) ?? inView?.synced ?? false)
       if (inView === undefined ? !held : (held && inView.synced === synced)) {
         this.sent.delete(cloud)
         continue
@@ -102,7 +110,9 @@ export interface ReconcileActions {
 export interface LocalHoldings {
   /** True while a cloud is open, opening or being purged here. */
   holds: (cloudHex: string) => boolean
-  /** True once the local copy of a cloud was complete. */
-  synced: (cloudHex: string) => boolean
+  /** True once this run purged the cloud's local copy (and has not reopened it). */
+  released: (cloudHex: string) => boolean
+  /** True once the local copy of a cloud was complete; null while it is still opening. */
+  synced: (cloudHex: string) => boolean | null
   heldClouds: () => Iterable<string>
 }

@@ -28,6 +28,8 @@ export class CloudHost implements LocalHoldings {
   private readonly intents = new Map<string, boolean>()
   private readonly lastSynced = new Map<string, boolean>()
   private readonly written = new Map<string, string>()
+  /** Clouds purged in this run, so a copy left by a crash is purged once before it is let go. */
+  private readonly purged = new Set<string>()
   private readonly compactor: Coalesced
   private closed = false
 
@@ -43,8 +45,13 @@ export class CloudHost implements LocalHoldings {
     return new Set([...this.replicas.keys(), ...this.queues.keys()])
   }
 
-  synced (cloudHex: string): boolean {
-    return this.replicas.get(cloudHex)?.status().synced ?? false
+  released (cloudHex: string): boolean {
+    return this.purged.has(cloudHex) && !this.holds(cloudHex)
+  }
+
+  synced (cloudHex: string): boolean | null {
+    const replica = this.replicas.get(cloudHex)
+    return replica?.opened === true ? replica.status().synced : null
   }
 
   /** The open replica of a cloud, for serving. */
@@ -67,12 +74,8 @@ export class CloudHost implements LocalHoldings {
     this.intents.set(cloudHex, true)
     this.enqueue(cloudHex, async () => {
       if (this.replicas.has(cloudHex) || this.closed) return
-      const replica = new CloudReplica({
-        store: this.opts.store.namespace('cloud/' + cloudHex),
-        swarm: this.opts.swarm,
-        key: Buffer.from(cloudHex, 'hex'),
-        onChange: () => this.onReplicaChange(cloudHex)
-      })
+      this.purged.delete(cloudHex)
+      const replica = this.replicaOf(cloudHex, true)
       this.replicas.set(cloudHex, replica)
       try {
         await replica.ready()
@@ -85,14 +88,28 @@ export class CloudHost implements LocalHoldings {
     })
   }
 
-  /** Purges a cloud's local copy: leaves its topic, closes it and frees its blocks. */
+  private replicaOf (cloudHex: string, follow: boolean): CloudReplica {
+    return new CloudReplica({
+      store: this.opts.store.namespace('cloud/' + cloudHex),
+      swarm: this.opts.swarm,
+      key: Buffer.from(cloudHex, 'hex'),
+      onChange: () => this.onReplicaChange(cloudHex),
+      follow
+    })
+  }
+
+  /**
+   * Purges a cloud's local copy: leaves its topic, closes it and frees its blocks. A cloud not
+   * open here (a copy from before a crash or restart) is opened just to be purged.
+   */
   release (cloudHex: string): void {
     if (this.intents.get(cloudHex) === false) return
     this.intents.set(cloudHex, false)
     this.enqueue(cloudHex, async () => {
-      const replica = this.replicas.get(cloudHex)
-      if (replica === undefined) return
+      if (this.closed) return
+      const replica = this.replicas.get(cloudHex) ?? this.replicaOf(cloudHex, false)
       await replica.purge()
+      this.purged.add(cloudHex)
       this.replicas.delete(cloudHex)
       this.lastSynced.delete(cloudHex)
       this.written.delete(cloudHex)
@@ -116,7 +133,7 @@ export class CloudHost implements LocalHoldings {
 
   private onReplicaChange (cloudHex: string): void {
     if (this.closed) return
-    const synced = this.synced(cloudHex)
+    const synced = this.synced(cloudHex) ?? false
     if (this.lastSynced.get(cloudHex) === synced) return
     this.lastSynced.set(cloudHex, synced)
     this.opts.onHoldingChange()

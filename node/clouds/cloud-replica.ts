@@ -25,6 +25,8 @@ export interface CloudReplicaOptions {
   key: Buffer
   /** Called (synchronously, often) whenever blocks arrive, the drive grows or peers change. */
   onChange: () => void
+  /** False opens the local copy only (to purge what a crash left behind): no topic, no download. */
+  follow?: boolean
 }
 
 export class CloudReplica extends ReadyResource {
@@ -45,7 +47,7 @@ export class CloudReplica extends ReadyResource {
   protected override async _open (): Promise<void> {
     const { drive, opts } = this
     await drive.ready()
-    if (drive.writable) return // the owner's own drive, opened on the owner's machine; nothing to fetch
+    if (drive.writable || opts.follow === false) return // an owner's own drive has nothing to fetch
     this.follow(drive.core)
     if (drive.blobs !== null) this.follow(drive.blobs.core)
     else (drive as unknown as NodeJS.EventEmitter).once('blobs', () => { if (this.closing === null && drive.blobs !== null) this.follow(drive.blobs.core) })
@@ -59,7 +61,7 @@ export class CloudReplica extends ReadyResource {
   protected override async _close (): Promise<void> {
     for (const d of this.downloads) d.destroy()
     for (const l of this.listening) l.off()
-    await this.opts.swarm.leave(this.drive.discoveryKey).catch(() => {})
+    if (this.listening.length > 0) await this.opts.swarm.leave(this.drive.discoveryKey).catch(() => {})
     await this.drive.close()
   }
 
