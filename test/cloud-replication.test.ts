@@ -8,9 +8,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import type { CloudInfo } from '../node/bevy.js'
 import type { StatusReport } from '../node/status.js'
-import { getJson, loopbackDht, nodeArgs, nodeProcess, readyWithin, runBevy, tempDir, waitFor } from './helpers.js'
-
-interface Member { id: string, url: string, token: string, storage: string }
+import { api, getJson, loopbackDht, type Member, nodeArgs, nodeProcess, readyWithin, runBevy, tempDir, waitFor } from './helpers.js'
 
 test('a pushed cloud replicates, follows versions, survives a lost replica and purges on handoff', { timeout: 300_000 }, async (t) => {
   const dht = await loopbackDht(t)
@@ -120,16 +118,6 @@ test('a pushed cloud replicates, follows versions, survives a lost replica and p
     return { diskBytes: status.node.diskBytes, cloudBytes: status.nodes.find((n) => n.id === m.id)?.cloudBytes ?? 0 }
   }
 })
-
-async function api<T> (m: Member, method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(m.url + path, {
-    method,
-    headers: { authorization: `Bearer ${m.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) })
-  })
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`)
-  return await res.json() as T
-}
 
 async function writeFiles (root: string, files: Map<string, Buffer>): Promise<void> {
   for (const [path, bytes] of files) {

@@ -104,6 +104,20 @@ export async function seedDrives (t: Teardown, dht: PrivateDht, count: number): 
   return { keys: drives.map((d) => formatKey(d.key)), drives }
 }
 
+/** A running node as tests address it. */
+export interface Member { id: string, url: string, token: string, storage: string }
+
+/** Calls a node's admin API with its token; throws on any non-2xx answer. */
+export async function api<T> (m: Pick<Member, 'url' | 'token'>, method: string, path: string, body?: unknown): Promise<T> {
+  const res = await fetch(m.url + path, {
+    method,
+    headers: { authorization: `Bearer ${m.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) })
+  })
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`)
+  return await res.json() as T
+}
+
 export interface Run { code: number | null, stdout: string, stderr: string }
 
 /** Runs one `bevy` command to completion. */

@@ -7,29 +7,19 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import type { CloudInfo } from '../node/bevy.js'
 import type { StatusReport } from '../node/status.js'
-import { getJson, loopbackDht, nodeArgs, nodeProcess, readyWithin, seedDrives, tempDir, waitFor } from './helpers.js'
+import { api, getJson, loopbackDht, type Member, nodeArgs, nodeProcess, readyWithin, seedDrives, tempDir, waitFor } from './helpers.js'
 
-interface Member { id: string, url: string, token: string, zone: string }
-
-const api = async <T>(m: Member, method: string, path: string, body?: unknown): Promise<T> => {
-  const res = await fetch(m.url + path, {
-    method,
-    headers: { authorization: `Bearer ${m.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) })
-  })
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`)
-  return await res.json() as T
-}
+interface ZonedMember extends Pick<Member, 'id' | 'url' | 'token'> { zone: string }
 
 /** Each cloud's targets as one node sees them. */
-async function targetsSeenBy (m: Member, keys: string[]): Promise<Map<string, string[]>> {
+async function targetsSeenBy (m: ZonedMember, keys: string[]): Promise<Map<string, string[]>> {
   const { clouds } = await api<{ clouds: CloudInfo[] }>(m, 'GET', '/api/clouds')
   const byKey = new Map(clouds.map((c) => [c.key, c]))
   return new Map(keys.map((k) => [k, (byKey.get(k)?.placement ?? []).filter((r) => r.role === 'target').map((r) => r.node)]))
 }
 
 /** The placement all `members` agree on, with every target synced, once they do. */
-async function agreedPlacement (members: Member[], keys: string[]): Promise<Map<string, string[]>> {
+async function agreedPlacement (members: ZonedMember[], keys: string[]): Promise<Map<string, string[]>> {
   return waitFor('all nodes to agree on a synced placement', async () => {
     const views = await Promise.all(members.map((m) => api<{ clouds: CloudInfo[] }>(m, 'GET', '/api/clouds')))
     const first = JSON.stringify(views[0]?.clouds)
@@ -37,7 +27,7 @@ async function agreedPlacement (members: Member[], keys: string[]): Promise<Map<
     const clouds = views[0]?.clouds ?? []
     if (clouds.length !== keys.length) return undefined
     if (!clouds.every((c) => c.placement.length === 3 && c.placement.every((r) => r.role === 'target' && r.synced))) return undefined
-    return targetsSeenBy(members[0] as Member, keys)
+    return targetsSeenBy(members[0] as ZonedMember, keys)
   }, 60_000, 200)
 }
 
@@ -50,11 +40,11 @@ test('five processes agree on placement, lose a node, and drain one', { timeout:
   const procs = [spawn(0)]
   const founder = await readyWithin(procs[0] as ReturnType<typeof spawn>)
   const token = async (storage: string) => (await readFile(join(storage, 'admin.token'), 'utf8')).trim()
-  const first: Member = { id: founder.id, url: founder.url, token: await token(founder.storage), zone: 'a' }
+  const first: ZonedMember = { id: founder.id, url: founder.url, token: await token(founder.storage), zone: 'a' }
   const { invite } = await api<{ invite: string }>(first, 'POST', '/api/invites', { uses: 4 })
   for (let i = 1; i < 5; i++) procs.push(spawn(i, ['--join', invite]))
   const readies = await Promise.all(procs.map((p) => readyWithin(p)))
-  const members: Member[] = await Promise.all(readies.map(async (r, i) => ({ id: r.id, url: r.url, token: await token(r.storage), zone: zones[i] as string })))
+  const members: ZonedMember[] = await Promise.all(readies.map(async (r, i) => ({ id: r.id, url: r.url, token: await token(r.storage), zone: zones[i] as string })))
   const zoneOf = new Map(members.map((m) => [m.id, m.zone]))
   await waitFor('every node to see five live nodes', async () => {
     const reports = await Promise.all(members.map((m) => getJson<StatusReport>(`${m.url}/api/status`, m.token)))
@@ -62,7 +52,7 @@ test('five processes agree on placement, lose a node, and drain one', { timeout:
   })
 
   const { keys } = await seedDrives(t, dht, 20)
-  for (const [i, key] of keys.entries()) await api(members[i % 5] as Member, 'POST', '/api/clouds', { key })
+  for (const [i, key] of keys.entries()) await api(members[i % 5] as ZonedMember, 'POST', '/api/clouds', { key })
   const before = await agreedPlacement(members, keys)
 
   await t.test('every cloud has 3 replicas in 3 distinct zones, identical on every node', () => {
@@ -72,7 +62,7 @@ test('five processes agree on placement, lose a node, and drain one', { timeout:
     }
   })
 
-  const victim = members[3] as Member // zone b
+  const victim = members[3] as ZonedMember // zone b
   const survivors = members.filter((m) => m !== victim)
   await t.test('a killed node: after downAfterMs only its clouds move, and all nodes agree again', async () => {
     await (procs[3] as ReturnType<typeof spawn>).stop('SIGKILL')
@@ -94,14 +84,14 @@ test('five processes agree on placement, lose a node, and drain one', { timeout:
   })
 
   await t.test('drain moves every replica off a node, keeping it until the successor is synced; undrain takes it back', async () => {
-    const drained = survivors[0] as Member
+    const drained = survivors[0] as ZonedMember
     const held = (await targetsSeenBy(drained, keys))
     const hadIt = keys.filter((k) => (held.get(k) as string[]).includes(drained.id))
     assert.ok(hadIt.length > 0)
-    await api(survivors[1] as Member, 'POST', `/api/nodes/${drained.id}/drain`)
+    await api(survivors[1] as ZonedMember, 'POST', `/api/nodes/${drained.id}/drain`)
     // Watch the transition: every cloud it had keeps at least three synced copies throughout.
     await waitFor('the drained node to hold nothing', async () => {
-      const { clouds } = await api<{ clouds: CloudInfo[] }>(survivors[1] as Member, 'GET', '/api/clouds')
+      const { clouds } = await api<{ clouds: CloudInfo[] }>(survivors[1] as ZonedMember, 'GET', '/api/clouds')
       for (const c of clouds) {
         if (!hadIt.includes(c.key)) continue
         const synced = c.placement.filter((r) => r.synced).length
@@ -111,7 +101,7 @@ test('five processes agree on placement, lose a node, and drain one', { timeout:
       const mine = status.nodes.find((n) => n.id === drained.id)
       return mine?.state === 'draining' && mine.clouds === 0 && clouds.every((c) => c.placement.every((r) => r.node !== drained.id)) ? true : undefined
     }, 60_000, 100)
-    await api(survivors[1] as Member, 'DELETE', `/api/nodes/${drained.id}/drain`)
+    await api(survivors[1] as ZonedMember, 'DELETE', `/api/nodes/${drained.id}/drain`)
     await waitFor('the undrained node to take replicas again', async () => {
       const status = await getJson<StatusReport>(`${drained.url}/api/status`, drained.token)
       const mine = status.nodes.find((n) => n.id === drained.id)
