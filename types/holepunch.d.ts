@@ -277,6 +277,8 @@ declare module 'hyperdrive' {
     update (opts?: { wait?: boolean }): Promise<boolean>
     findingPeers (): () => void
     getBlobs (): Promise<Hyperblobs | null>
+    /** Blob blocks referenced by the entries at a db length (scans every entry). */
+    getBlobsLength (checkout?: number): Promise<number>
     checkout (version: number): Hyperdrive
     entry (path: string, opts?: { wait?: boolean, timeout?: number }): Promise<DriveEntry | null>
     get (path: string, opts?: { wait?: boolean }): Promise<Buffer | null>

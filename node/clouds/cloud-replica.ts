@@ -36,6 +36,9 @@ export class CloudReplica extends ReadyResource {
   private readonly downloads: Download[] = []
   private readonly listening: Array<{ core: Hypercore, off: () => void }> = []
   private everSynced = false
+  /** Blob blocks the drive's entries need at one db length: the one check that sees through a blob core whose length is not known yet. */
+  private blobsNeeded: { dbLength: number, blocks: number } | null = null
+  private checking = -1
 
   constructor (opts: CloudReplicaOptions) {
     super()
@@ -79,7 +82,12 @@ export class CloudReplica extends ReadyResource {
     const blobs = this.drive.blobs?.core ?? null
     const blocksHad = db.contiguousLength + (blobs?.contiguousLength ?? 0)
     const blocksTotal = db.length + (blobs?.length ?? 0)
-    const complete = db.length > 0 && blobs !== null && blocksHad === blocksTotal
+    // Every known block is here; but a blob core just opened may not know its length yet, so
+    // also check the entries' blob references once per db length before calling it complete.
+    const looksComplete = db.length > 0 && blobs !== null && blocksHad === blocksTotal
+    const needed = this.blobsNeeded?.dbLength === db.length ? this.blobsNeeded.blocks : null
+    if (looksComplete && needed === null) this.checkBlobsNeeded(db.length)
+    const complete = looksComplete && needed !== null && (blobs?.contiguousLength ?? 0) >= needed
     if (complete) this.everSynced = true
     const state: ReplicaState = complete ? 'synced' : db.length === 0 ? 'waiting' : 'syncing'
     return {
@@ -92,6 +100,16 @@ export class CloudReplica extends ReadyResource {
       bytesTotal: db.byteLength + (blobs?.byteLength ?? 0),
       peers: db.peers.length
     }
+  }
+
+  /** Finds the blob blocks the entries at `dbLength` reference (a scan of the local db), then reports a change. */
+  private checkBlobsNeeded (dbLength: number): void {
+    if (this.checking === dbLength || this.closing !== null) return
+    this.checking = dbLength
+    this.drive.getBlobsLength(dbLength).then((blocks) => {
+      this.blobsNeeded = { dbLength, blocks }
+      this.opts.onChange()
+    }, () => {}).finally(() => { if (this.checking === dbLength) this.checking = -1 })
   }
 
   /** Drops every downloaded block so the disk comes back, then closes. */
