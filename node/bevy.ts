@@ -410,7 +410,7 @@ export class Bevy extends ReadyResource {
     if (!this.opened || this.closing !== null) throw new BevyError(ErrorCode.NOT_READY, 'node is still joining its bevy')
     if (!this.snapshot.cloudByKey.has(keyHex)) throw new BevyError(ErrorCode.CLOUD_NOT_FOUND, 'no such cloud in this bevy')
     const local = this.host?.replica(keyHex)
-    if (local !== undefined && local.status().synced) return { kind: 'local', drive: local.drive }
+    if (local !== undefined && local.synced) return { kind: 'local', drive: local.drive }
     const self = this.idTextOrNull === null ? '' : hexKey(this.id)
     const now = this.clock.now()
     for (const r of this.placement()?.replicaSet(keyHex) ?? []) {

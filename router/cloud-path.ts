@@ -1,11 +1,14 @@
 // Splits and checks the path of a cloud request: /c/<cloud>/<path>. Works on the raw URL so an
 // encoded traversal (%2e%2e, %2f) is judged after decoding, exactly as the drive would see it.
-import { BevyError, ErrorCode, parseKey } from '../protocol/index.js'
+import { LRUCache } from 'lru-cache'
+import { BevyError, ErrorCode, formatKey, parseKey } from '../protocol/index.js'
 
 export const MAX_CLOUD_PATH_BYTES = 4096
 
 export interface CloudRequestPath {
-  cloud: Buffer
+  /** The cloud key in hex, and in z-base-32 as URLs spell it. */
+  cloudHex: string
+  cloudText: string
   /** The decoded drive path, always starting with '/'. Ends with '/' for a directory request. */
   path: string
   /** The raw query string without '?', or '' when there is none. */
@@ -19,8 +22,21 @@ export function parseCloudUrl (rawUrl: string): CloudRequestPath {
   const query = q === -1 ? '' : rawUrl.slice(q + 1)
   if (!rawPath.startsWith('/c/')) throw new BevyError(ErrorCode.BAD_PATH, 'cloud paths start with /c/<cloud>/')
   const slash = rawPath.indexOf('/', 3)
-  const cloud = parseKey(rawPath.slice(3, slash === -1 ? undefined : slash), 'cloud key')
-  return { cloud, path: checkDrivePath(slash === -1 ? '/' : rawPath.slice(slash)), query }
+  const { hex, text } = cloudKeyOf(rawPath.slice(3, slash === -1 ? undefined : slash))
+  return { cloudHex: hex, cloudText: text, path: checkDrivePath(slash === -1 ? '/' : rawPath.slice(slash)), query }
+}
+
+/** Decoded keys of recently requested clouds: decoding one is the dearest step of a cached hit. */
+const keyCache = new LRUCache<string, { hex: string, text: string }>({ max: 10_000 })
+
+function cloudKeyOf (input: string): { hex: string, text: string } {
+  let known = keyCache.get(input)
+  if (known === undefined) {
+    const key = parseKey(input, 'cloud key') // throws BAD_KEY, and nothing bad is cached
+    known = { hex: key.toString('hex'), text: formatKey(key) }
+    keyCache.set(input, known)
+  }
+  return known
 }
 
 /** Decodes and checks a raw drive path. */

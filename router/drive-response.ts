@@ -39,6 +39,8 @@ const fileCache = new LRUCache<string, FileMeta>({
 
 export interface DriveRequest {
   drive: Hyperdrive
+  /** The drive key in hex (names its cache entries). */
+  driveHex: string
   /** Decoded drive path starting with '/'; a trailing '/' asks for a directory. */
   path: string
   /** Raw query string, kept on redirects. */
@@ -48,13 +50,13 @@ export interface DriveRequest {
 }
 
 export async function serveDrivePath (request: FastifyRequest, reply: FastifyReply, req: DriveRequest): Promise<FastifyReply> {
-  const version = requestedVersion(req.query, req.drive.version)
+  const version = req.query === '' ? null : requestedVersion(req.query, req.drive.version)
   const drive = version === null ? req.drive : req.drive.checkout(version)
   if (version !== null) reply.raw.once('close', () => { drive.close().catch(() => {}) })
   reply.header('X-Bevy-Version', String(version ?? drive.version))
 
   if (!req.path.endsWith('/')) {
-    const cacheKey = `${drive.key.toString('hex')}:${drive.version}:${req.path}`
+    const cacheKey = `${req.driveHex}:${drive.version}:${req.path}`
     const cached = fileCache.get(cacheKey)
     if (cached !== undefined) return sendFile(request, reply, drive, cached, version !== null)
     const entry = await drive.entry(req.path, { timeout: BLOCK_WAIT_MS })
@@ -67,7 +69,7 @@ export async function serveDrivePath (request: FastifyRequest, reply: FastifyRep
   const wantsJson = prefersJson(request.headers.accept)
   if (!wantsJson) {
     const indexPath = req.path + 'index.html'
-    const cacheKey = `${drive.key.toString('hex')}:${drive.version}:${indexPath}`
+    const cacheKey = `${req.driveHex}:${drive.version}:${indexPath}`
     const cached = fileCache.get(cacheKey)
     if (cached !== undefined) return sendFile(request, reply, drive, cached, version !== null)
     const index = await drive.entry(indexPath, { timeout: BLOCK_WAIT_MS })

@@ -77,6 +77,11 @@ export class CloudReplica extends ReadyResource {
     changed()
   }
 
+  /** The sticky synced flag alone, as of the last status(); cheap enough for every request. */
+  get synced (): boolean {
+    return this.everSynced
+  }
+
   status (): ReplicaStatus {
     const db = this.drive.core
     const blobs = this.drive.blobs?.core ?? null

@@ -2,7 +2,7 @@
 // redirects to a live, synced replica, or answers 503 when there is none.
 import type { FastifyInstance } from 'fastify'
 import type { CloudRoute } from '../../node/bevy.js'
-import { BevyError, ErrorCode, formatKey, hexKey } from '../../protocol/index.js'
+import { BevyError, ErrorCode } from '../../protocol/index.js'
 import { parseCloudUrl } from '../cloud-path.js'
 import { serveDrivePath } from '../drive-response.js'
 
@@ -22,14 +22,14 @@ export function cloudContentRoutes (source: CloudSource) {
       exposeHeadRoute: false,
       handler: async (request, reply) => {
         const rawUrl = request.raw.url ?? request.url
-        const { cloud, path, query } = parseCloudUrl(rawUrl)
-        const mount = '/c/' + formatKey(cloud)
+        const { cloudHex, cloudText, path, query } = parseCloudUrl(rawUrl)
+        const mount = '/c/' + cloudText
         if (path === '/' && !rawUrl.split('?', 1)[0]!.endsWith('/')) {
           // The cloud root needs its slash, or relative links in its pages resolve one level up.
           return reply.code(301).header('Location', mount + '/' + (query === '' ? '' : '?' + query)).send()
         }
-        const route = source.routeCloud(hexKey(cloud))
-        if (route.kind === 'local') return serveDrivePath(request, reply, { drive: route.drive, path, query, mount })
+        const route = source.routeCloud(cloudHex)
+        if (route.kind === 'local') return serveDrivePath(request, reply, { drive: route.drive, driveHex: cloudHex, path, query, mount })
         if (route.kind === 'remote' && request.headers[HOP_HEADER] === undefined) {
           return reply.code(307).header('Location', route.url.replace(/\/$/, '') + rawUrl).header('Cache-Control', 'no-store').send()
         }
