@@ -156,6 +156,7 @@ export class Bevy extends ReadyResource {
     this.swarm = new Hyperswarm({ keyPair, ...(this.config.bootstrap === null ? {} : { bootstrap: this.config.bootstrap }) })
     this.host = new CloudHost({
       store: this.store,
+      clock: this.clock,
       swarm: this.swarm,
       log: this.log,
       compact: () => coreStorage.compact(RECLAIM_COMPACTION),

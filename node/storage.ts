@@ -7,7 +7,14 @@ import { chmod, mkdir, open, readFile, rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import { BevyError, ErrorCode, formatKey, parseKey } from '../protocol/index.js'
 
-export interface NodeFile { id: string, url: string, bevy: string, pid: number }
+export interface NodeFile {
+  id: string
+  url: string
+  bevy: string
+  pid: number
+  /** The node's private DHT bootstrap as HOST:PORT[,…], or null for the public DHT; `bevy push` reuses it. */
+  bootstrap?: string | null
+}
 export interface BevyFile { key: Buffer, namespace: string }
 
 export const paths = (storage: string) => ({

@@ -36,7 +36,13 @@ export async function startNode (config: NodeConfig, log: Logger): Promise<Runni
     await close().catch(() => {})
     throw err
   }
-  await writeNodeFile(config.storage, { id: bevy.idText, url: bevy.url, bevy: bevy.status().bevy, pid: process.pid })
+  await writeNodeFile(config.storage, {
+    id: bevy.idText,
+    url: bevy.url,
+    bevy: bevy.status().bevy,
+    pid: process.pid,
+    bootstrap: config.bootstrap === null ? null : config.bootstrap.map((b) => `${b.host}:${b.port}`).join(',')
+  })
   return { app, bevy, url: bevy.url, close }
 }
 

@@ -11,7 +11,7 @@ import { Bevy } from '../node/bevy.js'
 import { defaultConfig } from '../node/config.js'
 import { paths, readBevyFile } from '../node/storage.js'
 import { BevyError, ErrorCode, type Clock } from '../protocol/index.js'
-import { loopbackDht, tempDir, waitFor } from './helpers.js'
+import { loopbackDht, onTeardown, tempDir, waitFor } from './helpers.js'
 
 type T = Parameters<typeof tempDir>[0]
 
@@ -31,7 +31,7 @@ async function startBevy (t: T, bootstrap: string, opts: { join?: string | null,
     url: 'http://127.0.0.1:1',
     ...(opts.clock === undefined ? {} : { clock: opts.clock })
   })
-  t.after(() => bevy.close())
+  onTeardown(t, () => bevy.close())
   await bevy.ready()
   return bevy
 }
@@ -84,7 +84,7 @@ test('invites admit exactly as promised, and nothing else gets in', async (t) =>
     const swarm = new Hyperswarm({ bootstrap: [{ host: host as string, port: Number(port) }] })
     swarm.on('connection', (conn) => store.replicate(conn))
     const rogue = new Autobase(store, founder.key, { open: (s) => s.get('view'), apply: async () => {} })
-    t.after(async () => { await rogue.close(); await swarm.destroy(); await store.close() })
+    onTeardown(t, async () => { await rogue.close(); await swarm.destroy(); await store.close() })
     await rogue.ready()
     swarm.join(rogue.discoveryKey)
     await swarm.flush()

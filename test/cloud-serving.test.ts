@@ -11,7 +11,7 @@ import Hyperdrive from 'hyperdrive'
 import { BevyError, ErrorCode, formatKey, hexKey } from '../protocol/index.js'
 import { frameworkErrors, registerErrorHandling } from '../router/errors.js'
 import { cloudContentRoutes } from '../router/routes/cloud-content.js'
-import { tempDir } from './helpers.js'
+import { onTeardown, tempDir } from './helpers.js'
 
 /** A GET with the path sent byte for byte as given (fetch would normalise it). */
 function rawGet (base: URL, path: string): Promise<{ status: number, body: string }> {
@@ -28,7 +28,7 @@ const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex')
 
 test('serving a cloud over HTTP', async (t) => {
   const store = new Corestore(await tempDir(t))
-  t.after(() => store.close())
+  onTeardown(t, () => store.close())
   const drive = new Hyperdrive(store)
   await drive.ready()
   const big = randomBytes(3 * 1024 * 1024 + 17)
@@ -50,7 +50,7 @@ test('serving a cloud over HTTP', async (t) => {
       return { kind: 'local', drive }
     }
   }))
-  t.after(() => app.close())
+  onTeardown(t, () => app.close())
   const base = `/c/${formatKey(drive.key)}`
   const get = (path: string, headers: Record<string, string> = {}, method: 'GET' | 'HEAD' = 'GET') =>
     app.inject({ method, url: base + path, headers })

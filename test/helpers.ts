@@ -15,17 +15,41 @@ import type { ReadyMessage } from '../node/cli/start.js'
 
 type Teardown = { after: (fn: () => Promise<void> | void) => void }
 
+const cleanups = new WeakMap<Teardown, Array<() => Promise<void> | void>>()
+
+/**
+ * Runs `fn` when the test ends, in reverse order of registration (node:test runs `after` hooks
+ * first-in, first-out), so what was opened last closes first: nodes stop before their temp
+ * dirs go, and the DHT goes last.
+ */
+export function onTeardown (t: Teardown, fn: () => Promise<void> | void): void {
+  let stack = cleanups.get(t)
+  if (stack === undefined) {
+    const fns: Array<() => Promise<void> | void> = []
+    cleanups.set(t, stack = fns)
+    t.after(async () => {
+      // Every cleanup runs even if one fails; the first failure is reported after all ran.
+      let failure: unknown = null
+      while (fns.length > 0) {
+        try { await fns.pop()?.() } catch (err) { failure ??= err }
+      }
+      if (failure !== null) throw failure
+    })
+  }
+  stack.push(fn)
+}
+
 /** A fresh temp dir, removed when the test ends. */
 export async function tempDir (t: Teardown, name = 'bevy-test-'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), name))
-  t.after(() => rm(dir, { recursive: true, force: true }))
+  onTeardown(t, () => rm(dir, { recursive: true, force: true, maxRetries: 3 }))
   return dir
 }
 
 /** A private loopback DHT, exactly what `bevy dht` starts, closed when the test ends. */
 export async function loopbackDht (t: Teardown): Promise<PrivateDht> {
   const dht = await startPrivateDht({ port: 0 })
-  t.after(() => dht.close())
+  onTeardown(t, () => dht.close())
   return dht
 }
 
@@ -51,7 +75,7 @@ export const FAST_TIMES = ['--heartbeat-interval-ms', '200', '--suspect-after-ms
 /** Spawns `bevy start` and stops it (SIGKILL if it lingers) when the test ends. */
 export function nodeProcess (t: Teardown, args: string[]): NodeProcess {
   const node = spawnNode(args)
-  t.after(async () => {
+  onTeardown(t, async () => {
     const stopped = node.stop('SIGTERM')
     const timer = setTimeout(() => node.child.kill('SIGKILL'), 10_000)
     await stopped
@@ -90,7 +114,7 @@ export interface SeededDrives { keys: string[], drives: Hyperdrive[] }
 export async function seedDrives (t: Teardown, dht: PrivateDht, count: number): Promise<SeededDrives> {
   const store = new Corestore(await tempDir(t, 'bevy-owner-'))
   const swarm = new Hyperswarm({ bootstrap: parseBootstrap(dht.bootstrap) })
-  t.after(async () => { await swarm.destroy(); await store.close() })
+  onTeardown(t, async () => { await swarm.destroy(); await store.close() })
   swarm.on('connection', (conn: SwarmConnection) => { conn.on('error', () => {}); store.replicate(conn) })
   const drives: Hyperdrive[] = []
   for (let i = 0; i < count; i++) {

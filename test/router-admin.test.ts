@@ -7,7 +7,7 @@ import { defaultConfig } from '../node/config.js'
 import { parseInvite } from '../node/pairing.js'
 import { formatKey, parseKey } from '../protocol/index.js'
 import { buildApp } from '../router/app.js'
-import { loopbackDht, tempDir, waitFor } from './helpers.js'
+import { loopbackDht, onTeardown, tempDir, waitFor } from './helpers.js'
 
 test('admin API', async (t) => {
   const dht = await loopbackDht(t)
@@ -16,9 +16,9 @@ test('admin API', async (t) => {
     config: defaultConfig({ storage: await tempDir(t), bootstrap: [{ host: host as string, port: Number(port) }], heartbeatIntervalMs: 60_000, suspectAfterMs: 120_000, downAfterMs: 240_000 }),
     url: 'http://127.0.0.1:7420'
   })
-  t.after(() => bevy.close())
+  onTeardown(t, () => bevy.close())
   const app = buildApp({ bevy, adminToken: () => bevy.adminToken })
-  t.after(() => app.close())
+  onTeardown(t, () => app.close())
   await bevy.ready()
   const auth = { authorization: `Bearer ${bevy.adminToken}` }
 

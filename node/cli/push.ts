@@ -9,6 +9,7 @@ import { BevyError, ErrorCode, formatKey, MAX_REPLICAS } from '../../protocol/in
 import type { CloudInfo, ReplicaInfo } from '../bevy.js'
 import { parseBootstrap, parseIntSetting } from '../config.js'
 import { OwnerDrive } from '../owner/owner-drive.js'
+import { readNodeFile } from '../storage.js'
 import { adminRequest, resolveTarget, type AdminTarget } from './admin-client.js'
 import { adminOptions, option, parseDuration } from './options.js'
 
@@ -23,7 +24,7 @@ export function pushCommand (): Command {
     .argument('<dir>', 'the folder to publish'))
   option(cmd, '--owner-storage <dir>', 'where your drives and their keys live', DEFAULT_OWNER_STORAGE)
   option(cmd, '--replicas <n>', `replicas to keep, 1 to ${MAX_REPLICAS}`, '3')
-  option(cmd, '--bootstrap <host:port,...>', 'private DHT bootstrap nodes (default: the public DHT)')
+  option(cmd, '--bootstrap <host:port,...>', 'private DHT bootstrap nodes (default: the local node\'s, else the public DHT)')
   option(cmd, '--wait', 'stay online until every replica has this version (default: until one has)', false)
   option(cmd, '--timeout <duration>', 'give up seeding after this long', '10m')
   cmd.action(async (dir: string, opts: PushOpts) => {
@@ -31,7 +32,9 @@ export function pushCommand (): Command {
     const timeoutMs = parseDuration(opts.timeout, '--timeout')
     await requireFolder(dir)
     const target = await resolveTarget(opts)
-    const owner = new OwnerDrive({ storage: opts.ownerStorage, folder: dir, bootstrap: opts.bootstrap === undefined ? null : parseBootstrap(opts.bootstrap) })
+    // Seed on the DHT the bevy uses: the one given, else the local node's own.
+    const bootstrap = opts.bootstrap ?? (opts.url === undefined ? (await readNodeFile(opts.storage))?.bootstrap ?? null : null)
+    const owner = new OwnerDrive({ storage: opts.ownerStorage, folder: dir, bootstrap: bootstrap === null ? null : parseBootstrap(bootstrap) })
     try {
       await owner.ready()
       const summary = await owner.mirror()

@@ -3,14 +3,19 @@
 // Work on one cloud is serialised, so a purge always finishes before the same cloud reopens.
 import type Corestore from 'corestore'
 import type Hyperswarm from 'hyperswarm'
-import { formatKey, OpType, type CloudProgressOp, type SyncProgress } from '../../protocol/index.js'
+import { formatKey, OpType, type Clock, type CloudProgressOp, type SyncProgress } from '../../protocol/index.js'
 import type { Logger } from '../log.js'
 import { Coalesced } from '../timer.js'
 import type { LocalHoldings } from '../placement-runner.js'
 import { CloudReplica, type ReplicaStatus } from './cloud-replica.js'
 
+/** Wait after a cloud fails to open before trying again; doubles per failure up to the max. */
+const RETRY_FIRST_MS = 1000
+const RETRY_MAX_MS = 60_000
+
 export interface CloudHostOptions {
   store: Corestore
+  clock: Clock
   swarm: Hyperswarm
   log: Logger
   /** Reclaims the space of purged blocks (a storage compaction). */
@@ -30,6 +35,8 @@ export class CloudHost implements LocalHoldings {
   private readonly written = new Map<string, string>()
   /** Clouds purged in this run, so a copy left by a crash is purged once before it is let go. */
   private readonly purged = new Set<string>()
+  /** Clouds whose last open failed: not retried before `untilMs`, so a broken disk is no hot loop. */
+  private readonly failed = new Map<string, { untilMs: number, waitMs: number }>()
   private readonly compactor: Coalesced
   private closed = false
 
@@ -71,6 +78,7 @@ export class CloudHost implements LocalHoldings {
 
   open (cloudHex: string): void {
     if (this.intents.get(cloudHex) === true || (this.replicas.has(cloudHex) && !this.queues.has(cloudHex))) return
+    if (this.backingOff(cloudHex)) return
     this.intents.set(cloudHex, true)
     this.enqueue(cloudHex, async () => {
       if (this.replicas.has(cloudHex) || this.closed) return
@@ -103,7 +111,7 @@ export class CloudHost implements LocalHoldings {
    * open here (a copy from before a crash or restart) is opened just to be purged.
    */
   release (cloudHex: string): void {
-    if (this.intents.get(cloudHex) === false) return
+    if (this.intents.get(cloudHex) === false || this.backingOff(cloudHex)) return
     this.intents.set(cloudHex, false)
     this.enqueue(cloudHex, async () => {
       if (this.closed) return
@@ -118,10 +126,18 @@ export class CloudHost implements LocalHoldings {
     })
   }
 
+  private backingOff (cloudHex: string): boolean {
+    const failure = this.failed.get(cloudHex)
+    return failure !== undefined && this.opts.clock.now() < failure.untilMs
+  }
+
   private enqueue (cloudHex: string, task: () => Promise<void>): void {
     const previous = this.queues.get(cloudHex) ?? Promise.resolve()
-    const next = previous.then(task).catch((err) => {
-      if (!this.closed) this.opts.log.error({ err, cloud: formatKey(Buffer.from(cloudHex, 'hex')) }, 'cloud replica task failed')
+    const next = previous.then(task).then(() => { this.failed.delete(cloudHex) }, (err) => {
+      if (this.closed) return
+      const waitMs = Math.min(RETRY_MAX_MS, (this.failed.get(cloudHex)?.waitMs ?? RETRY_FIRST_MS / 2) * 2)
+      this.failed.set(cloudHex, { untilMs: this.opts.clock.now() + waitMs, waitMs })
+      this.opts.log.error({ err, cloud: formatKey(Buffer.from(cloudHex, 'hex')), retryInMs: waitMs }, 'cloud replica task failed')
     }).finally(() => {
       if (this.queues.get(cloudHex) !== next) return
       this.queues.delete(cloudHex)
