@@ -67,15 +67,6 @@ export class CloudHost implements LocalHoldings {
     return r?.opened === true && r.closing === null ? r : undefined
   }
 
-  status (cloudHex: string): ReplicaStatus | null {
-    return this.replicas.get(cloudHex)?.status() ?? null
-  }
-
-  /** Every held cloud with its status, in key order. */
-  statuses (): Array<[string, ReplicaStatus]> {
-    return [...this.replicas.entries()].sort(([a], [b]) => a < b ? -1 : 1).map(([k, r]) => [k, r.status()])
-  }
-
   open (cloudHex: string): void {
     if (this.intents.get(cloudHex) === true || (this.replicas.has(cloudHex) && !this.queues.has(cloudHex))) return
     if (this.backingOff(cloudHex)) return

@@ -52,11 +52,11 @@ export class OwnerDrive extends ReadyResource {
   }
 
   /** Makes the drive hold exactly the folder's files: adds, changes and deletions. */
-  async mirror (onFile?: (path: string) => void): Promise<MirrorSummary> {
+  async mirror (): Promise<MirrorSummary> {
     const local = new Localdrive(this.folder)
     try {
       const mirror = local.mirror(this.drive, { prune: true })
-      for await (const diff of mirror) onFile?.(diff.key)
+      await mirror.done()
       return {
         added: mirror.count.add,
         changed: mirror.count.change,
