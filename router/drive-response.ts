@@ -55,12 +55,10 @@ export async function serveDrivePath (request: FastifyRequest, reply: FastifyRep
   if (version !== null) reply.raw.once('close', () => { drive.close().catch(() => {}) })
   reply.header('X-Bevy-Version', String(version ?? drive.version))
 
+  const pinned = version !== null
   if (!req.path.endsWith('/')) {
-    const cacheKey = `${req.driveHex}:${drive.version}:${req.path}`
-    const cached = fileCache.get(cacheKey)
-    if (cached !== undefined) return sendFile(request, reply, drive, cached, version !== null)
-    const entry = await drive.entry(req.path, { timeout: BLOCK_WAIT_MS })
-    if (entry !== null) return sendFile(request, reply, drive, await fileMeta(drive, entry, cacheKey), version !== null)
+    const file = await lookupFile(drive, req.driveHex, req.path)
+    if (file !== null) return sendFile(request, reply, drive, file, pinned)
     if (await isDirectory(drive, req.path)) {
       return reply.code(301).header('Location', req.mount + encodePath(req.path) + '/' + (req.query === '' ? '' : '?' + req.query)).send()
     }
@@ -68,12 +66,8 @@ export async function serveDrivePath (request: FastifyRequest, reply: FastifyRep
   }
   const wantsJson = prefersJson(request.headers.accept)
   if (!wantsJson) {
-    const indexPath = req.path + 'index.html'
-    const cacheKey = `${req.driveHex}:${drive.version}:${indexPath}`
-    const cached = fileCache.get(cacheKey)
-    if (cached !== undefined) return sendFile(request, reply, drive, cached, version !== null)
-    const index = await drive.entry(indexPath, { timeout: BLOCK_WAIT_MS })
-    if (index !== null) return sendFile(request, reply, drive, await fileMeta(drive, index, cacheKey), version !== null)
+    const index = await lookupFile(drive, req.driveHex, req.path + 'index.html')
+    if (index !== null) return sendFile(request, reply, drive, index, pinned)
   }
   if (req.path !== '/' && !await isDirectory(drive, req.path.slice(0, -1))) throw new BevyError(ErrorCode.FILE_NOT_FOUND, 'no such directory in this cloud')
   const listing = await listDirectory(drive, req.path)
@@ -87,6 +81,15 @@ function requestedVersion (query: string, latest: number): number | null {
   const version = /^[0-9]{1,15}$/.test(raw) ? Number(raw) : NaN
   if (!(version >= 1 && version <= latest)) throw new BevyError(ErrorCode.BAD_VERSION, `version must be a whole number from 1 to ${latest}`)
   return version
+}
+
+/** A file at the drive's (or checkout's) version: from the small-file cache, else the drive; null if absent. */
+async function lookupFile (drive: Hyperdrive, driveHex: string, path: string): Promise<FileMeta | null> {
+  const cacheKey = `${driveHex}:${drive.version}:${path}`
+  const cached = fileCache.get(cacheKey)
+  if (cached !== undefined) return cached
+  const entry = await drive.entry(path, { timeout: BLOCK_WAIT_MS })
+  return entry === null ? null : fileMeta(drive, entry, cacheKey)
 }
 
 /** Reads what serving an entry needs; small files are read whole and cached under `cacheKey`. */

@@ -24,7 +24,6 @@ export interface CloudHostOptions {
   onHoldingChange: () => void
 }
 
-
 export class CloudHost implements LocalHoldings {
   private readonly replicas = new Map<string, CloudReplica>()
   /** Tail of each cloud's serial work queue; present while work is queued. */
@@ -78,7 +77,7 @@ export class CloudHost implements LocalHoldings {
       this.replicas.set(cloudHex, replica)
       try {
         await replica.ready()
-        this.opts.log.info({ cloud: formatKey(Buffer.from(cloudHex, 'hex')) }, 'replica opened')
+        this.opts.log.info({ cloud: cloudText(cloudHex) }, 'replica opened')
       } catch (err) {
         this.replicas.delete(cloudHex)
         await replica.close().catch(() => {})
@@ -112,7 +111,7 @@ export class CloudHost implements LocalHoldings {
       this.replicas.delete(cloudHex)
       this.lastSynced.delete(cloudHex)
       this.written.delete(cloudHex)
-      this.opts.log.info({ cloud: formatKey(Buffer.from(cloudHex, 'hex')) }, 'replica purged')
+      this.opts.log.info({ cloud: cloudText(cloudHex) }, 'replica purged')
       this.compactor.run().catch((err) => this.opts.log.warn({ err }, 'storage compaction failed'))
     })
   }
@@ -128,7 +127,7 @@ export class CloudHost implements LocalHoldings {
       if (this.closed) return
       const waitMs = Math.min(RETRY_MAX_MS, (this.failed.get(cloudHex)?.waitMs ?? RETRY_FIRST_MS / 2) * 2)
       this.failed.set(cloudHex, { untilMs: this.opts.clock.now() + waitMs, waitMs })
-      this.opts.log.error({ err, cloud: formatKey(Buffer.from(cloudHex, 'hex')), retryInMs: waitMs }, 'cloud replica task failed')
+      this.opts.log.error({ err, cloud: cloudText(cloudHex), retryInMs: waitMs }, 'cloud replica task failed')
     }).finally(() => {
       if (this.queues.get(cloudHex) !== next) return
       this.queues.delete(cloudHex)
@@ -172,4 +171,9 @@ export class CloudHost implements LocalHoldings {
 
 function pickProgress (s: ReplicaStatus): SyncProgress {
   return { version: s.version, blocksHad: s.blocksHad, blocksTotal: s.blocksTotal, bytesHad: s.bytesHad, bytesTotal: s.bytesTotal, peers: s.peers }
+}
+
+/** A hex cloud key as logs and users spell it. */
+function cloudText (cloudHex: string): string {
+  return formatKey(Buffer.from(cloudHex, 'hex'))
 }

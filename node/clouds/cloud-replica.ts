@@ -18,6 +18,9 @@ export interface ReplicaStatus extends SyncProgress {
 
 interface Download { destroy (): void }
 
+/** Core events that change a replica's progress or peers. */
+const CHANGE_EVENTS = ['append', 'download', 'peer-add', 'peer-remove'] as const
+
 export interface CloudReplicaOptions {
   /** A namespace of the node's store reserved for this cloud. */
   store: Corestore
@@ -71,8 +74,8 @@ export class CloudReplica extends ReadyResource {
   /** Downloads every block of `core`, now and as it grows, and reports each change. */
   private follow (core: Hypercore): void {
     const changed = (): void => { this.opts.onChange() }
-    for (const event of ['append', 'download', 'peer-add', 'peer-remove']) core.on(event, changed)
-    this.listening.push({ core, off: () => { for (const event of ['append', 'download', 'peer-add', 'peer-remove']) core.off(event, changed) } })
+    for (const event of CHANGE_EVENTS) core.on(event, changed)
+    this.listening.push({ core, off: () => { for (const event of CHANGE_EVENTS) core.off(event, changed) } })
     this.downloads.push(core.download({ start: 0, end: -1 }))
     changed()
   }
