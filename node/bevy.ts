@@ -9,9 +9,9 @@ import type Hyperdrive from 'hyperdrive'
 import Hyperswarm, { type SwarmConnection } from 'hyperswarm'
 import ReadyResource from 'ready-resource'
 import {
-  BevyError, ErrorCode, formatKey, hexKey, NodeState, NO_INVITE, OpType, type Clock, type ProgressRecord
+  BevyError, ErrorCode, formatKey, hexKey, NodeState, NO_INVITE, OpType, type Clock, type ProgressRecord, type Rng
 } from '../protocol/index.js'
-import { LivenessTracker, type Placement, type Replica } from '../placement/index.js'
+import { chooseReplica, LivenessTracker, rankReplicas, type Placement, type Replica, type ReplicaSignal } from '../placement/index.js'
 import { ClusterBase } from './cluster-base.js'
 import type { NodeConfig } from './config.js'
 import { CloudHost } from './clouds/cloud-host.js'
@@ -24,7 +24,8 @@ import { createInvite, memberHandler, pairWithInvite, parseInvite, type Invite }
 import { buildStatus, nodeState, type NodeStatusState, type StatusReport } from './status.js'
 import { ensureStorage, loadOrCreateAdminToken, paths, readBevyFile, writeBevyFile } from './storage.js'
 import { PlacementRunner } from './placement-runner.js'
-import { Coalesced, Repeater, systemClock } from './timer.js'
+import { RouteFeedback } from './route-feedback.js'
+import { Coalesced, cryptoRng, Repeater, systemClock } from './timer.js'
 import type { CloudView, ClusterSnapshot } from './view/snapshot.js'
 
 export interface ReplicaInfo {
@@ -50,14 +51,23 @@ export interface CloudInfo {
 /** Where a request for a cloud can be answered. */
 export type CloudRoute =
   | { kind: 'local', drive: Hyperdrive }
-  | { kind: 'remote', node: string, url: string }
+  | { kind: 'remote', node: string, nodeHex: string, url: string }
   | { kind: 'unavailable' }
+
+/** One replica of a cloud with the signals routing weighs. */
+export interface RoutedReplica extends ReplicaSignal {
+  url: string
+  zone: string
+  /** This node itself. */
+  local: boolean
+}
 
 export interface BevyOptions {
   config: NodeConfig
   /** The URL this node announces; the HTTP layer knows it once it listens. */
   url: string
   clock?: Clock
+  rng?: Rng
   log?: Logger
 }
 
@@ -74,6 +84,9 @@ const EMPTY_SNAPSHOT: ClusterSnapshot = { nodes: [], byId: new Map(), clouds: []
 export class Bevy extends ReadyResource {
   readonly config: NodeConfig
   readonly clock: Clock
+  readonly rng: Rng
+  /** This node's own evidence about the replicas it sends requests to. */
+  readonly routing = new RouteFeedback()
   readonly log: Logger
   /** Set by the HTTP layer once it listens, before ready(). */
   url: string
@@ -107,6 +120,7 @@ export class Bevy extends ReadyResource {
     this.config = opts.config
     this.url = opts.url
     this.clock = opts.clock ?? systemClock
+    this.rng = opts.rng ?? cryptoRng()
     this.log = opts.log ?? silentLogger()
     this.tracker = new LivenessTracker(opts.config)
     this.sampler = new LoadSampler(() => this.swarm?.connections.size ?? 0)
@@ -404,22 +418,61 @@ export class Bevy extends ReadyResource {
   }
 
   /**
-   * Where to answer a request for a cloud: here when this node has a synced copy, else the first
-   * live, synced replica. Throws CLOUD_NOT_FOUND for a cloud the bevy does not know.
+   * Where to answer one request for a cloud: the replica chooseReplica picks among the live,
+   * synced ones (this node when it holds a synced copy and is not clearly busier). `exclude`
+   * (hex ids) skips replicas a retry already tried. Throws CLOUD_NOT_FOUND for an unknown cloud.
    */
-  routeCloud (keyHex: string): CloudRoute {
+  routeCloud (keyHex: string, exclude?: ReadonlySet<string>): CloudRoute {
+    const signals = this.replicaSignals(keyHex).filter((r) => exclude === undefined || !exclude.has(r.node))
+    const now = this.clock.now()
+    const chosen = chooseReplica(signals, {
+      nowMs: now,
+      suspectAfterMs: this.config.suspectAfterMs,
+      self: this.nodeId === null ? null : hexKey(this.nodeId),
+      inFlightCostPermille: this.config.routeInFlightCostPermille,
+      localMarginPermille: this.config.routeLocalMarginPermille
+    }, this.rng)
+    if (chosen === null) return { kind: 'unavailable' }
+    const local = this.host?.replica(keyHex)
+    if (chosen.local && local !== undefined) return { kind: 'local', drive: local.drive }
+    return { kind: 'remote', node: formatKey(Buffer.from(chosen.node, 'hex')), nodeHex: chosen.node, url: chosen.url }
+  }
+
+  /**
+   * A cloud's replicas with everything a routing decision weighs, best first, for clients that
+   * balance themselves. Throws CLOUD_NOT_FOUND for an unknown cloud.
+   */
+  rankedReplicas (keyHex: string): RoutedReplica[] {
+    return rankReplicas(this.replicaSignals(keyHex), {
+      nowMs: this.clock.now(), suspectAfterMs: this.config.suspectAfterMs, inFlightCostPermille: this.config.routeInFlightCostPermille
+    })
+  }
+
+  private replicaSignals (keyHex: string): RoutedReplica[] {
     if (!this.opened || this.closing !== null) throw new BevyError(ErrorCode.NOT_READY, 'node is still joining its bevy')
     if (!this.snapshot.cloudByKey.has(keyHex)) throw new BevyError(ErrorCode.CLOUD_NOT_FOUND, 'no such cloud in this bevy')
-    const local = this.host?.replica(keyHex)
-    if (local !== undefined && local.synced) return { kind: 'local', drive: local.drive }
-    const self = this.idTextOrNull === null ? '' : hexKey(this.id)
+    const self = this.nodeId === null ? '' : hexKey(this.nodeId)
     const now = this.clock.now()
+    const out: RoutedReplica[] = []
     for (const r of this.placement()?.replicaSet(keyHex) ?? []) {
-      const url = this.snapshot.byId.get(r.node)?.record.url
-      if (r.node === self || !r.synced || url === undefined || this.tracker.state(r.node, now) !== 'live') continue
-      return { kind: 'remote', node: formatKey(Buffer.from(r.node, 'hex')), url }
+      const node = this.snapshot.byId.get(r.node)
+      if (node === undefined) continue
+      const local = r.node === self
+      const load = node.heartbeat?.load
+      out.push({
+        node: r.node,
+        url: node.record.url,
+        zone: node.record.zone,
+        local,
+        // This node knows its own copy first hand; the view's flag lags by a cluster-log round.
+        synced: local ? this.host?.replica(keyHex)?.synced === true : r.synced,
+        liveness: local ? 'live' : this.tracker.state(r.node, now),
+        loadPermille: load === undefined ? 0 : Math.max(load.cpuPermille, load.eventLoopPermille),
+        inFlight: this.routing.inFlightTo(r.node),
+        lastFailureMs: local ? null : this.routing.lastFailureMs(r.node)
+      })
     }
-    return { kind: 'unavailable' }
+    return out
   }
 
   /** Marks a node draining (its replicas move off, make-before-break) or lets it take replicas again. */

@@ -71,6 +71,18 @@ export const TUNABLES = {
     default: 10_000, min: 100, max: 3_600_000,
     doc: 'How often a node measures the disk its storage uses. Shorter reports sooner; each measurement walks the storage directory.'
   },
+  routeInFlightCostPermille: {
+    default: 50, min: 0, max: 1000,
+    doc: 'Load one request in flight from this node adds to a replica when choosing where to send the next. Higher spreads a burst sooner; lower trusts the heartbeat load more.'
+  },
+  routeLocalMarginPermille: {
+    default: 200, min: 0, max: 1000,
+    doc: 'How much busier (in permille load) than the best other replica this node may be and still serve a cloud it holds itself. Higher saves hops; lower balances harder.'
+  },
+  proxyTimeoutMs: {
+    default: 30_000, min: 100, max: 3_600_000,
+    doc: 'How long a proxied request may wait on a silent replica before the client gets 504. Shorter fails fast; too short cuts off slow but healthy replicas.'
+  },
   shutdownGraceMs: {
     default: 10_000, min: 0, max: 600_000,
     doc: 'How long a graceful stop waits for in-flight requests before closing them.'

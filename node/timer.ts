@@ -1,4 +1,8 @@
-// A repeating async task that never overlaps itself and never leaks a rejection.
+// Timers and the production Clock and Rng ports.
+import { randomFillSync } from 'node:crypto'
+import type { Rng } from '../protocol/index.js'
+
+/** A repeating async task that never overlaps itself and never leaks a rejection. */
 export class Repeater {
   private timer: NodeJS.Timeout | null = null
   private running: Promise<void> | null = null
@@ -56,5 +60,19 @@ export class Coalesced {
   /** Resolves when no run is under way. */
   async idle (): Promise<void> {
     while (this.running !== null) await this.running.catch(() => {})
+  }
+}
+
+/** Production randomness: crypto bytes drawn in batches, so a routing decision costs no syscall. */
+export function cryptoRng (): Rng {
+  const pool = Buffer.alloc(4096)
+  let at = pool.length
+  return {
+    nextUint32 () {
+      if (at + 4 > pool.length) { randomFillSync(pool); at = 0 }
+      const value = pool.readUInt32LE(at)
+      at += 4
+      return value
+    }
   }
 }

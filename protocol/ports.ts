@@ -21,3 +21,20 @@ export function rngFloat (rng: Rng): number {
 export function rngInt (rng: Rng, n: number): number {
   return Math.floor(rngFloat(rng) * n)
 }
+
+/**
+ * A small seeded PRNG (mulberry32): the same seed gives the same sequence on every machine, which
+ * is what tests and the simulator replay from. Not for secrets.
+ */
+export function seededRng (seed: number): Rng {
+  let state = seed >>> 0
+  return {
+    nextUint32 () {
+      state = (state + 0x6d2b79f5) >>> 0
+      let t = state
+      t = Math.imul(t ^ (t >>> 15), t | 1)
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+      return (t ^ (t >>> 14)) >>> 0
+    }
+  }
+}

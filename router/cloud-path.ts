@@ -55,3 +55,22 @@ export function checkDrivePath (rawPath: string): string {
   }
   return path.replace(/\/{2,}/g, '/')
 }
+
+/** A z-base-32 cloud key as the first label of a host name: `<cloud>.example.org`. */
+const CLOUD_HOST_LABEL = /^[ybndrfg8ejkmcpqxot1uwisza345h769]{52}$/
+
+/**
+ * The cloud a Host header addresses, when its first label is a cloud key, else null. Such a host
+ * serves the cloud at its root, so relative and root-relative links in the cloud's pages work.
+ */
+export function cloudOfHost (host: string | undefined): string | null {
+  if (host === undefined) return null
+  const dot = host.indexOf('.')
+  const label = (dot === -1 ? host.replace(/:\d+$/, '') : host.slice(0, dot)).toLowerCase()
+  return CLOUD_HOST_LABEL.test(label) ? label : null
+}
+
+/** The path-addressed form (`/c/<cloud>/…`) of a request URL, given the cloud its Host names. */
+export function hostAddressedUrl (cloud: string, url: string): string {
+  return '/c/' + cloud + (url.startsWith('/') ? url : '/' + url)
+}

@@ -10,6 +10,9 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.BAD_VERSION]: 400,
   [ErrorCode.FILE_NOT_FOUND]: 404,
   [ErrorCode.NO_REPLICA]: 503,
+  [ErrorCode.UPSTREAM_FAILED]: 502,
+  [ErrorCode.UPSTREAM_TIMEOUT]: 504,
+  [ErrorCode.METHOD_NOT_ALLOWED]: 405,
   [ErrorCode.UNAUTHORIZED]: 401,
   [ErrorCode.NOT_FOUND]: 404,
   [ErrorCode.CLOUD_NOT_FOUND]: 404,
@@ -17,6 +20,11 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.NOT_WRITABLE]: 503,
   [ErrorCode.NOT_READY]: 503,
   [ErrorCode.CLOSED]: 503
+}
+
+/** The HTTP status for an error code; 500 for codes that are bugs. */
+export function statusOf (code: ErrorCode): number {
+  return STATUS_BY_CODE[code] ?? 500
 }
 
 export interface ErrorBody { error: { code: string, message?: string } }
@@ -40,7 +48,7 @@ export function registerErrorHandling (app: FastifyInstance): void {
     for (const header of ['content-length', 'content-range', 'etag', 'accept-ranges', 'cache-control']) reply.removeHeader(header)
     reply.type('application/json; charset=utf-8')
     if (err instanceof BevyError) {
-      const status = STATUS_BY_CODE[err.code] ?? 500
+      const status = statusOf(err.code)
       if (status >= 500) request.log.warn({ err }, 'request failed')
       return reply.code(status).send(errorBody(err.code, err.message))
     }

@@ -8,10 +8,11 @@ import { test } from 'node:test'
 import Corestore from 'corestore'
 import Fastify from 'fastify'
 import Hyperdrive from 'hyperdrive'
-import { BevyError, ErrorCode, formatKey, hexKey } from '../protocol/index.js'
+import { formatKey, hexKey } from '../protocol/index.js'
 import { frameworkErrors, registerErrorHandling } from '../router/errors.js'
+import { ReplicaProxy } from '../router/replica-proxy.js'
 import { cloudContentRoutes } from '../router/routes/cloud-content.js'
-import { onTeardown, tempDir } from './helpers.js'
+import { onTeardown, standInSource, tempDir } from './helpers.js'
 
 /** A GET with the path sent byte for byte as given (fetch would normalise it). */
 function rawGet (base: URL, path: string): Promise<{ status: number, body: string }> {
@@ -44,12 +45,10 @@ test('serving a cloud over HTTP', async (t) => {
 
   const app = Fastify({ frameworkErrors })
   registerErrorHandling(app)
-  app.register(cloudContentRoutes({
-    routeCloud: (keyHex) => {
-      if (keyHex !== hexKey(drive.key)) throw new BevyError(ErrorCode.CLOUD_NOT_FOUND, 'no such cloud')
-      return { kind: 'local', drive }
-    }
-  }))
+  const proxy = new ReplicaProxy({ timeoutMs: 5000 })
+  const source = standInSource(() => ({ kind: 'local', drive }), [hexKey(drive.key)])
+  app.register(cloudContentRoutes({ source, proxy, mode: 'redirect' }))
+  onTeardown(t, () => { proxy.close() })
   onTeardown(t, () => app.close())
   const base = `/c/${formatKey(drive.key)}`
   const get = (path: string, headers: Record<string, string> = {}, method: 'GET' | 'HEAD' = 'GET') =>

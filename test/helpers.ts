@@ -8,7 +8,11 @@ import Corestore from 'corestore'
 import Hyperdrive from 'hyperdrive'
 import Hyperswarm, { type SwarmConnection } from 'hyperswarm'
 import { parseBootstrap } from '../node/config.js'
-import { formatKey } from '../protocol/index.js'
+import { BevyError, ErrorCode, formatKey } from '../protocol/index.js'
+import type { CloudRoute } from '../node/bevy.js'
+import { RouteFeedback } from '../node/route-feedback.js'
+import { systemClock } from '../node/timer.js'
+import type { CloudSource } from '../router/routes/cloud-content.js'
 import { startPrivateDht, type PrivateDht } from '../node/dht.js'
 import { BIN_PATH, spawnNode, type NodeProcess } from '../node/cli/spawn.js'
 import type { ReadyMessage } from '../node/cli/start.js'
@@ -158,3 +162,20 @@ export function runBevy (args: string[], env: NodeJS.ProcessEnv = {}): Promise<R
 }
 
 export type { TestContext }
+
+/**
+ * A stand-in for the node behind the cloud routes: `route` decides where each request goes, and
+ * only the clouds in `known` (hex) exist. Routing feedback and the clock are the real ones.
+ */
+export function standInSource (route: (keyHex: string, exclude?: ReadonlySet<string>) => CloudRoute, known: string[], id: string | null = null): CloudSource {
+  const clouds = new Set(known)
+  return {
+    routeCloud: (keyHex, exclude) => {
+      if (!clouds.has(keyHex)) throw new BevyError(ErrorCode.CLOUD_NOT_FOUND, 'no such cloud')
+      return route(keyHex, exclude)
+    },
+    routing: new RouteFeedback(),
+    clock: systemClock,
+    idTextOrNull: id
+  }
+}

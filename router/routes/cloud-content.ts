@@ -1,41 +1,151 @@
-// Cloud content: GET|HEAD /c/<cloud>/<path>. A node with a synced copy serves it; any other node
-// redirects to a live, synced replica, or answers 503 when there is none.
-import type { FastifyInstance } from 'fastify'
+// Cloud content: /c/<cloud>/<path>, any method. The replica chooseReplica picks answers: this
+// node serves its own synced copy; otherwise it redirects (307 keeps method and body) or, in proxy
+// mode, forwards the request and streams the replica's answer back. 503 when no replica is up.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http'
+import { pipeline } from 'node:stream/promises'
 import type { CloudRoute } from '../../node/bevy.js'
-import { BevyError, ErrorCode } from '../../protocol/index.js'
+import type { RouteMode } from '../../node/config.js'
+import type { RouteFeedback } from '../../node/route-feedback.js'
+import { BevyError, ErrorCode, parseKey, type Clock } from '../../protocol/index.js'
 import { parseCloudUrl } from '../cloud-path.js'
 import { serveDrivePath } from '../drive-response.js'
+import { forwardingHeaders, hopChain, HOP_HEADER, MAX_HOPS, ROUTE_HEADER } from '../forwarding.js'
+import type { ReplicaProxy, UpstreamResponse } from '../replica-proxy.js'
 
-/** Set on a request a node forwards, so the next node never sends it on again. */
-export const HOP_HEADER = 'x-bevy-hop'
 /** Seconds a client should wait before retrying a cloud with no replica up. */
 const RETRY_AFTER_S = 5
+const READ_METHODS = new Set(['GET', 'HEAD'])
+/** Methods whose request has no body to lose, so a failed attempt can go to the next replica. */
+const RETRYABLE_METHODS = READ_METHODS
+/** Set by the app's rewriteUrl on a request whose Host names the cloud (`<cloud>.example.org`). */
+export const HOST_ADDRESSED = Symbol('bevy.hostAddressed')
 
 /** Decides where a cloud's requests are answered (the node, or a stand-in in tests). */
-export interface CloudSource { routeCloud: (keyHex: string) => CloudRoute }
+export interface CloudSource {
+  routeCloud: (keyHex: string, exclude?: ReadonlySet<string>) => CloudRoute
+  readonly routing: RouteFeedback
+  readonly clock: Clock
+  readonly idTextOrNull: string | null
+}
 
-export function cloudContentRoutes (source: CloudSource) {
+export interface CloudContentOptions {
+  source: CloudSource
+  proxy: ReplicaProxy
+  /** The node's default for requests that do not ask with X-Bevy-Route. */
+  mode: RouteMode
+}
+
+type RemoteRoute = Extract<CloudRoute, { kind: 'remote' }>
+
+interface ForwardedRequest {
+  cloudHex: string
+  hops: string[]
+  /** Path-addressed URL to ask the replica for. */
+  rawUrl: string
+  /** How to serve it here if a retry lands on this node. */
+  local: { path: string, query: string, mount: string }
+}
+
+export function cloudContentRoutes (opts: CloudContentOptions) {
+  const { source, proxy } = opts
+
   return async function (app: FastifyInstance): Promise<void> {
+    // Bodies stay unread: a redirect leaves them to the client, a proxy streams them upstream.
+    app.removeAllContentTypeParsers()
+    app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined))
+
     app.route({
-      method: ['GET', 'HEAD'],
+      method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
       url: '/c/*',
       exposeHeadRoute: false,
       handler: async (request, reply) => {
         const rawUrl = request.raw.url ?? request.url
         const { cloudHex, cloudText, path, query } = parseCloudUrl(rawUrl)
-        const mount = '/c/' + cloudText
-        if (path === '/' && !rawUrl.split('?', 1)[0]!.endsWith('/')) {
+        const hostAddressed = (request.raw as IncomingMessage & { [HOST_ADDRESSED]?: boolean })[HOST_ADDRESSED] === true
+        const mount = hostAddressed ? '' : '/c/' + cloudText
+        if (!hostAddressed && path === '/' && !rawUrl.split('?', 1)[0]!.endsWith('/')) {
           // The cloud root needs its slash, or relative links in its pages resolve one level up.
           return reply.code(301).header('Location', mount + '/' + (query === '' ? '' : '?' + query)).send()
         }
-        const route = source.routeCloud(cloudHex)
-        if (route.kind === 'local') return serveDrivePath(request, reply, { drive: route.drive, driveHex: cloudHex, path, query, mount })
-        if (route.kind === 'remote' && request.headers[HOP_HEADER] === undefined) {
-          return reply.code(307).header('Location', route.url.replace(/\/$/, '') + rawUrl).header('Cache-Control', 'no-store').send()
+        const hops = hopChain(request.headers[HOP_HEADER])
+        const route = hops.length === 0 ? source.routeCloud(cloudHex) : source.routeCloud(cloudHex, hexIds(hops))
+        if (route.kind === 'local') {
+          if (!READ_METHODS.has(request.method)) {
+            reply.header('Allow', 'GET, HEAD')
+            throw new BevyError(ErrorCode.METHOD_NOT_ALLOWED, 'this cloud is read-only: its owner publishes it with `bevy push`')
+          }
+          return serveDrivePath(request, reply, { drive: route.drive, driveHex: cloudHex, path, query, mount })
         }
-        reply.header('Retry-After', String(RETRY_AFTER_S))
-        throw new BevyError(ErrorCode.NO_REPLICA, 'no live, synced replica of this cloud right now')
+        if (route.kind === 'unavailable' || hops.length >= MAX_HOPS) return noReplica(reply)
+        const proxied = hops.length > 0 || opts.mode === 'proxy' || request.headers[ROUTE_HEADER] === 'proxy'
+        if (!proxied) {
+          return reply.code(307)
+            .header('Location', route.url.replace(/\/$/, '') + rawUrl)
+            .header('Cache-Control', 'no-store')
+            .header(HOP_HEADER, source.idTextOrNull ?? '')
+            .send()
+        }
+        return forward(request, reply, route, { cloudHex, hops, rawUrl, local: { path, query, mount } })
       }
     })
+
+    /**
+     * Proxies the request to `first`; a GET or HEAD that gets no answer tries one more replica.
+     * A replica that failed is avoided locally for suspectAfterMs, before its heartbeat says so.
+     */
+    async function forward (request: FastifyRequest, reply: FastifyReply, first: RemoteRoute, req: ForwardedRequest) {
+      const self = source.idTextOrNull ?? ''
+      const headers = forwardingHeaders(request.raw, req.hops, self)
+      const tried = new Set(hexIds(req.hops))
+      let target: CloudRoute = first
+      while (target.kind === 'remote') {
+        tried.add(target.nodeHex)
+        const done = source.routing.begin(target.nodeHex)
+        const result = await proxy.forward(request.raw, { url: target.url, path: req.rawUrl, headers })
+        if (result.ok) return streamBack(reply, result, target, done)
+        done()
+        source.routing.fail(target.nodeHex, source.clock.now())
+        request.log.warn({ replica: target.node, err: result.error?.message, timedOut: result.timedOut }, 'proxied request failed')
+        const retry = !result.timedOut && RETRYABLE_METHODS.has(request.method) && tried.size - req.hops.length < 2
+        if (!retry) {
+          throw result.timedOut
+            ? new BevyError(ErrorCode.UPSTREAM_TIMEOUT, 'the replica did not answer in time')
+            : new BevyError(ErrorCode.UPSTREAM_FAILED, 'the replica failed to answer')
+        }
+        target = source.routeCloud(req.cloudHex, tried)
+      }
+      if (target.kind === 'local') return serveDrivePath(request, reply, { ...req.local, drive: target.drive, driveHex: req.cloudHex })
+      return noReplica(reply)
+    }
   }
+}
+
+/** Writes the replica's answer as ours, with the headers that say who answered. */
+async function streamBack (reply: FastifyReply, upstream: UpstreamResponse, replica: RemoteRoute, done: () => void): Promise<void> {
+  reply.hijack()
+  const res = reply.raw
+  try {
+    res.writeHead(upstream.statusCode, { ...upstream.headers, ...(reply.getHeaders() as OutgoingHttpHeaders), 'x-bevy-replica': replica.node })
+    await pipeline(upstream.body, res)
+  } catch {
+    // The replica or the client went away mid-body: nothing more can be said on this response.
+    res.destroy()
+  } finally {
+    done()
+  }
+}
+
+function noReplica (reply: FastifyReply): never {
+  reply.header('Retry-After', String(RETRY_AFTER_S))
+  throw new BevyError(ErrorCode.NO_REPLICA, 'no live, synced replica of this cloud right now')
+}
+
+/** Hex ids of the nodes in a hop chain; entries that are not node ids are ignored. */
+function hexIds (ids: readonly string[]): Set<string> {
+  const out = new Set<string>()
+  for (const id of ids) {
+    try { out.add(parseKey(id, 'node id').toString('hex')) } catch {}
+  }
+  return out
 }

@@ -1,0 +1,36 @@
+// Headers that travel with a request from one node to the next: the standard X-Forwarded-* set,
+// and the hop chain that keeps a request from ever being redirected again or proxied in a loop.
+import type { IncomingMessage } from 'node:http'
+import type { TLSSocket } from 'node:tls'
+
+/** Node ids (z-base-32) a request has passed through, comma-separated. Its presence stops redirects. */
+export const HOP_HEADER = 'x-bevy-hop'
+/** A client asks for proxying instead of a redirect with `X-Bevy-Route: proxy`. */
+export const ROUTE_HEADER = 'x-bevy-route'
+/** Nodes a request may pass through before a node answers 503 instead of forwarding it again. */
+export const MAX_HOPS = 3
+
+/** The nodes a request has already passed through, from its hop header. */
+export function hopChain (value: string | string[] | undefined): string[] {
+  if (value === undefined) return []
+  const text = Array.isArray(value) ? value.join(',') : value
+  return text.split(',').map((s) => s.trim()).filter((s) => s.length > 0).slice(0, MAX_HOPS + 1)
+}
+
+/** Headers to set on a request this node forwards on behalf of a client. */
+export function forwardingHeaders (req: IncomingMessage, hops: readonly string[], self: string): Record<string, string> {
+  const client = req.socket.remoteAddress ?? ''
+  const priorFor = headerText(req.headers['x-forwarded-for'])
+  const proto = headerText(req.headers['x-forwarded-proto']) ?? ((req.socket as TLSSocket).encrypted === true ? 'https' : 'http')
+  const host = headerText(req.headers['x-forwarded-host']) ?? headerText(req.headers.host) ?? ''
+  return {
+    'x-forwarded-for': priorFor === undefined ? client : `${priorFor}, ${client}`,
+    'x-forwarded-proto': proto,
+    'x-forwarded-host': host,
+    [HOP_HEADER]: [...hops, self].join(',')
+  }
+}
+
+function headerText (value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value
+}
