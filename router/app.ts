@@ -1,5 +1,4 @@
 // The HTTP app factory. Kept apart from listen() so tests can inject requests without a port.
-import type { IncomingMessage } from 'node:http'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Bevy } from '../node/bevy.js'
@@ -7,11 +6,9 @@ import { ErrorCode } from '../protocol/index.js'
 import { bearerToken, tokenMatches } from './auth.js'
 import { errorBody, frameworkErrors, registerErrorHandling } from './errors.js'
 import { adminRoutes } from './routes/admin.js'
-import { cloudOfHost, hostAddressedUrl } from './cloud-path.js'
-import { ReplicaProxy } from './replica-proxy.js'
-import { cloudContentRoutes, HOST_ADDRESSED } from './routes/cloud-content.js'
+import { registerCloudRouting } from './cloud-routing.js'
+import { addressByHost } from './host-addressing.js'
 import { replicaFeedRoutes } from './routes/replica-feed.js'
-import { proxyUpgrades } from './upgrade-proxy.js'
 import { cloudRoutes, nodeRoutes } from './routes/clouds.js'
 import { healthRoutes } from './routes/health.js'
 
@@ -37,12 +34,6 @@ export function buildApp (opts: AppOptions): FastifyInstance {
     rewriteUrl: addressByHost
   }) as unknown as FastifyInstance
   registerErrorHandling(app)
-  const proxy = new ReplicaProxy({ timeoutMs: opts.bevy.config.proxyTimeoutMs })
-  const detachUpgrades = proxyUpgrades(app.server, { source: opts.bevy, timeoutMs: opts.bevy.config.proxyTimeoutMs })
-  app.addHook('onClose', async () => {
-    detachUpgrades()
-    proxy.close()
-  })
 
   app.addHook('onRequest', async (request, reply) => {
     const nodeId = opts.bevy.idTextOrNull
@@ -59,15 +50,6 @@ export function buildApp (opts: AppOptions): FastifyInstance {
   app.register(cloudRoutes(opts.bevy))
   app.register(nodeRoutes(opts.bevy))
   app.register(replicaFeedRoutes(opts.bevy))
-  app.register(cloudContentRoutes({ source: opts.bevy, proxy, mode: opts.bevy.config.route }))
+  registerCloudRouting(app, { source: opts.bevy, mode: opts.bevy.config.route, proxyTimeoutMs: opts.bevy.config.proxyTimeoutMs })
   return app
-}
-
-/** `<cloud>.example.org/x` is served as `/c/<cloud>/x`, so a cloud's pages can use root-relative links. */
-function addressByHost (req: IncomingMessage): string {
-  const url = req.url ?? '/'
-  const cloud = cloudOfHost(req.headers.host)
-  if (cloud === null) return url
-  ;(req as IncomingMessage & { [HOST_ADDRESSED]?: boolean })[HOST_ADDRESSED] = true
-  return hostAddressedUrl(cloud, url)
 }

@@ -2,7 +2,7 @@
 // node serves its own synced copy; otherwise it redirects (307 keeps method and body) or, in proxy
 // mode, forwards the request and streams the replica's answer back. 503 when no replica is up.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http'
+import type { OutgoingHttpHeaders } from 'node:http'
 import { pipeline } from 'node:stream/promises'
 import type { CloudRoute } from '../../node/bevy.js'
 import type { RouteMode } from '../../node/config.js'
@@ -10,6 +10,7 @@ import type { RouteFeedback } from '../../node/route-feedback.js'
 import { BevyError, ErrorCode, parseKey, type Clock } from '../../protocol/index.js'
 import { parseCloudUrl } from '../cloud-path.js'
 import { serveDrivePath } from '../drive-response.js'
+import { isHostAddressed } from '../host-addressing.js'
 import { forwardingHeaders, hopChain, HOP_HEADER, MAX_HOPS, ROUTE_HEADER } from '../forwarding.js'
 import type { ReplicaProxy, UpstreamResponse } from '../replica-proxy.js'
 
@@ -18,8 +19,6 @@ const RETRY_AFTER_S = 5
 const READ_METHODS = new Set(['GET', 'HEAD'])
 /** Methods whose request has no body to lose, so a failed attempt can go to the next replica. */
 const RETRYABLE_METHODS = READ_METHODS
-/** Set by the app's rewriteUrl on a request whose Host names the cloud (`<cloud>.example.org`). */
-export const HOST_ADDRESSED = Symbol('bevy.hostAddressed')
 
 /** Decides where a cloud's requests are answered (the node, or a stand-in in tests). */
 export interface CloudSource {
@@ -62,7 +61,7 @@ export function cloudContentRoutes (opts: CloudContentOptions) {
       handler: async (request, reply) => {
         const rawUrl = request.raw.url ?? request.url
         const { cloudHex, cloudText, path, query } = parseCloudUrl(rawUrl)
-        const hostAddressed = (request.raw as IncomingMessage & { [HOST_ADDRESSED]?: boolean })[HOST_ADDRESSED] === true
+        const hostAddressed = isHostAddressed(request.raw)
         const mount = hostAddressed ? '' : '/c/' + cloudText
         if (!hostAddressed && path === '/' && !rawUrl.split('?', 1)[0]!.endsWith('/')) {
           // The cloud root needs its slash, or relative links in its pages resolve one level up.
@@ -98,8 +97,8 @@ export function cloudContentRoutes (opts: CloudContentOptions) {
       const self = source.idTextOrNull ?? ''
       const headers = forwardingHeaders(request.raw, req.hops, self)
       const tried = new Set(hexIds(req.hops))
-      let target: CloudRoute = first
-      while (target.kind === 'remote') {
+      let target: RemoteRoute = first
+      for (let attempt = 1; ; attempt++) {
         tried.add(target.nodeHex)
         const done = source.routing.begin(target.nodeHex)
         const result = await proxy.forward(request.raw, { url: target.url, path: req.rawUrl, headers })
@@ -107,16 +106,17 @@ export function cloudContentRoutes (opts: CloudContentOptions) {
         done()
         source.routing.fail(target.nodeHex, source.clock.now())
         request.log.warn({ replica: target.node, err: result.error?.message, timedOut: result.timedOut }, 'proxied request failed')
-        const retry = !result.timedOut && RETRYABLE_METHODS.has(request.method) && tried.size - req.hops.length < 2
-        if (!retry) {
-          throw result.timedOut
-            ? new BevyError(ErrorCode.UPSTREAM_TIMEOUT, 'the replica did not answer in time')
-            : new BevyError(ErrorCode.UPSTREAM_FAILED, 'the replica failed to answer')
-        }
-        target = source.routeCloud(req.cloudHex, tried)
+        const failure = result.timedOut
+          ? new BevyError(ErrorCode.UPSTREAM_TIMEOUT, 'the replica did not answer in time')
+          : new BevyError(ErrorCode.UPSTREAM_FAILED, 'the replica failed to answer')
+        // One retry, only for requests without a body to lose, and not after a timeout (the
+        // replica may still be working on it).
+        if (result.timedOut || !RETRYABLE_METHODS.has(request.method) || attempt >= 2) throw failure
+        const next = source.routeCloud(req.cloudHex, tried)
+        if (next.kind === 'local') return serveDrivePath(request, reply, { ...req.local, drive: next.drive, driveHex: req.cloudHex })
+        if (next.kind === 'unavailable') throw failure
+        target = next
       }
-      if (target.kind === 'local') return serveDrivePath(request, reply, { ...req.local, drive: target.drive, driveHex: req.cloudHex })
-      return noReplica(reply)
     }
   }
 }
