@@ -1,6 +1,6 @@
 // Shared test plumbing: temp dirs, a loopback DHT, waiting on conditions, node processes.
 import { spawn } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
@@ -178,4 +178,34 @@ export function standInSource (route: (keyHex: string, exclude?: ReadonlySet<str
     clock: systemClock,
     idTextOrNull: id
   }
+}
+
+export interface StartedBevy {
+  members: Member[]
+  procs: NodeProcess[]
+  /** Starts node `i` again (or anew) on its storage, with the shared arguments plus `extra`. */
+  spawn: (i: number, extra?: string[]) => NodeProcess
+}
+
+/**
+ * Starts `count` node processes on a loopback DHT: node 0 founds a bevy and the others join it
+ * with one invite. `argsOf(i)` adds per-node arguments. Members come back in start order.
+ */
+export async function startBevy (t: Teardown, dht: PrivateDht, count: number, argsOf: (i: number) => string[] = () => []): Promise<StartedBevy> {
+  const dir = await tempDir(t)
+  const spawn = (i: number, extra: string[] = []) => nodeProcess(t, nodeArgs(join(dir, `n${i}`), dht, [...argsOf(i), ...extra]))
+  const procs = [spawn(0)]
+  const founder = await memberOf(await readyWithin(procs[0]!))
+  if (count > 1) {
+    const { invite } = await api<{ invite: string }>(founder, 'POST', '/api/invites', { uses: count - 1 })
+    for (let i = 1; i < count; i++) procs.push(spawn(i, ['--join', invite]))
+  }
+  const rest = await Promise.all(procs.slice(1).map(async (p) => await memberOf(await readyWithin(p))))
+  return { members: [founder, ...rest], procs, spawn }
+}
+
+/** A ready node as tests address it, with its admin token read from its storage. */
+export async function memberOf (ready: ReadyMessage): Promise<Member> {
+  const token = (await readFile(join(ready.storage, 'admin.token'), 'utf8')).trim()
+  return { id: ready.id, url: ready.url, token, storage: ready.storage }
 }
