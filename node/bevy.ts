@@ -9,7 +9,7 @@ import type Hyperdrive from 'hyperdrive'
 import Hyperswarm, { type SwarmConnection } from 'hyperswarm'
 import ReadyResource from 'ready-resource'
 import {
-  BevyError, ErrorCode, formatKey, hexKey, NodeState, NO_INVITE, OpType, type Clock, type ProgressRecord, type Rng
+  BevyError, ErrorCode, formatKey, hexKey, NodeState, NO_INVITE, OpType, parseKey, type Clock, type ProgressRecord, type Rng
 } from '../protocol/index.js'
 import { chooseReplica, LivenessTracker, rankReplicas, type Placement, type Replica, type ReplicaSignal } from '../placement/index.js'
 import { ClusterBase } from './cluster-base.js'
@@ -473,6 +473,15 @@ export class Bevy extends ReadyResource {
       })
     }
     return out
+  }
+
+  /** Whether `nodeId` (z-base-32) is a node of this bevy, as the view says. */
+  isMember (nodeId: string): boolean {
+    try {
+      return this.snapshot.byId.has(hexKey(parseKey(nodeId, 'node id')))
+    } catch {
+      return false
+    }
   }
 
   /** Marks a node draining (its replicas move off, make-before-break) or lets it take replicas again. */

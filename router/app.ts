@@ -50,6 +50,11 @@ export function buildApp (opts: AppOptions): FastifyInstance {
   app.register(cloudRoutes(opts.bevy))
   app.register(nodeRoutes(opts.bevy))
   app.register(replicaFeedRoutes(opts.bevy))
-  registerCloudRouting(app, { source: opts.bevy, mode: opts.bevy.config.route, proxyTimeoutMs: opts.bevy.config.proxyTimeoutMs })
+  registerCloudRouting(app, {
+    source: opts.bevy,
+    mode: opts.bevy.config.route,
+    proxyTimeoutMs: opts.bevy.config.proxyTimeoutMs,
+    isMember: (nodeId) => opts.bevy.isMember(nodeId)
+  })
   return app
 }

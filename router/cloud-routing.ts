@@ -1,8 +1,12 @@
-// Everything that answers cloud requests on one app: content routes, the replica proxy and the
-// WebSocket relay, with one lifetime (closed with the app).
-import type { FastifyInstance } from 'fastify'
+// Everything that answers cloud requests on one app: content routes, the replica proxy (pinned
+// connections first, fast-proxy per request otherwise) and the WebSocket relay, with one lifetime.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { RouteMode } from '../node/config.js'
+import { cloudOfHost, hostAddressedUrl, parseCloudUrl } from './cloud-path.js'
+import { pinConnections, pinOrigin, type PinTarget } from './connection-pinning.js'
+import { HOP_HEADER, ROUTE_HEADER } from './forwarding.js'
 import { ReplicaProxy } from './replica-proxy.js'
+import type { RequestHead } from './request-head.js'
 import { cloudContentRoutes, type CloudSource } from './routes/cloud-content.js'
 import { proxyUpgrades } from './upgrade-proxy.js'
 
@@ -11,14 +15,63 @@ export interface CloudRoutingOptions {
   /** The default for requests that do not ask with X-Bevy-Route. */
   mode: RouteMode
   proxyTimeoutMs: number
+  /** Whether a node id (z-base-32) belongs to the bevy: only members may pin connections here. */
+  isMember: (nodeId: string) => boolean
 }
 
 export function registerCloudRouting (app: FastifyInstance, opts: CloudRoutingOptions): void {
+  const { source } = opts
   const proxy = new ReplicaProxy({ timeoutMs: opts.proxyTimeoutMs })
-  const detachUpgrades = proxyUpgrades(app.server, { source: opts.source, timeoutMs: opts.proxyTimeoutMs })
+  const detachUpgrades = proxyUpgrades(app.server, { source, timeoutMs: opts.proxyTimeoutMs })
+  const unpin = pinConnections(app.server, {
+    choose: (head) => pinTarget(head, opts),
+    self: () => source.idTextOrNull,
+    isMember: opts.isMember,
+    begin: (nodeHex) => source.routing.begin(nodeHex),
+    fail: (nodeHex) => source.routing.fail(nodeHex, source.clock.now()),
+    timeoutMs: opts.proxyTimeoutMs
+  })
+  app.addHook('onRequest', adoptPinnedRequest)
   app.addHook('onClose', async () => {
+    unpin()
     detachUpgrades()
     proxy.close()
   })
-  app.register(cloudContentRoutes({ source: opts.source, proxy, mode: opts.mode }))
+  app.register(cloudContentRoutes({ source, proxy, mode: opts.mode }))
+}
+
+/**
+ * The replica to pin a new connection to, judging by its first request: a proxied GET or HEAD
+ * for a cloud whose chosen replica is another node over plain HTTP. Anything else goes to L7.
+ */
+function pinTarget (head: RequestHead, opts: CloudRoutingOptions): PinTarget | null {
+  if ((head.method !== 'GET' && head.method !== 'HEAD') || head.minor !== 1) return null
+  if (head.headers.has('upgrade') || head.headers.has(HOP_HEADER)) return null
+  if (opts.mode !== 'proxy' && head.headers.get(ROUTE_HEADER) !== 'proxy') return null
+  const cloud = cloudOfHost(head.headers.get('host'))
+  const url = cloud === null ? head.url : hostAddressedUrl(cloud, head.url)
+  if (!url.startsWith('/c/')) return null
+  try {
+    const route = opts.source.routeCloud(parseCloudUrl(url).cloudHex)
+    return route.kind === 'remote' && route.url.startsWith('http:') ? { url: route.url, nodeHex: route.nodeHex } : null
+  } catch {
+    return null // a bad path or unknown cloud: the HTTP server gives the proper error
+  }
+}
+
+/**
+ * A request on a connection another node pinned here: it carries the client's forwarding
+ * headers and the hop (so it is served or proxied, never redirected), and answers as proxied.
+ */
+async function adoptPinnedRequest (request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const origin = pinOrigin(request.raw.socket)
+  if (origin === undefined) return
+  const h = request.headers
+  h['x-forwarded-for'] = h['x-forwarded-for'] === undefined ? origin.client : `${String(h['x-forwarded-for'])}, ${origin.client}`
+  h['x-forwarded-proto'] ??= origin.proto
+  h['x-forwarded-host'] ??= h.host
+  h[HOP_HEADER] = h[HOP_HEADER] === undefined ? origin.entry : `${String(h[HOP_HEADER])},${origin.entry}`
+  const self = reply.getHeader('x-bevy-node')
+  reply.header('x-bevy-node', origin.entry)
+  if (self !== undefined) reply.header('x-bevy-replica', self)
 }

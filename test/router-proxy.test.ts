@@ -13,6 +13,7 @@ import { WebSocket, WebSocketServer } from 'ws'
 import type { CloudRoute } from '../node/bevy.js'
 import { formatKey, hexKey } from '../protocol/index.js'
 import { registerCloudRouting } from '../router/cloud-routing.js'
+import { pinConnections } from '../router/connection-pinning.js'
 import { frameworkErrors, registerErrorHandling } from '../router/errors.js'
 import { HOP_HEADER, MAX_HOPS } from '../router/forwarding.js'
 import { addressByHost } from '../router/host-addressing.js'
@@ -41,6 +42,12 @@ async function listen (t: TestContext, app: FastifyInstance | http.Server): Prom
   return await app.listen({ port: 0, host: '127.0.0.1' })
 }
 
+/** A plain server that, like a node, accepts connections another node pinned to it. */
+function acceptingPins (server: http.Server): http.Server {
+  pinConnections(server, { choose: () => null, self: () => null, isMember: () => true, begin: () => () => {}, fail: () => {}, timeoutMs: 1000 })
+  return server
+}
+
 /** A node id as routes carry it. */
 function nodeId (): { node: string, nodeHex: string } {
   const key = randomBytes(32)
@@ -53,7 +60,7 @@ function routingApp (route: (keyHex: string, exclude?: ReadonlySet<string>) => C
   registerErrorHandling(app)
   const source = standInSource(route, known, opts.name)
   app.addHook('onRequest', async (_request, reply) => { reply.header('x-bevy-node', opts.name) })
-  registerCloudRouting(app, { source, mode: 'redirect', proxyTimeoutMs: opts.proxyTimeoutMs ?? 10_000 })
+  registerCloudRouting(app, { source, mode: 'redirect', proxyTimeoutMs: opts.proxyTimeoutMs ?? 10_000, isMember: () => true })
   return { app, source }
 }
 
@@ -73,12 +80,13 @@ test('routing cloud requests to replicas', { timeout: 120_000 }, async (t) => {
   const echoText = formatKey(Buffer.from(echoCloud, 'hex'))
 
   // Replica A serves the drive; a second one, B, serves it too, for retries.
-  const replicaA = routingApp(() => ({ kind: 'local', drive }), [cloud], { name: 'replica-a' })
+  const ids = { a: nodeId(), b: nodeId(), entry: nodeId() }
+  const replicaA = routingApp(() => ({ kind: 'local', drive }), [cloud], { name: ids.a.node })
   let seenByA: IncomingHttpHeaders = {}
   replicaA.app.addHook('onRequest', async (request) => { seenByA = request.headers })
-  const replicaB = routingApp(() => ({ kind: 'local', drive }), [cloud], { name: 'replica-b' })
-  const a = { ...nodeId(), url: await listen(t, replicaA.app) }
-  const b = { ...nodeId(), url: await listen(t, replicaB.app) }
+  const replicaB = routingApp(() => ({ kind: 'local', drive }), [cloud], { name: ids.b.node })
+  const a = { ...ids.a, url: await listen(t, replicaA.app) }
+  const b = { ...ids.b, url: await listen(t, replicaB.app) }
 
   // An upstream that echoes method and body, and WebSocket messages: the stand-in for an app.
   const echoServer = http.createServer((req, res) => {
@@ -95,10 +103,11 @@ test('routing cloud requests to replicas', { timeout: 120_000 }, async (t) => {
   onTeardown(t, () => new Promise<void>((resolve) => wss.close(() => resolve())))
   const echo = { ...nodeId(), url: await listen(t, echoServer) }
 
-  // Upstreams that fail: one drops every connection mid-request, one never answers.
-  const dropping = http.createServer((req) => req.socket.destroy())
+  // Upstreams that fail: one drops every connection mid-request, one never answers. Like nodes,
+  // they accept connections other nodes pin to them.
+  const dropping = acceptingPins(http.createServer((req) => req.socket.destroy()))
   const drop = { ...nodeId(), url: await listen(t, dropping) }
-  const silentServer = http.createServer(() => {})
+  const silentServer = acceptingPins(http.createServer(() => {}))
   const silent = { ...nodeId(), url: await listen(t, silentServer) }
 
   // The entry node holds no copy; `replicas` is what its (stand-in) chooser may pick, in order.
@@ -108,7 +117,7 @@ test('routing cloud requests to replicas', { timeout: 120_000 }, async (t) => {
     if (keyHex === echoCloud) return remote(echo)
     const next = replicas.find((r) => exclude === undefined || !exclude.has(r.nodeHex))
     return next === undefined ? { kind: 'unavailable' } : remote(next)
-  }, [cloud, echoCloud], { name: 'entry', proxyTimeoutMs: 500 })
+  }, [cloud, echoCloud], { name: ids.entry.node, proxyTimeoutMs: 500 })
   const entryUrl = await listen(t, entry.app)
   const proxyHeader = { 'x-bevy-route': 'proxy' }
 
@@ -117,7 +126,7 @@ test('routing cloud requests to replicas', { timeout: 120_000 }, async (t) => {
     assert.equal(res.status, 307)
     assert.equal(res.headers.location, `${a.url}/c/${cloudText}/hello.txt?v=1`)
     assert.equal(res.headers['cache-control'], 'no-store')
-    assert.equal(res.headers[HOP_HEADER], 'entry')
+    assert.equal(res.headers[HOP_HEADER], ids.entry.node)
     const followed = await fetch(`${entryUrl}/c/${cloudText}/hello.txt`)
     assert.equal(await followed.text(), 'hello from the replica')
   })
@@ -150,6 +159,13 @@ test('routing cloud requests to replicas', { timeout: 120_000 }, async (t) => {
     assert.equal(looped.status, 503, 'a request that has been through MAX_HOPS nodes goes no further')
   })
 
+  // Proxy mode has two paths: a client's new connection is pinned to the replica (L4 after the
+  // first decision), and a request that already hopped is proxied one by one (fast-proxy).
+  const paths: Array<[string, Record<string, string>]> = [
+    ['pinned connection', proxyHeader],
+    ['per-request proxy', { [HOP_HEADER]: formatKey(randomBytes(32)) }]
+  ]
+
   await t.test('proxy mode answers byte for byte as the replica does: 200, 206, 304, 404 and HEAD', async () => {
     const etag = (await send(`${a.url}/c/${cloudText}/hello.txt`)).headers.etag!
     const cases: Array<{ path: string, method?: string, headers?: Record<string, string>, status: number }> = [
@@ -161,20 +177,43 @@ test('routing cloud requests to replicas', { timeout: 120_000 }, async (t) => {
       { path: '/big.bin', method: 'HEAD', status: 200 },
       { path: '/big.bin', headers: { range: 'bytes=99999999-' }, status: 416 }
     ]
-    for (const c of cases) {
-      const direct = await send(`${a.url}/c/${cloudText}${c.path}`, c)
-      const proxied = await send(`${entryUrl}/c/${cloudText}${c.path}`, { ...c, headers: { ...c.headers, ...proxyHeader } })
-      const what = `${c.method ?? 'GET'} ${c.path} ${JSON.stringify(c.headers ?? {})}`
-      assert.equal(direct.status, c.status, what)
-      assert.equal(proxied.status, direct.status, what)
-      assert.ok(proxied.body.equals(direct.body), `${what}: identical bytes`)
-      for (const h of ['content-type', 'content-length', 'content-range', 'etag', 'accept-ranges']) {
-        assert.equal(proxied.headers[h], direct.headers[h], `${what}: ${h}`)
+    for (const [name, via] of paths) {
+      for (const c of cases) {
+        const direct = await send(`${a.url}/c/${cloudText}${c.path}`, c)
+        const proxied = await send(`${entryUrl}/c/${cloudText}${c.path}`, { ...c, headers: { ...c.headers, ...via } })
+        const what = `${name}: ${c.method ?? 'GET'} ${c.path} ${JSON.stringify(c.headers ?? {})}`
+        assert.equal(direct.status, c.status, what)
+        assert.equal(proxied.status, direct.status, what)
+        assert.ok(proxied.body.equals(direct.body), `${what}: identical bytes`)
+        for (const h of ['content-type', 'content-length', 'content-range', 'etag', 'accept-ranges']) {
+          assert.equal(proxied.headers[h], direct.headers[h], `${what}: ${h}`)
+        }
+        assert.equal(proxied.headers['x-bevy-node'], ids.entry.node, what)
+        assert.equal(proxied.headers['x-bevy-replica'], a.node, what)
       }
-      assert.equal(proxied.headers['x-bevy-node'], 'entry')
-      assert.equal(proxied.headers['x-bevy-replica'], a.node)
+      assert.ok((await send(`${entryUrl}/c/${cloudText}/big.bin`, { headers: via })).body.equals(big), name)
     }
-    assert.ok((await send(`${entryUrl}/c/${cloudText}/big.bin`, { headers: proxyHeader })).body.equals(big))
+  })
+
+  await t.test('a pinned connection carries many requests, each with the client\'s forwarding headers', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+    onTeardown(t, () => agent.destroy())
+    const sockets = new Set<unknown>()
+    for (let i = 0; i < 5; i++) {
+      seenByA = {}
+      const res = await new Promise<Reply>((resolve, reject) => {
+        const req = http.get(`${entryUrl}/c/${cloudText}/hello.txt?i=${i}`, { agent, headers: proxyHeader }, (r) => {
+          const chunks: Buffer[] = []
+          r.on('data', (c: Buffer) => chunks.push(c)).on('end', () => resolve({ status: r.statusCode ?? 0, headers: r.headers, body: Buffer.concat(chunks) }))
+        })
+        req.on('socket', (s) => sockets.add(s)).on('error', reject)
+      })
+      assert.equal(res.status, 200)
+      assert.equal(res.body.toString(), 'hello from the replica')
+      assert.equal(seenByA['x-forwarded-for'], '127.0.0.1')
+      assert.equal(seenByA[HOP_HEADER], ids.entry.node)
+    }
+    assert.equal(sockets.size, 1, 'one client connection')
   })
 
   await t.test('a proxied request carries X-Forwarded-For, -Host, -Proto and the hop chain', async () => {
@@ -182,7 +221,7 @@ test('routing cloud requests to replicas', { timeout: 120_000 }, async (t) => {
     assert.equal(seenByA['x-forwarded-for'], '127.0.0.1')
     assert.equal(seenByA['x-forwarded-host'], 'files.example.org')
     assert.equal(seenByA['x-forwarded-proto'], 'http')
-    assert.equal(seenByA[HOP_HEADER], 'entry')
+    assert.equal(seenByA[HOP_HEADER], ids.entry.node)
   })
 
   await t.test('proxy mode streams request bodies up and response bodies back', async () => {
@@ -211,25 +250,29 @@ test('routing cloud requests to replicas', { timeout: 120_000 }, async (t) => {
   })
 
   await t.test('an upstream that dies mid-request: GET retries on the next replica, PUT gets 502', async () => {
-    replicas = [drop, a]
-    const res = await send(`${entryUrl}/c/${cloudText}/hello.txt`, { headers: proxyHeader })
-    assert.equal(res.status, 200)
-    assert.equal(res.headers['x-bevy-replica'], a.node)
-    assert.notEqual(entry.source.routing.lastFailureMs(drop.nodeHex), null, 'the failed replica is now locally suspect')
-    const put = await send(`${entryUrl}/c/${cloudText}/hello.txt`, { method: 'PUT', headers: proxyHeader, body: Buffer.from('x') })
-    assert.equal(put.status, 502, `a request with a body is not replayed: ${put.body.toString()}`)
-    assert.equal(JSON.parse(put.body.toString()).error.code, 'UPSTREAM_FAILED')
-    replicas = [drop]
-    const alone = await send(`${entryUrl}/c/${cloudText}/hello.txt`, { headers: proxyHeader })
-    assert.equal(alone.status, 502)
-    assert.doesNotMatch(alone.body.toString(), /at .*\.js/, 'no stack trace')
+    for (const [name, via] of paths) {
+      replicas = [drop, a]
+      const res = await send(`${entryUrl}/c/${cloudText}/hello.txt`, { headers: via })
+      assert.equal(res.status, 200, name)
+      assert.equal(res.headers['x-bevy-replica'], a.node, name)
+      assert.notEqual(entry.source.routing.lastFailureMs(drop.nodeHex), null, 'the failed replica is now locally suspect')
+      const put = await send(`${entryUrl}/c/${cloudText}/hello.txt`, { method: 'PUT', headers: via, body: Buffer.from('x') })
+      assert.equal(put.status, 502, `${name}: a request with a body is not replayed: ${put.body.toString()}`)
+      assert.equal(JSON.parse(put.body.toString()).error.code, 'UPSTREAM_FAILED')
+      replicas = [drop]
+      const alone = await send(`${entryUrl}/c/${cloudText}/hello.txt`, { headers: via })
+      assert.equal(alone.status, 502, name)
+      assert.doesNotMatch(alone.body.toString(), /at .*\.js/, 'no stack trace')
+    }
   })
 
   await t.test('an upstream that never answers gives 504', async () => {
     replicas = [silent]
-    const res = await send(`${entryUrl}/c/${cloudText}/hello.txt`, { headers: proxyHeader })
-    assert.equal(res.status, 504)
-    assert.equal(JSON.parse(res.body.toString()).error.code, 'UPSTREAM_TIMEOUT')
+    for (const [name, via] of paths) {
+      const res = await send(`${entryUrl}/c/${cloudText}/hello.txt`, { headers: via })
+      assert.equal(res.status, 504, name)
+      assert.equal(JSON.parse(res.body.toString()).error.code, 'UPSTREAM_TIMEOUT')
+    }
   })
 
   await t.test('no replica gives 503 with Retry-After; an unknown cloud gives 404 JSON', async () => {
