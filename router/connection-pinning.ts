@@ -39,6 +39,8 @@ const PREAMBLE_LINE = /^BEVY-PIN\/1 ([ybndrfg8ejkmcpqxot1uwisza345h769]{52}) (\S
 /** Client bytes kept for a replay while they wait for an answer; a larger request is not replayed. */
 const MAX_REPLAY_BYTES = 64 * 1024
 const REPLAYABLE = /^(GET|HEAD) /
+/** A new connection that sends nothing for this long is closed. */
+const FIRST_BYTES_TIMEOUT_MS = 30_000
 
 const pinnedFrom = new WeakMap<Socket, PinOrigin>()
 
@@ -65,7 +67,12 @@ export function pinConnections (server: Server, opts: PinningOptions): () => voi
   }
 
   server.on('connection', (socket: Socket) => {
+    // The HTTP server's own header timeouts start only once it has the socket.
+    const silent = () => socket.destroy()
+    socket.setTimeout(FIRST_BYTES_TIMEOUT_MS, silent)
     socket.once('data', (chunk: Buffer) => {
+      socket.setTimeout(0)
+      socket.removeListener('timeout', silent)
       if (chunk.subarray(0, PREAMBLE.length).toString('latin1') === PREAMBLE) return acceptPinned(socket, chunk)
       const head = parseRequestHead(chunk)
       const target = head === null ? null : opts.choose(head, socket)
