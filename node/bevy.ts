@@ -54,6 +54,13 @@ export type CloudRoute =
   | { kind: 'remote', node: string, nodeHex: string, url: string }
   | { kind: 'unavailable' }
 
+export interface RouteOptions {
+  /** Replicas (hex ids) not to choose: nodes the request passed through, or a failed attempt. */
+  exclude?: ReadonlySet<string>
+  /** The request came from another node (it carries the hop header). */
+  hopped?: boolean
+}
+
 /** One replica of a cloud with the signals routing weighs. */
 export interface RoutedReplica extends ReplicaSignal {
   url: string
@@ -419,10 +426,14 @@ export class Bevy extends ReadyResource {
 
   /**
    * Where to answer one request for a cloud: the replica chooseReplica picks among the live,
-   * synced ones (this node when it holds a synced copy and is not clearly busier). `exclude`
-   * (hex ids) skips replicas a retry already tried. Throws CLOUD_NOT_FOUND for an unknown cloud.
+   * synced ones (this node when it holds a synced copy and is not clearly busier). A request
+   * that already hopped is served here whenever this node has a synced copy: one more hop would
+   * cost more than the load it spreads. Throws CLOUD_NOT_FOUND for an unknown cloud.
    */
-  routeCloud (keyHex: string, exclude?: ReadonlySet<string>): CloudRoute {
+  routeCloud (keyHex: string, opts: RouteOptions = {}): CloudRoute {
+    const { exclude, hopped = false } = opts
+    const local = this.host?.replica(keyHex)
+    if (hopped && local?.synced === true && this.snapshot.cloudByKey.has(keyHex)) return { kind: 'local', drive: local.drive }
     const signals = this.replicaSignals(keyHex).filter((r) => exclude === undefined || !exclude.has(r.node))
     const now = this.clock.now()
     const chosen = chooseReplica(signals, {
@@ -433,7 +444,6 @@ export class Bevy extends ReadyResource {
       localMarginPermille: this.config.routeLocalMarginPermille
     }, this.rng)
     if (chosen === null) return { kind: 'unavailable' }
-    const local = this.host?.replica(keyHex)
     if (chosen.local && local !== undefined) return { kind: 'local', drive: local.drive }
     return { kind: 'remote', node: formatKey(Buffer.from(chosen.node, 'hex')), nodeHex: chosen.node, url: chosen.url }
   }

@@ -2,6 +2,7 @@
 // and the hop chain that keeps a request from ever being redirected again or proxied in a loop.
 import type { IncomingMessage } from 'node:http'
 import type { TLSSocket } from 'node:tls'
+import { parseKey } from '../protocol/index.js'
 
 /** Node ids (z-base-32) a request has passed through, comma-separated. Its presence stops redirects. */
 export const HOP_HEADER = 'x-bevy-hop'
@@ -33,4 +34,13 @@ export function forwardingHeaders (req: IncomingMessage, hops: readonly string[]
 
 function headerText (value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(', ') : value
+}
+
+/** Hex ids of the nodes in a hop chain; entries that are not node ids are ignored. */
+export function hopNodeHexes (hops: readonly string[]): Set<string> {
+  const out = new Set<string>()
+  for (const id of hops) {
+    try { out.add(parseKey(id, 'node id').toString('hex')) } catch {}
+  }
+  return out
 }

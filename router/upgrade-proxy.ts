@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream'
 import { BevyError, ErrorCode } from '../protocol/index.js'
 import { cloudOfHost, hostAddressedUrl, parseCloudUrl } from './cloud-path.js'
 import { errorBody, statusOf } from './errors.js'
-import { forwardingHeaders, hopChain, HOP_HEADER, MAX_HOPS } from './forwarding.js'
+import { forwardingHeaders, hopChain, HOP_HEADER, hopNodeHexes, MAX_HOPS } from './forwarding.js'
 import type { CloudSource } from './routes/cloud-content.js'
 import { withoutHopHeaders } from './replica-proxy.js'
 
@@ -43,7 +43,7 @@ function relay (req: IncomingMessage, socket: Duplex, head: Buffer, opts: Upgrad
   if (!rawUrl.startsWith('/c/')) throw new BevyError(ErrorCode.NOT_FOUND, 'WebSocket requests are proxied for cloud paths only')
   const { cloudHex } = parseCloudUrl(rawUrl)
   const hops = hopChain(req.headers[HOP_HEADER])
-  const route = opts.source.routeCloud(cloudHex)
+  const route = opts.source.routeCloud(cloudHex, { exclude: hopNodeHexes(hops), hopped: hops.length > 0 })
   if (route.kind === 'local') throw new BevyError(ErrorCode.NOT_FOUND, 'this cloud serves no WebSocket endpoint')
   if (route.kind === 'unavailable' || hops.length >= MAX_HOPS) throw new BevyError(ErrorCode.NO_REPLICA, 'no live, synced replica of this cloud right now')
 

@@ -129,11 +129,15 @@ async function writeFiles (root: string, files: Map<string, Buffer>): Promise<vo
   }
 }
 
-/** Every replica serves every file itself (no redirect), byte for byte. */
+/**
+ * Every replica serves every file itself, byte for byte. The hop header asks each node as a
+ * forwarded request, which a node with a synced copy always serves (a plain request may go to a
+ * less loaded replica instead).
+ */
 async function assertServes (replicas: Member[], key: string, files: Map<string, Buffer>): Promise<void> {
   for (const r of replicas) {
     for (const [path, bytes] of files) {
-      const res = await fetch(`${r.url}/c/${key}/${path}`, { redirect: 'manual' })
+      const res = await fetch(`${r.url}/c/${key}/${path}`, { redirect: 'manual', headers: { 'x-bevy-hop': 'test' } })
       assert.equal(res.status, 200, `${r.url} ${path}`)
       assert.equal(res.headers.get('x-bevy-node'), r.id, 'served by the replica itself')
       assert.ok(Buffer.from(await res.arrayBuffer()).equals(bytes), `${path} from ${r.url} is identical`)

@@ -170,9 +170,9 @@ export type { TestContext }
 export function standInSource (route: (keyHex: string, exclude?: ReadonlySet<string>) => CloudRoute, known: string[], id: string | null = null): CloudSource {
   const clouds = new Set(known)
   return {
-    routeCloud: (keyHex, exclude) => {
+    routeCloud: (keyHex, opts) => {
       if (!clouds.has(keyHex)) throw new BevyError(ErrorCode.CLOUD_NOT_FOUND, 'no such cloud')
-      return route(keyHex, exclude)
+      return route(keyHex, opts?.exclude)
     },
     routing: new RouteFeedback(),
     clock: systemClock,

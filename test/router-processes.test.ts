@@ -87,6 +87,12 @@ test('every node routes clients to a live, synced replica, and stops choosing on
       assert.equal(res.headers.get('x-bevy-node'), outsider.id)
       assert.ok(replicas.some((r) => r.id === res.headers.get('x-bevy-replica')))
     }
+    for (const r of replicas) {
+      const res = await fetch(`${r.url}/c/${key}/index.html`, { redirect: 'manual', headers: { 'x-bevy-hop': outsider.id } })
+      assert.equal(res.status, 200)
+      assert.equal(res.headers.get('x-bevy-node'), r.id, 'a replica serves a forwarded request from its own copy')
+      assert.equal(res.headers.get('x-bevy-replica'), null)
+    }
   })
 
   await t.test('the replica feed lists the three replicas best first', async () => {

@@ -4,14 +4,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { OutgoingHttpHeaders } from 'node:http'
 import { pipeline } from 'node:stream/promises'
-import type { CloudRoute } from '../../node/bevy.js'
+import type { CloudRoute, RouteOptions } from '../../node/bevy.js'
 import type { RouteMode } from '../../node/config.js'
 import type { RouteFeedback } from '../../node/route-feedback.js'
-import { BevyError, ErrorCode, parseKey, type Clock } from '../../protocol/index.js'
+import { BevyError, ErrorCode, type Clock } from '../../protocol/index.js'
 import { parseCloudUrl } from '../cloud-path.js'
 import { serveDrivePath } from '../drive-response.js'
 import { isHostAddressed } from '../host-addressing.js'
-import { forwardingHeaders, hopChain, HOP_HEADER, MAX_HOPS, ROUTE_HEADER } from '../forwarding.js'
+import { forwardingHeaders, hopChain, HOP_HEADER, hopNodeHexes, MAX_HOPS, ROUTE_HEADER } from '../forwarding.js'
 import type { ReplicaProxy, UpstreamResponse } from '../replica-proxy.js'
 
 /** Seconds a client should wait before retrying a cloud with no replica up. */
@@ -22,7 +22,7 @@ const RETRYABLE_METHODS = READ_METHODS
 
 /** Decides where a cloud's requests are answered (the node, or a stand-in in tests). */
 export interface CloudSource {
-  routeCloud: (keyHex: string, exclude?: ReadonlySet<string>) => CloudRoute
+  routeCloud: (keyHex: string, opts?: RouteOptions) => CloudRoute
   readonly routing: RouteFeedback
   readonly clock: Clock
   readonly idTextOrNull: string | null
@@ -68,7 +68,7 @@ export function cloudContentRoutes (opts: CloudContentOptions) {
           return reply.code(301).header('Location', mount + '/' + (query === '' ? '' : '?' + query)).send()
         }
         const hops = hopChain(request.headers[HOP_HEADER])
-        const route = hops.length === 0 ? source.routeCloud(cloudHex) : source.routeCloud(cloudHex, hexIds(hops))
+        const route = hops.length === 0 ? source.routeCloud(cloudHex) : source.routeCloud(cloudHex, { exclude: hopNodeHexes(hops), hopped: true })
         if (route.kind === 'local') {
           if (!READ_METHODS.has(request.method)) {
             reply.header('Allow', 'GET, HEAD')
@@ -96,7 +96,7 @@ export function cloudContentRoutes (opts: CloudContentOptions) {
     async function forward (request: FastifyRequest, reply: FastifyReply, first: RemoteRoute, req: ForwardedRequest) {
       const self = source.idTextOrNull ?? ''
       const headers = forwardingHeaders(request.raw, req.hops, self)
-      const tried = new Set(hexIds(req.hops))
+      const tried = new Set(hopNodeHexes(req.hops))
       let target: RemoteRoute = first
       for (let attempt = 1; ; attempt++) {
         tried.add(target.nodeHex)
@@ -112,7 +112,7 @@ export function cloudContentRoutes (opts: CloudContentOptions) {
         // One retry, only for requests without a body to lose, and not after a timeout (the
         // replica may still be working on it).
         if (result.timedOut || !RETRYABLE_METHODS.has(request.method) || attempt >= 2) throw failure
-        const next = source.routeCloud(req.cloudHex, tried)
+        const next = source.routeCloud(req.cloudHex, { exclude: tried })
         if (next.kind === 'local') return serveDrivePath(request, reply, { ...req.local, drive: next.drive, driveHex: req.cloudHex })
         if (next.kind === 'unavailable') throw failure
         target = next
@@ -139,13 +139,4 @@ async function streamBack (reply: FastifyReply, upstream: UpstreamResponse, repl
 function noReplica (reply: FastifyReply): never {
   reply.header('Retry-After', String(RETRY_AFTER_S))
   throw new BevyError(ErrorCode.NO_REPLICA, 'no live, synced replica of this cloud right now')
-}
-
-/** Hex ids of the nodes in a hop chain; entries that are not node ids are ignored. */
-function hexIds (ids: readonly string[]): Set<string> {
-  const out = new Set<string>()
-  for (const id of ids) {
-    try { out.add(parseKey(id, 'node id').toString('hex')) } catch {}
-  }
-  return out
 }
