@@ -15,7 +15,7 @@
 //             same filesystem (source just written, so in the page cache; no fsync), median of 3.
 //   rps       GET of small.txt (1 KiB) with autocannon, 10 connections, 1 s warm-up then 5 s
 //             measured, req/s = autocannon's mean of the per-second counts. The load generator is a
-//             separate process (a fork of this file) from every server under test. Servers:
+//             separate process (bench/lib/load-child, forked) from every server under test. Servers:
 //               bevy        the founder node, a synced replica, at /c/<cloud>/small.txt (checked
 //                           once: 200, X-Bevy-Node = that node's id, same bytes; not a redirect)
 //               serve-drive npm `serve-drive` in its own process, serving a Hyperdrive in its own
@@ -30,14 +30,12 @@
 //             (from /proc) and of the load generator, in % of one core, to show which side was the
 //             bottleneck. Both bevy nodes stay up (idle) during every server's runs.
 // MB in this file means 2^20 bytes. Progress and the tables go to stderr; stdout gets one line.
-import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { fork, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import http from 'node:http'
-import { createServer } from 'node:net'
 import { cpus, loadavg, tmpdir } from 'node:os'
-import { delimiter, join } from 'node:path'
+import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
@@ -46,10 +44,13 @@ import Hyperdrive from 'hyperdrive'
 import Hyperswarm, { type SwarmConnection } from 'hyperswarm'
 import type { CloudInfo } from '../node/bevy.js'
 import { spawnNode, type NodeProcess } from '../node/cli/spawn.js'
-import type { ReadyMessage } from '../node/cli/start.js'
 import { startPrivateDht, type PrivateDht } from '../node/dht.js'
-import { readAdminToken } from '../node/storage.js'
 import { formatKey } from '../protocol/index.js'
+import { api } from './lib/bevy.js'
+import { childPids, cpuMark, cpuPct, machineMark } from './lib/cpu.js'
+import { runLoad, type BigResult, type LoadRun, type RpsResult } from './lib/load.js'
+import { findNginx, startNginx } from './lib/nginx.js'
+import { cleanUpOnSignal, fmt, median, progress, ratio3, say, waitFor, withTimeout } from './lib/util.js'
 
 const MB = 1024 * 1024
 const SMALL_BYTES = 1024
@@ -57,7 +58,6 @@ const BIG_BYTES = 50 * MB
 const FILL_BYTES = 50 * MB
 const CP_RUNS = 3
 const SYNC_POLL_MS = 50
-const POLL_MS = 100
 const SYNC_TIMEOUT_MS = 180_000
 const CLUSTER_TIMEOUT_MS = 60_000
 const SETTLE_MS = 3_000
@@ -66,183 +66,6 @@ const BIG = { warmupRequests: 1, durationS: 5 }
 const TARGETS = { syncVsCp: 0.5, rpsVsServeDrive: 1.5, rpsVsNginx: 0.5 }
 
 const SELF = fileURLToPath(import.meta.url)
-
-const progress = (line: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`)
-const say = (line = '') => process.stderr.write(line + '\n')
-const fmt = (n: number, digits = 1) => Number.isFinite(n) ? n.toFixed(digits) : 'n/a'
-const ratio3 = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) && b > 0) ? (a / b).toFixed(3) : 'NA'
-
-function median (values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.floor(sorted.length / 2)] ?? NaN
-}
-
-async function waitFor (what: string, timeoutMs: number, check: () => boolean | Promise<boolean>, everyMs = POLL_MS): Promise<void> {
-  const deadline = performance.now() + timeoutMs
-  while (!(await check())) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await sleep(everyMs)
-  }
-}
-
-async function withTimeout<T> (promise: Promise<T>, ms: number, what: () => string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what()}`)), ms)
-  })
-  try { return await Promise.race([promise, timeout]) } finally { clearTimeout(timer) }
-}
-
-// ---------- CPU from /proc ----------
-
-const CLK_TCK = (() => {
-  try { return Number(spawnSync('getconf', ['CLK_TCK']).stdout.toString().trim()) || 100 } catch { return 100 }
-})()
-
-/** utime+stime of a process in seconds (0 if it is gone). */
-function cpuSeconds (pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ') // fields[0] is field 3 (state)
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK
-  } catch { return 0 }
-}
-
-/** Direct children of `pid` (nginx workers under the master). */
-function childPids (pid: number): number[] {
-  const out: number[] = []
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8')
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
-      if (ppid === pid) out.push(Number(name))
-    } catch {}
-  }
-  return out
-}
-
-interface CpuMark { seconds: number, at: number }
-const cpuMark = (pids: number[]): CpuMark => ({ seconds: pids.reduce((s, p) => s + cpuSeconds(p), 0), at: performance.now() })
-const cpuPct = (a: CpuMark, b: CpuMark) => (b.seconds - a.seconds) / ((b.at - a.at) / 1000) * 100
-
-/** Busy CPU time of the whole machine (all cores) from /proc/stat, in seconds. */
-function machineMark (): CpuMark {
-  const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1, 9).map(Number)
-  const idle = (fields[3] ?? 0) + (fields[4] ?? 0) // idle + iowait
-  return { seconds: (fields.reduce((a, b) => a + b, 0) - idle) / CLK_TCK, at: performance.now() }
-}
-
-// ---------- child mode: load generator ----------
-
-type LoadJob =
-  | { kind: 'rps', url: string, connections: number, warmupS: number, durationS: number }
-  | { kind: 'big', url: string, expectedBytes: number, warmupRequests: number, durationS: number }
-
-interface RpsResult { kind: 'rps', rps: number, total: number, non2xx: number, errors: number, timeouts: number, p50Ms: number, p99Ms: number, durationS: number }
-interface BigResult { kind: 'big', bytes: number, requests: number, elapsedMs: number }
-type LoadMessage =
-  | { type: 'start' }
-  | { type: 'end', cpuPct: number }
-  | { type: 'result', result: RpsResult | BigResult }
-  | { type: 'error', message: string }
-
-function getOnce (url: string, agent: http.Agent, expectedBytes: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    http.get(url, { agent }, (res) => {
-      if (res.statusCode !== 200) {
-        res.resume()
-        reject(new Error(`GET ${url}: status ${res.statusCode}`))
-        return
-      }
-      let n = 0
-      res.on('data', (chunk: Buffer) => { n += chunk.length })
-      res.on('error', reject)
-      res.on('end', () => {
-        if (n !== expectedBytes) reject(new Error(`GET ${url}: ${n} bytes, expected ${expectedBytes}`))
-        else resolve(n)
-      })
-    }).on('error', reject)
-  })
-}
-
-async function loadChild (job: LoadJob): Promise<void> {
-  const send = (msg: LoadMessage) => new Promise<void>((resolve) => process.send!(msg, () => resolve()))
-  try {
-    if (job.kind === 'rps') {
-      const { default: autocannon } = await import('autocannon')
-      const opts = { url: job.url, connections: job.connections }
-      await autocannon({ ...opts, duration: job.warmupS })
-      await send({ type: 'start' })
-      const cpu0 = process.cpuUsage()
-      const t0 = performance.now()
-      const r = await autocannon({ ...opts, duration: job.durationS })
-      const cpu = process.cpuUsage(cpu0)
-      await send({ type: 'end', cpuPct: (cpu.user + cpu.system) / 1000 / (performance.now() - t0) * 100 })
-      await send({ type: 'result', result: { kind: 'rps', rps: r.requests.average, total: r.requests.total, non2xx: r.non2xx, errors: r.errors, timeouts: r.timeouts, p50Ms: r.latency.p50, p99Ms: r.latency.p99, durationS: r.duration } })
-    } else {
-      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
-      for (let i = 0; i < job.warmupRequests; i++) await getOnce(job.url, agent, job.expectedBytes)
-      await send({ type: 'start' })
-      const cpu0 = process.cpuUsage()
-      const t0 = performance.now()
-      let bytes = 0
-      let requests = 0
-      while (performance.now() - t0 < job.durationS * 1000) {
-        bytes += await getOnce(job.url, agent, job.expectedBytes)
-        requests++
-      }
-      const elapsedMs = performance.now() - t0
-      const cpu = process.cpuUsage(cpu0)
-      await send({ type: 'end', cpuPct: (cpu.user + cpu.system) / 1000 / elapsedMs * 100 })
-      agent.destroy()
-      await send({ type: 'result', result: { kind: 'big', bytes, requests, elapsedMs } })
-    }
-  } catch (err) {
-    await send({ type: 'error', message: err instanceof Error ? err.stack ?? err.message : String(err) })
-  }
-  process.disconnect()
-}
-
-interface LoadRun<R> {
-  result: R
-  serverCpuPct: number
-  loadCpuPct: number
-  /** Busy CPU of the whole machine over the window, in % of one core (the machine has cpus().length). */
-  machineCpuPct: number
-}
-
-/** Runs one load job in a forked process; samples the server's CPU over the measured window. */
-function runLoad<R extends RpsResult | BigResult> (job: LoadJob, serverPids: () => number[], children: Set<ChildProcess>): Promise<LoadRun<R>> {
-  return new Promise((resolve, reject) => {
-    const child = fork(SELF, ['--load', JSON.stringify(job)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-    children.add(child)
-    let start: CpuMark | null = null
-    let machineStart: CpuMark | null = null
-    let serverCpuPct = NaN
-    let machineCpuPct = NaN
-    let loadCpuPct = NaN
-    let result: R | null = null
-    let failure: Error | null = null
-    child.on('message', (msg: LoadMessage) => {
-      if (msg.type === 'start') {
-        start = cpuMark(serverPids())
-        machineStart = machineMark()
-      } else if (msg.type === 'end') {
-        if (start !== null) serverCpuPct = cpuPct(start, cpuMark(serverPids()))
-        if (machineStart !== null) machineCpuPct = cpuPct(machineStart, machineMark())
-        loadCpuPct = msg.cpuPct
-      } else if (msg.type === 'result') result = msg.result as R
-      else failure = new Error(`load generator failed on ${job.url}: ${msg.message}`)
-    })
-    child.once('exit', (code) => {
-      children.delete(child)
-      if (failure !== null) reject(failure)
-      else if (result === null) reject(new Error(`load generator for ${job.url} exited with ${code} without a result`))
-      else resolve({ result, serverCpuPct, loadCpuPct, machineCpuPct })
-    })
-  })
-}
 
 // ---------- child mode: serve-drive ----------
 
@@ -272,67 +95,19 @@ async function serveDriveChild (www: string, storage: string): Promise<void> {
 
 // ---------- nginx ----------
 
-function findNginx (): string | null {
-  const dirs = (process.env.PATH ?? '').split(delimiter).filter((d) => d !== '')
-  for (const dir of [...dirs, '/usr/sbin', '/usr/local/sbin', '/usr/local/nginx/sbin']) {
-    const path = join(dir, 'nginx')
-    if (existsSync(path)) return path
-  }
-  return null
-}
-
-function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
-}
-
-async function startNginx (bin: string, prefix: string, www: string, children: Set<ChildProcess>): Promise<{ child: ChildProcess, url: string }> {
-  await mkdir(join(prefix, 'temp'), { recursive: true })
-  const port = await freePort()
-  const t = (name: string) => join(prefix, 'temp', name)
-  const conf = `worker_processes 1;
-daemon off;
-error_log ${join(prefix, 'error.log')} warn;
-pid ${join(prefix, 'nginx.pid')};
-events { worker_connections 1024; }
-http {
-  access_log off;
-  sendfile on;
+/** nginx serving the same files from `www` as static files, sendfile on. */
+function startStaticNginx (bin: string, prefix: string, www: string, children: Set<ChildProcess>) {
+  return startNginx(bin, prefix, {
+    probePath: '/small.txt',
+    http: (port) => `  sendfile on;
   tcp_nopush on;
-  keepalive_timeout 65;
-  keepalive_requests 1000000;
-  client_body_temp_path ${t('body')};
-  proxy_temp_path ${t('proxy')};
-  fastcgi_temp_path ${t('fastcgi')};
-  uwsgi_temp_path ${t('uwsgi')};
-  scgi_temp_path ${t('scgi')};
   types { text/plain txt; application/octet-stream bin; }
   default_type application/octet-stream;
   server {
     listen 127.0.0.1:${port};
     root ${www};
-  }
-}
-`
-  const confPath = join(prefix, 'nginx.conf')
-  await writeFile(confPath, conf)
-  const child = spawn(bin, ['-p', prefix, '-e', join(prefix, 'error.log'), '-c', confPath], { stdio: ['ignore', 'ignore', 'pipe'] })
-  children.add(child)
-  let stderr = ''
-  child.stderr?.on('data', (c: Buffer) => { stderr += c.toString() })
-  child.once('exit', () => children.delete(child))
-  const url = `http://127.0.0.1:${port}`
-  await waitFor('nginx to answer', 10_000, async () => {
-    if (child.exitCode !== null) throw new Error(`nginx exited with ${child.exitCode}: ${stderr}`)
-    try { return (await fetch(url + '/small.txt')).ok } catch { return false }
-  })
-  return { child, url }
+  }`
+  }, children)
 }
 
 // ---------- bevy nodes ----------
@@ -340,20 +115,6 @@ http {
 function nodeArgs (dht: PrivateDht, storage: string, extra: string[] = []): string[] {
   return ['--storage', storage, '--port', '0', '--host', '127.0.0.1', '--bootstrap', dht.bootstrap,
     '--log-level', 'warn', '--sync-progress-interval-ms', '100', ...extra]
-}
-
-async function api<T> (node: ReadyMessage, method: string, path: string, body?: unknown): Promise<T> {
-  const token = await readAdminToken(node.storage)
-  if (token === null) throw new Error(`no admin token in ${node.storage}`)
-  const response = await fetch(node.url.replace(/\/$/, '') + path, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(30_000)
-  })
-  const text = await response.text()
-  if (!response.ok) throw new Error(`${method} ${path} on ${node.url}: ${response.status} ${text}`)
-  return JSON.parse(text) as T
 }
 
 /** Targets that say they are synced: state `synced` and bytes.had === bytes.total > 0. */
@@ -381,7 +142,13 @@ async function checkServes (name: string, url: string, expected: Buffer, nodeId?
 
 // ---------- main ----------
 
-interface ServerUnderTest { name: string, base: string, pids: () => number[] }
+interface ServerUnderTest {
+  name: string
+  base: string
+  pids: () => number[]
+  /** Request headers for the load; the bevy node gets the hop header so it serves from its own copy. */
+  headers?: Record<string, string>
+}
 interface ServerFigures { name: string, rps: LoadRun<RpsResult>, big: LoadRun<BigResult> }
 
 async function main (): Promise<void> {
@@ -407,12 +174,7 @@ async function main (): Promise<void> {
     await dht?.close().catch(() => {})
     await rm(dir, { recursive: true, force: true })
   })())
-  const onSignal = (signal: NodeJS.Signals) => {
-    progress(`${signal}: cleaning up`)
-    cleanup().finally(() => process.exit(130))
-  }
-  process.once('SIGINT', onSignal)
-  process.once('SIGTERM', onSignal)
+  cleanUpOnSignal(cleanup)
 
   try {
     await chmod(dir, 0o755) // nginx workers run as an unprivileged user when started as root
@@ -531,7 +293,9 @@ async function main (): Promise<void> {
     const bevyUrl = `${founder.url.replace(/\/$/, '')}/c/${key}`
     await checkServes('bevy', `${bevyUrl}/small.txt`, content['small.txt'], founder.id)
     const founderPid = nodes[0]!.child.pid as number
-    const servers: ServerUnderTest[] = [{ name: 'bevy node', base: bevyUrl, pids: () => [founderPid] }]
+    // As a forwarded request (hop header), so the replica always serves its own copy: a plain
+    // request may be redirected to the other replica when this one is the busier (issue 5).
+    const servers: ServerUnderTest[] = [{ name: 'bevy node', base: bevyUrl, pids: () => [founderPid], headers: { 'x-bevy-hop': 'bench' } }]
 
     progress('starting serve-drive in its own process (writes the same files into its own Corestore)')
     const sd = fork(SELF, ['--serve-drive', www, join(dir, 'serve-drive-store')], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
@@ -546,7 +310,7 @@ async function main (): Promise<void> {
     servers.push({ name: 'serve-drive', base: sdUrl, pids: () => [sd.pid as number] })
 
     if (nginxBin !== null) {
-      const nginx = await startNginx(nginxBin, join(dir, 'nginx'), www, children)
+      const nginx = await startStaticNginx(nginxBin, join(dir, 'nginx'), www, children)
       await checkServes('nginx', `${nginx.url}/small.txt`, content['small.txt'])
       const master = nginx.child.pid as number
       servers.push({ name: 'nginx', base: nginx.url, pids: () => [master, ...childPids(master)] })
@@ -558,7 +322,7 @@ async function main (): Promise<void> {
 
     const rpsRuns: LoadRun<RpsResult>[] = []
     for (const s of servers) {
-      const run = await runLoad<RpsResult>({ kind: 'rps', url: `${s.base}/small.txt`, ...RPS }, s.pids, children)
+      const run = await runLoad<RpsResult>({ kind: 'rps', url: `${s.base}/small.txt`, ...RPS, ...(s.headers === undefined ? {} : { headers: s.headers }) }, s.pids, children)
       const r = run.result
       if (r.non2xx !== 0 || r.errors !== 0 || r.timeouts !== 0) {
         throw new Error(`${s.name}: ${r.non2xx} non-2xx responses, ${r.errors} errors, ${r.timeouts} timeouts out of ${r.total} requests`)
@@ -569,7 +333,7 @@ async function main (): Promise<void> {
     }
     const figures: ServerFigures[] = []
     for (const [i, s] of servers.entries()) {
-      const run = await runLoad<BigResult>({ kind: 'big', url: `${s.base}/big.bin`, expectedBytes: BIG_BYTES, ...BIG }, s.pids, children)
+      const run = await runLoad<BigResult>({ kind: 'big', url: `${s.base}/big.bin`, expectedBytes: BIG_BYTES, ...BIG, ...(s.headers === undefined ? {} : { headers: s.headers }) }, s.pids, children)
       const mbps = run.result.bytes / MB / (run.result.elapsedMs / 1000)
       progress(`${s.name}: GET 50 MiB ${fmt(mbps, 1)} MB/s (${run.result.requests} responses in ${fmt(run.result.elapsedMs, 0)} ms); ` +
         `server CPU ${fmt(run.serverCpuPct, 0)} %, load generator CPU ${fmt(run.loadCpuPct, 0)} %, whole machine ${fmt(run.machineCpuPct, 0)} %`)
@@ -622,11 +386,9 @@ async function main (): Promise<void> {
 }
 
 const mode = process.argv[2]
-const run = mode === '--load'
-  ? loadChild(JSON.parse(process.argv[3] ?? '{}') as LoadJob)
-  : mode === '--serve-drive'
-    ? serveDriveChild(process.argv[3]!, process.argv[4]!)
-    : main()
+const run = mode === '--serve-drive'
+  ? serveDriveChild(process.argv[3]!, process.argv[4]!)
+  : main()
 run.catch((err) => {
   process.stderr.write(`bench:clouds${mode === undefined ? '' : ' ' + mode} failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
   if (mode === undefined) process.exitCode = 1

@@ -86,6 +86,9 @@ export interface BevyOptions {
  */
 const RECLAIM_COMPACTION = { blobGarbageCollectionPolicy: 1, blobGarbageCollectionAgeCutoff: 1, bottommostLevelCompaction: 2 } as const
 
+/** How stale the placement the request path routes by may be (see routingPlacement). */
+const ROUTE_PLACEMENT_TTL_MS = 100
+
 const EMPTY_SNAPSHOT: ClusterSnapshot = { nodes: [], byId: new Map(), clouds: [], cloudByKey: new Map(), holdings: new Map(), progress: new Map(), maxLamport: 0 }
 
 export class Bevy extends ReadyResource {
@@ -113,6 +116,7 @@ export class Bevy extends ReadyResource {
   private cluster: ClusterBase | null = null
   private mesh: Mesh | null = null
   private nodeId: Buffer | null = null
+  private nodeIdText: string | null = null
   private heartbeatSeq = 0
   private readonly tracker: LivenessTracker
   private readonly sampler: LoadSampler
@@ -121,6 +125,9 @@ export class Bevy extends ReadyResource {
   private readonly refresher = new Coalesced(() => this.readView(), () => this.closing !== null)
   private readonly reconciler = new Coalesced(() => this.reconcile(), () => this.closing !== null)
   private runner: PlacementRunner | null = null
+  private routeCache: { snapshot: ClusterSnapshot, atMs: number, placement: Placement | null } | null = null
+  /** z-base-32 ids of nodes by hex id, so a routed request does not re-encode one. */
+  private readonly idTexts = new Map<string, string>()
 
   constructor (opts: BevyOptions) {
     super()
@@ -138,10 +145,18 @@ export class Bevy extends ReadyResource {
     return this.nodeId
   }
 
-  get idText (): string { return formatKey(this.id) }
+  get idText (): string {
+    const text = this.idTextOrNull
+    if (text === null) throw new BevyError(ErrorCode.CLOSED, 'node is not open')
+    return text
+  }
 
   /** The node id once storage is open (early in ready()), else null. */
-  get idTextOrNull (): string | null { return this.nodeId === null ? null : formatKey(this.nodeId) }
+  get idTextOrNull (): string | null {
+    if (this.nodeId === null) return null
+    this.nodeIdText ??= formatKey(this.nodeId) // every response carries it: encode once
+    return this.nodeIdText
+  }
 
   get key (): Buffer { return this.requireCluster().key }
 
@@ -445,7 +460,7 @@ export class Bevy extends ReadyResource {
     }, this.rng)
     if (chosen === null) return { kind: 'unavailable' }
     if (chosen.local && local !== undefined) return { kind: 'local', drive: local.drive }
-    return { kind: 'remote', node: formatKey(Buffer.from(chosen.node, 'hex')), nodeHex: chosen.node, url: chosen.url }
+    return { kind: 'remote', node: this.idTextOf(chosen.node), nodeHex: chosen.node, url: chosen.url }
   }
 
   /**
@@ -464,7 +479,7 @@ export class Bevy extends ReadyResource {
     const self = this.nodeId === null ? '' : hexKey(this.nodeId)
     const now = this.clock.now()
     const out: RoutedReplica[] = []
-    for (const r of this.placement()?.replicaSet(keyHex) ?? []) {
+    for (const r of this.routingPlacement()?.replicaSet(keyHex) ?? []) {
       const node = this.snapshot.byId.get(r.node)
       if (node === undefined) continue
       const local = r.node === self
@@ -483,6 +498,16 @@ export class Bevy extends ReadyResource {
       })
     }
     return out
+  }
+
+  private idTextOf (hex: string): string {
+    let text = this.idTexts.get(hex)
+    if (text === undefined) {
+      if (this.idTexts.size > 10_000) this.idTexts.clear()
+      text = formatKey(Buffer.from(hex, 'hex'))
+      this.idTexts.set(hex, text)
+    }
+    return text
   }
 
   /** Whether `nodeId` (z-base-32) is a node of this bevy, as the view says. */
@@ -506,6 +531,21 @@ export class Bevy extends ReadyResource {
   /** The current placement, or null before the cluster log is open. */
   placement (): Placement | null {
     return this.runner === null ? null : this.runner.current(this.snapshot)
+  }
+
+  /**
+   * The placement as the request path sees it: recomputed when the view changes, else at most
+   * every ROUTE_PLACEMENT_TTL_MS, since checking every node's liveness costs O(nodes) and a
+   * request should not. Liveness changes reach routing that much later, against seconds of
+   * suspectAfterMs.
+   */
+  private routingPlacement (): Placement | null {
+    const now = this.clock.now()
+    const cached = this.routeCache
+    if (cached !== null && cached.snapshot === this.snapshot && now - cached.atMs < ROUTE_PLACEMENT_TTL_MS) return cached.placement
+    const placement = this.placement()
+    this.routeCache = { snapshot: this.snapshot, atMs: now, placement }
+    return placement
   }
 
   status (): StatusReport {
