@@ -174,7 +174,7 @@ async function main (): Promise<void> {
     await dht?.close().catch(() => {})
     await rm(dir, { recursive: true, force: true })
   })())
-  cleanUpOnSignal(cleanup)
+  const stopHandlingSignals = cleanUpOnSignal(cleanup)
 
   try {
     await chmod(dir, 0o755) // nginx workers run as an unprivileged user when started as root
@@ -380,8 +380,7 @@ async function main (): Promise<void> {
     process.stdout.write(`clouds: sync_vs_cp=${syncVsCp} rps_vs_servedrive=${rpsVsSd} rps_vs_nginx=${rpsVsNginx} mbps_vs_nginx=${mbpsVsNginx}\n`)
   } finally {
     await cleanup()
-    process.off('SIGINT', onSignal)
-    process.off('SIGTERM', onSignal)
+    stopHandlingSignals()
   }
 }
 

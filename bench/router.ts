@@ -472,7 +472,7 @@ async function main (): Promise<void> {
     await dht?.close().catch(() => {})
     await rm(dir, { recursive: true, force: true })
   })())
-  cleanUpOnSignal(cleanup)
+  const stopHandlingSignals = cleanUpOnSignal(cleanup)
 
   try {
     await chmod(dir, 0o755) // nginx workers run as an unprivileged user when started as root
@@ -551,8 +551,7 @@ async function main (): Promise<void> {
     if (failed) process.exitCode = 1
   } finally {
     await cleanup()
-    process.off('SIGINT', onSignal)
-    process.off('SIGTERM', onSignal)
+    stopHandlingSignals()
   }
 }
 

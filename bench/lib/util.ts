@@ -41,12 +41,19 @@ export async function withTimeout<T> (promise: Promise<T>, ms: number, what: () 
   try { return await Promise.race([promise, timeout]) } finally { clearTimeout(timer) }
 }
 
-/** Runs `cleanup` on SIGINT or SIGTERM, then exits 130, so an interrupted bench leaves nothing behind. */
-export function cleanUpOnSignal (cleanup: () => Promise<void>): void {
+/**
+ * Runs `cleanup` on SIGINT or SIGTERM, then exits 130, so an interrupted bench leaves nothing
+ * behind. Returns a function that removes the handlers.
+ */
+export function cleanUpOnSignal (cleanup: () => Promise<void>): () => void {
   const onSignal = (signal: NodeJS.Signals) => {
     progress(`${signal}: cleaning up`)
     cleanup().finally(() => process.exit(130))
   }
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
+  return () => {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
 }
