@@ -63,9 +63,9 @@ function pinTarget (head: RequestHead, opts: CloudRoutingOptions): PinTarget | n
  * A request on a connection another node pinned here: it carries the client's forwarding
  * headers and the hop (so it is served or proxied, never redirected), and answers as proxied.
  */
-async function adoptPinnedRequest (request: FastifyRequest, reply: FastifyReply): Promise<void> {
+function adoptPinnedRequest (request: FastifyRequest, reply: FastifyReply, done: () => void): void {
   const origin = pinOrigin(request.raw.socket)
-  if (origin === undefined) return
+  if (origin === undefined) return done()
   const h = request.headers
   h['x-forwarded-for'] = h['x-forwarded-for'] === undefined ? origin.client : `${String(h['x-forwarded-for'])}, ${origin.client}`
   h['x-forwarded-proto'] ??= origin.proto
@@ -74,4 +74,5 @@ async function adoptPinnedRequest (request: FastifyRequest, reply: FastifyReply)
   const self = reply.getHeader('x-bevy-node')
   reply.header('x-bevy-node', origin.entry)
   if (self !== undefined) reply.header('x-bevy-replica', self)
+  done()
 }

@@ -99,14 +99,10 @@ export function pinConnections (server: Server, opts: PinningOptions): () => voi
     let unansweredBytes = first.length
     let connected = false
     let released = false
-    let timer: NodeJS.Timeout | null = null
 
-    const arm = () => { timer ??= setTimeout(timedOut, opts.timeoutMs) }
-    const disarm = () => { if (timer !== null) clearTimeout(timer); timer = null }
     const release = () => {
       if (released) return false
       released = true
-      disarm()
       done()
       pinned.delete(socket)
       socket.removeListener('data', fromClient)
@@ -117,14 +113,17 @@ export function pinConnections (server: Server, opts: PinningOptions): () => voi
       return true
     }
     const fromClient = (data: Buffer) => {
-      unanswered.push(data)
       unansweredBytes += data.length
-      arm()
+      // Past the replay limit the bytes are only counted: a long upload is never held in memory.
+      if (unansweredBytes <= MAX_REPLAY_BYTES) unanswered.push(data)
+      else unanswered = []
       if (connected && !upstream.write(data)) socket.pause()
     }
     const onClientClose = () => { if (release()) socket.destroy() }
+    // The socket's idle timer is cheap to refresh, unlike a timer per request; an idle connection
+    // with nothing unanswered is left to the replica's keep-alive timeout.
     const timedOut = () => {
-      if (!release()) return
+      if (unansweredBytes === 0 || !release()) return
       opts.fail(target.nodeHex)
       socket.end(errorResponse(504, 'UPSTREAM_TIMEOUT', 'the replica did not answer in time', opts.self()))
     }
@@ -150,13 +149,12 @@ export function pinConnections (server: Server, opts: PinningOptions): () => voi
       const self = opts.self() ?? ''
       upstream.write(`${PREAMBLE}${self} ${socket.remoteAddress ?? '-'} http\r\n`)
       for (const data of unanswered) upstream.write(data)
-      arm()
     })
+    upstream.setTimeout(opts.timeoutMs, timedOut)
     upstream.on('data', (data: Buffer) => {
       // Any answer byte means the requests sent so far are being answered: nothing to replay.
       unanswered = []
       unansweredBytes = 0
-      disarm()
       if (!socket.write(data)) upstream.pause()
     })
   }
