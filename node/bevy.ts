@@ -117,6 +117,7 @@ export class Bevy extends ReadyResource {
   private mesh: Mesh | null = null
   private nodeId: Buffer | null = null
   private nodeIdText: string | null = null
+  private nodeIdHex: string | null = null
   private heartbeatSeq = 0
   private readonly tracker: LivenessTracker
   private readonly sampler: LoadSampler
@@ -454,7 +455,7 @@ export class Bevy extends ReadyResource {
     const chosen = chooseReplica(signals, {
       nowMs: now,
       suspectAfterMs: this.config.suspectAfterMs,
-      self: this.nodeId === null ? null : hexKey(this.nodeId),
+      self: this.selfHex,
       inFlightCostPermille: this.config.routeInFlightCostPermille,
       localMarginPermille: this.config.routeLocalMarginPermille
     }, this.rng)
@@ -476,7 +477,7 @@ export class Bevy extends ReadyResource {
   private replicaSignals (keyHex: string): RoutedReplica[] {
     if (!this.opened || this.closing !== null) throw new BevyError(ErrorCode.NOT_READY, 'node is still joining its bevy')
     if (!this.snapshot.cloudByKey.has(keyHex)) throw new BevyError(ErrorCode.CLOUD_NOT_FOUND, 'no such cloud in this bevy')
-    const self = this.nodeId === null ? '' : hexKey(this.nodeId)
+    const self = this.selfHex
     const now = this.clock.now()
     const out: RoutedReplica[] = []
     for (const r of this.routingPlacement()?.replicaSet(keyHex) ?? []) {
@@ -498,6 +499,13 @@ export class Bevy extends ReadyResource {
       })
     }
     return out
+  }
+
+  /** This node's id in hex once storage is open; routed requests compare against it. */
+  private get selfHex (): string | null {
+    if (this.nodeId === null) return null
+    this.nodeIdHex ??= hexKey(this.nodeId)
+    return this.nodeIdHex
   }
 
   private idTextOf (hex: string): string {
