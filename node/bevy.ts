@@ -11,7 +11,7 @@ import ReadyResource from 'ready-resource'
 import {
   BevyError, ErrorCode, formatKey, hexKey, NodeState, NO_INVITE, OpType, parseKey, type Clock, type ProgressRecord, type Rng
 } from '../protocol/index.js'
-import { chooseReplica, LivenessTracker, rankReplicas, type Placement, type Replica, type ReplicaSignal } from '../placement/index.js'
+import { chooseReplica, LivenessTracker, rankReplicas, type Placement, type Replica } from '../placement/index.js'
 import { ClusterBase } from './cluster-base.js'
 import type { NodeConfig } from './config.js'
 import { CloudHost } from './clouds/cloud-host.js'
@@ -24,9 +24,12 @@ import { createInvite, memberHandler, pairWithInvite, parseInvite, type Invite }
 import { buildStatus, nodeState, type NodeStatusState, type StatusReport } from './status.js'
 import { ensureStorage, loadOrCreateAdminToken, paths, readBevyFile, writeBevyFile } from './storage.js'
 import { PlacementRunner } from './placement-runner.js'
+import { Reconciler } from './reconciler.js'
+import { replicaSignals, type RoutedReplica } from './route-signals.js'
+export type { RoutedReplica } from './route-signals.js'
 import { RouteFeedback } from './route-feedback.js'
 import { Coalesced, cryptoRng, Repeater, systemClock } from './timer.js'
-import type { CloudView, ClusterSnapshot } from './view/snapshot.js'
+import { EMPTY_SNAPSHOT, type CloudView, type ClusterSnapshot } from './view/snapshot.js'
 
 export interface ReplicaInfo {
   node: string
@@ -61,13 +64,6 @@ export interface RouteOptions {
   hopped?: boolean
 }
 
-/** One replica of a cloud with the signals routing weighs. */
-export interface RoutedReplica extends ReplicaSignal {
-  url: string
-  zone: string
-  /** This node itself. */
-  local: boolean
-}
 
 export interface BevyOptions {
   config: NodeConfig
@@ -88,8 +84,6 @@ const RECLAIM_COMPACTION = { blobGarbageCollectionPolicy: 1, blobGarbageCollecti
 
 /** How stale the placement the request path routes by may be (see routingPlacement). */
 const ROUTE_PLACEMENT_TTL_MS = 100
-
-const EMPTY_SNAPSHOT: ClusterSnapshot = { nodes: [], byId: new Map(), clouds: [], cloudByKey: new Map(), holdings: new Map(), progress: new Map(), maxLamport: 0 }
 
 export class Bevy extends ReadyResource {
   readonly config: NodeConfig
@@ -124,8 +118,9 @@ export class Bevy extends ReadyResource {
   private readonly repeaters: Repeater[] = []
   private readonly lastStates = new Map<string, NodeStatusState>()
   private readonly refresher = new Coalesced(() => this.readView(), () => this.closing !== null)
-  private readonly reconciler = new Coalesced(() => this.reconcile(), () => this.closing !== null)
+  private readonly reconcileRuns = new Coalesced(() => this.reconcile(), () => this.closing !== null)
   private runner: PlacementRunner | null = null
+  private reconciler: Reconciler | null = null
   private routeCache: { snapshot: ClusterSnapshot, atMs: number, placement: Placement | null } | null = null
   /** z-base-32 ids of nodes by hex id, so a routed request does not re-encode one. */
   private readonly idTexts = new Map<string, string>()
@@ -206,7 +201,8 @@ export class Bevy extends ReadyResource {
 
     const cluster = await this.openCluster()
     this.log.info({ writable: cluster.writable, length: cluster.base.length }, 'cluster log open')
-    this.runner = new PlacementRunner({ config: this.config, tracker: this.tracker, clock: this.clock, selfHex: hexKey(this.id), nextLamport: () => cluster.lamport.tick() })
+    this.runner = new PlacementRunner({ config: this.config, tracker: this.tracker, clock: this.clock })
+    this.reconciler = new Reconciler({ selfHex: hexKey(this.id), nextLamport: () => cluster.lamport.tick() })
     if (this.closing !== null) return
     this.swarm.join(cluster.discoveryKey)
     this.member = this.pairing.addMember({ discoveryKey: cluster.discoveryKey, onadd: memberHandler(cluster, this.clock, this.log) })
@@ -239,7 +235,7 @@ export class Bevy extends ReadyResource {
   /** Closes children in the reverse order of opening; safe on a half-opened node. */
   private async closeChildren (): Promise<void> {
     for (const r of this.repeaters.reverse()) await r.stop()
-    await this.reconciler.idle()
+    await this.reconcileRuns.idle()
     await this.refresher.idle()
     if (this.host !== null) await this.host.close()
     this.mesh?.leaveAll()
@@ -322,14 +318,14 @@ export class Bevy extends ReadyResource {
 
   private scheduleReconcile (): void {
     if (this.runner === null || this.closing !== null) return
-    this.reconciler.run().catch((err) => { if (this.closing === null) this.log.error({ err }, 'reconcile failed') })
+    this.reconcileRuns.run().catch((err) => { if (this.closing === null) this.log.error({ err }, 'reconcile failed') })
   }
 
   /** Opens and purges local copies as placement asks, and records the holdings in the view. */
   private async reconcile (): Promise<void> {
-    const { runner, cluster, host } = this
-    if (runner === null || cluster === null || host === null || !cluster.writable || this.closing !== null) return
-    const actions = runner.reconcile(this.snapshot, host)
+    const { runner, reconciler, cluster, host } = this
+    if (runner === null || reconciler === null || cluster === null || host === null || !cluster.writable || this.closing !== null) return
+    const actions = reconciler.reconcile(this.snapshot, runner.current(this.snapshot), host)
     for (const cloud of actions.open) host.open(cloud)
     for (const cloud of actions.release) host.release(cloud)
     if (actions.ops.length === 0) return
@@ -477,28 +473,15 @@ export class Bevy extends ReadyResource {
   private replicaSignals (keyHex: string): RoutedReplica[] {
     if (!this.opened || this.closing !== null) throw new BevyError(ErrorCode.NOT_READY, 'node is still joining its bevy')
     if (!this.snapshot.cloudByKey.has(keyHex)) throw new BevyError(ErrorCode.CLOUD_NOT_FOUND, 'no such cloud in this bevy')
-    const self = this.selfHex
-    const now = this.clock.now()
-    const out: RoutedReplica[] = []
-    for (const r of this.routingPlacement()?.replicaSet(keyHex) ?? []) {
-      const node = this.snapshot.byId.get(r.node)
-      if (node === undefined) continue
-      const local = r.node === self
-      const load = node.heartbeat?.load
-      out.push({
-        node: r.node,
-        url: node.record.url,
-        zone: node.record.zone,
-        local,
-        // This node knows its own copy first hand; the view's flag lags by a cluster-log round.
-        synced: local ? this.host?.replica(keyHex)?.synced === true : r.synced,
-        liveness: local ? 'live' : this.tracker.state(r.node, now),
-        loadPermille: load === undefined ? 0 : Math.max(load.cpuPermille, load.eventLoopPermille),
-        inFlight: this.routing.inFlightTo(r.node),
-        lastFailureMs: local ? null : this.routing.lastFailureMs(r.node)
-      })
-    }
-    return out
+    return replicaSignals(keyHex, {
+      placement: this.routingPlacement(),
+      snapshot: this.snapshot,
+      tracker: this.tracker,
+      nowMs: this.clock.now(),
+      selfHex: this.selfHex,
+      localSynced: (cloud) => this.host?.replica(cloud)?.synced === true,
+      feedback: this.routing
+    })
   }
 
   /** This node's id in hex once storage is open; routed requests compare against it. */

@@ -5,7 +5,7 @@ import Hyperbee from 'hyperbee'
 import ReadyResource from 'ready-resource'
 import type Corestore from 'corestore'
 import type { Logger } from 'pino'
-import { BevyError, encodeOp, ErrorCode, formatKey, type Op } from '../protocol/index.js'
+import { BevyError, encodeOp, ErrorCode, formatKey, LamportClock, type Op } from '../protocol/index.js'
 import { applyNodes, type ApplyContext } from './view/apply.js'
 import { BeeViewStore } from './view/bee-store.js'
 import { readSnapshot, type ClusterSnapshot } from './view/snapshot.js'
@@ -16,13 +16,6 @@ export interface ClusterBaseOptions {
   key: Buffer | null
   maxIndexers: number
   log: Logger
-}
-
-/** Lamport clock for last-writer-wins stamps: always ahead of every stamp seen in the view. */
-export class LamportClock {
-  private max = 0
-  observe (lamport: number): void { if (lamport > this.max) this.max = lamport }
-  tick (): number { return ++this.max }
 }
 
 export class ClusterBase extends ReadyResource {

@@ -1,118 +1,63 @@
 // Runs placement on this node: turns the view and this node's liveness judgement into the
-// engine's input, recomputes only when that input changed, and reconciles what this node holds
-// (acknowledges clouds it is a target of, lets go of clouds it is no longer needed for).
-import { NodeState, OpType, type Clock, type Op } from '../protocol/index.js'
-import { PlacementEngine, type LivenessTracker, type Placement, type PlacementInput } from '../placement/index.js'
+// engine's input, and recomputes only when that input changed. A heartbeat changes the view
+// but not the input, and a sync report changes only holdings, which targets do not depend on.
+import { NodeState, type Clock } from '../protocol/index.js'
+import { PlacementEngine, type LivenessTracker, type Placement, type PlacementNode } from '../placement/index.js'
 import type { NodeConfig } from './config.js'
 import type { ClusterSnapshot } from './view/snapshot.js'
 
 export interface RunnerDeps {
-  config: NodeConfig
+  config: Pick<NodeConfig, 'rejoinStableMs' | 'loadEpsilonPermille'>
   tracker: LivenessTracker
   clock: Clock
-  selfHex: string
-  nextLamport: () => number
+  /** An engine to share with other runners over the same view (its reference cache is reused). */
+  engine?: PlacementEngine
+}
+
+interface Computed {
+  placement: Placement
+  nodesKey: string
+  clouds: ClusterSnapshot['clouds']
+  holdings: ClusterSnapshot['holdings']
 }
 
 export class PlacementRunner {
-  private readonly engine: PlacementEngine
-  private placement: Placement | null = null
-  private inputSnapshot: ClusterSnapshot | null = null
-  private inputFlags = ''
-  /** What this node last asked the view to record per cloud, until the view shows it. */
-  private readonly sent = new Map<string, string>()
+  readonly engine: PlacementEngine
+  private last: Computed | null = null
 
   constructor (private readonly deps: RunnerDeps) {
-    this.engine = new PlacementEngine({ epsilonPermille: deps.config.loadEpsilonPermille })
+    this.engine = deps.engine ?? new PlacementEngine({ epsilonPermille: deps.config.loadEpsilonPermille })
   }
 
-  /** The current placement, recomputed if the snapshot or anyone's liveness changed. */
+  /** The current placement, recomputed if the nodes, their liveness or the clouds changed. */
   current (snapshot: ClusterSnapshot): Placement {
-    const now = this.deps.clock.now()
-    const { config, tracker } = this.deps
-    const nodes = snapshot.nodes.filter((n) => n.record.state !== NodeState.LEFT).map((n) => {
-      const state = tracker.state(n.idHex, now)
-      return {
-        id: n.idHex,
-        zone: n.record.zone,
-        capacityBytes: n.record.capacity,
-        eligible: !n.drained && tracker.stable(n.idHex, now, config.rejoinStableMs),
-        serving: state !== 'down'
-      }
-    })
-    const flags = nodes.map((n) => `${n.eligible ? 1 : 0}${n.serving ? 1 : 0}`).join('')
-    if (this.placement !== null && snapshot === this.inputSnapshot && flags === this.inputFlags) return this.placement
-    const input: PlacementInput = {
+    const nodes = this.inputNodes(snapshot)
+    const nodesKey = nodes.map((n) => `${n.id}:${n.zone}:${n.capacityBytes}:${n.eligible ? 1 : 0}${n.serving ? 1 : 0}`).join(',')
+    const last = this.last
+    if (last !== null && last.nodesKey === nodesKey && last.clouds === snapshot.clouds) {
+      if (last.holdings === snapshot.holdings) return last.placement
+      this.last = { ...last, placement: last.placement.withHoldings(snapshot.holdings, snapshot.heldBy), holdings: snapshot.holdings }
+      return this.last.placement
+    }
+    const placement = this.engine.compute({
       nodes,
       clouds: snapshot.clouds.map((c) => ({ key: c.keyHex, replicas: c.replicas })),
-      holdings: snapshot.holdings
-    }
-    this.placement = this.engine.compute(input)
-    this.inputSnapshot = snapshot
-    this.inputFlags = flags
-    return this.placement
+      holdings: snapshot.holdings,
+      heldBy: snapshot.heldBy
+    })
+    this.last = { placement, nodesKey, clouds: snapshot.clouds, holdings: snapshot.holdings }
+    return placement
   }
 
-  /**
-   * What brings this node's holdings in line with the placement: clouds to open, clouds to purge
-   * and the hold records to write. A cloud is reported let go only once its local copy is gone,
-   * and synced only once the local copy says so, so a crash between steps just repeats a step.
-   */
-  reconcile (snapshot: ClusterSnapshot, local: LocalHoldings): ReconcileActions {
-    const placement = this.current(snapshot)
-    const self = this.deps.selfHex
-    // cloudsOf is computed once per placement, so an idle tick costs only this node's own clouds.
-    const wanted = new Set(placement.cloudsOf(self))
-    const candidates = new Set(wanted)
-    for (const [cloud, perNode] of snapshot.holdings) if (perNode.has(self)) candidates.add(cloud)
-    for (const cloud of local.heldClouds()) candidates.add(cloud)
-
-    const actions: ReconcileActions = { ops: [], open: [], release: [] }
-    for (const cloud of candidates) {
-      const want = wanted.has(cloud)
-      const holdsLocally = local.holds(cloud)
-      const inView = snapshot.holdings.get(cloud)?.get(self)
-      // Let go only of what is purged here: an open copy, or one the view says this node holds
-      // (it may be on disk from before a crash), is purged first.
-      const purging = !want && (holdsLocally || (inView !== undefined && !local.released(cloud)))
-      if (want && !holdsLocally) actions.open.push(cloud)
-      if (purging) {
-        // The view keeps saying this node holds the cloud until the purge is done.
-        actions.release.push(cloud)
-        this.sent.delete(cloud)
-        continue
-      }
-      const held = want
-      // A copy still opening (after a restart) is not known yet: keep what the view says.
-      const synced = held && (local.synced(cloud) ?? inView?.synced ?? false)
-      if (inView === undefined ? !held : (held && inView.synced === synced)) {
-        this.sent.delete(cloud)
-        continue
-      }
-      const fingerprint = `${held ? 1 : 0}${synced ? 1 : 0}`
-      if (this.sent.get(cloud) === fingerprint) continue // asked already; the view has not caught up yet
-      this.sent.set(cloud, fingerprint)
-      actions.ops.push({ type: OpType.CLOUD_HOLD, lamport: this.deps.nextLamport(), key: Buffer.from(cloud, 'hex'), nodeId: Buffer.from(self, 'hex'), held, synced })
-    }
-    return actions
+  private inputNodes (snapshot: ClusterSnapshot): PlacementNode[] {
+    const now = this.deps.clock.now()
+    const { config, tracker } = this.deps
+    return snapshot.nodes.filter((n) => n.record.state !== NodeState.LEFT).map((n) => ({
+      id: n.idHex,
+      zone: n.record.zone,
+      capacityBytes: n.record.capacity,
+      eligible: !n.drained && tracker.stable(n.idHex, now, config.rejoinStableMs),
+      serving: tracker.state(n.idHex, now) !== 'down'
+    }))
   }
-}
-
-export interface ReconcileActions {
-  ops: Op[]
-  /** Clouds to open locally (placement wants them here). */
-  open: string[]
-  /** Clouds to purge locally (placement no longer needs them here). */
-  release: string[]
-}
-
-/** What the reconcile step needs to know of this node's local copies. */
-export interface LocalHoldings {
-  /** True while a cloud is open, opening or being purged here. */
-  holds: (cloudHex: string) => boolean
-  /** True once this run purged the cloud's local copy (and has not reopened it). */
-  released: (cloudHex: string) => boolean
-  /** True once the local copy of a cloud was complete; null while it is still opening. */
-  synced: (cloudHex: string) => boolean | null
-  heldClouds: () => Iterable<string>
 }

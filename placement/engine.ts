@@ -106,16 +106,28 @@ function capsArray (ranked: RankedNodes, nodes: PlacementNode[], clouds: Placeme
 
 /** The outcome of one computation. Replica sets are built on demand, so a large bevy pays only for what it reads. */
 export class Placement {
-  private membership: Map<string, string[]> | null = null
   private servingIds: Set<string> | null = null
+  private heldByNode: Map<string, Set<string>> | null = null
 
   constructor (
     private readonly ref: Reference,
     private readonly toEligible: Int32Array,
     private readonly eligibleIds: string[],
     private readonly filled: Map<number, number[]>,
-    private readonly input: PlacementInput
+    private readonly input: PlacementInput,
+    /** node id → the clouds it is a target of; built once, shared by withHoldings copies. */
+    private readonly targetIndex: { byNode: Map<string, string[]> | null } = { byNode: null }
   ) {}
+
+  /**
+   * The same targets with other holdings: what a sync report changes. Targets do not depend on
+   * holdings, so nothing is recomputed; only handoff holders are read from the new holdings.
+   */
+  withHoldings (holdings: PlacementInput['holdings'], heldBy?: PlacementInput['heldBy']): Placement {
+    const { heldBy: _stale, ...rest } = this.input
+    const input: PlacementInput = heldBy === undefined ? { ...rest, holdings } : { ...rest, holdings, heldBy }
+    return new Placement(this.ref, this.toEligible, this.eligibleIds, this.filled, input, this.targetIndex)
+  }
 
   get cloudKeys (): string[] {
     return this.ref.ordered.map((c) => c.key)
@@ -153,23 +165,54 @@ export class Placement {
   targetLoad (): Map<string, number> {
     const load = new Map<string, number>()
     for (const n of this.input.nodes) load.set(n.id, 0)
-    for (const key of this.cloudKeys) for (const id of this.targets(key) ?? []) load.set(id, (load.get(id) ?? 0) + 1)
+    for (const [id, clouds] of this.targetsByNode()) load.set(id, (load.get(id) ?? 0) + clouds.length)
     return load
+  }
+
+  /** The clouds the node is a target of, in processing order. */
+  targetsOf (nodeId: string): readonly string[] {
+    return this.targetsByNode().get(nodeId) ?? []
   }
 
   /** Clouds whose replica set includes the node, as target or handoff holder. */
   cloudsOf (nodeId: string): string[] {
-    if (this.membership === null) {
+    const out = [...this.targetsOf(nodeId)]
+    // A handoff holder is always a holder, so only the node's own holdings need a look.
+    for (const cloud of this.heldBy().get(nodeId) ?? []) {
+      const set = this.replicaSet(cloud)
+      if (set !== undefined && set.some((r) => r.role === 'handoff' && r.node === nodeId)) out.push(cloud)
+    }
+    return out
+  }
+
+  private targetsByNode (): Map<string, string[]> {
+    if (this.targetIndex.byNode === null) {
       const m = new Map<string, string[]>()
       for (const key of this.cloudKeys) {
-        for (const r of this.replicaSet(key) ?? []) {
-          const list = m.get(r.node)
-          if (list === undefined) m.set(r.node, [key])
+        for (const id of this.targets(key) ?? []) {
+          const list = m.get(id)
+          if (list === undefined) m.set(id, [key])
           else list.push(key)
         }
       }
-      this.membership = m
+      this.targetIndex.byNode = m
     }
-    return this.membership.get(nodeId) ?? []
+    return this.targetIndex.byNode
+  }
+
+  private heldBy (): Map<string, Set<string>> {
+    if (this.input.heldBy !== undefined) return this.input.heldBy
+    if (this.heldByNode === null) {
+      const m = new Map<string, Set<string>>()
+      for (const [cloud, perNode] of this.input.holdings) {
+        for (const node of perNode.keys()) {
+          let set = m.get(node)
+          if (set === undefined) m.set(node, set = new Set())
+          set.add(cloud)
+        }
+      }
+      this.heldByNode = m
+    }
+    return this.heldByNode
   }
 }

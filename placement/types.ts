@@ -25,6 +25,8 @@ export interface PlacementInput {
   clouds: PlacementCloud[]
   /** cloud key → node id → holding. */
   holdings: Map<string, Map<string, Holding>>
+  /** node id → the clouds it holds: `holdings` indexed by node. Derived from `holdings` when absent. */
+  heldBy?: Map<string, Set<string>>
 }
 
 export interface PlacementParams {

@@ -4,9 +4,10 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { test } from 'node:test'
 import { defaultConfig } from '../node/config.js'
-import { PlacementRunner, type LocalHoldings } from '../node/placement-runner.js'
+import { PlacementRunner } from '../node/placement-runner.js'
+import { Reconciler, type LocalHoldings } from '../node/reconciler.js'
 import { applyNodes } from '../node/view/apply.js'
-import { readSnapshot } from '../node/view/snapshot.js'
+import { readSnapshot, type ClusterSnapshot } from '../node/view/snapshot.js'
 import { MemoryViewStore } from '../node/view/view-store.js'
 import { LivenessTracker } from '../placement/index.js'
 import { encodeOp, OpType, type Op } from '../protocol/index.js'
@@ -36,7 +37,9 @@ async function setup (ops: Op[]) {
   const config = defaultConfig({ rejoinStableMs: 0 })
   const tracker = new LivenessTracker(config)
   tracker.observe(self, 1, 0)
-  const runner = new PlacementRunner({ config, tracker, clock: { now: () => 1 }, selfHex: self, nextLamport: () => ++lamport })
+  const placements = new PlacementRunner({ config, tracker, clock: { now: () => 1 } })
+  const reconciler = new Reconciler({ selfHex: self, nextLamport: () => ++lamport })
+  const runner = { reconcile: (s: ClusterSnapshot, local: LocalHoldings) => reconciler.reconcile(s, placements.current(s), local) }
   const snapshot = await apply([{ type: OpType.ANNOUNCE, lamport: 1, nodeId, url: 'http://n', zone: 'z', capacity: 1e12 }, ...ops])
   return { runner, apply, snapshot }
 }

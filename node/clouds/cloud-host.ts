@@ -6,7 +6,7 @@ import type Hyperswarm from 'hyperswarm'
 import { formatKey, OpType, type Clock, type CloudProgressOp, type SyncProgress } from '../../protocol/index.js'
 import type { Logger } from '../log.js'
 import { Coalesced } from '../timer.js'
-import type { LocalHoldings } from '../placement-runner.js'
+import type { LocalHoldings } from '../reconciler.js'
 import { CloudReplica, type ReplicaStatus } from './cloud-replica.js'
 
 /** Wait after a cloud fails to open before trying again; doubles per failure up to the max. */

@@ -1,4 +1,7 @@
 // Reads the cluster view into a plain snapshot that placement, liveness and the API consume.
+// Snapshots are immutable. refreshSnapshot re-reads only the sections whose keys changed and
+// shares the rest with the previous snapshot, so a heartbeat does not re-decode 100k clouds and
+// code that compares sections by identity (placement's caches) sees what really changed.
 import {
   cloudRecordCodec, decodeRecord, drainRecordCodec, holdRecordCodec, heartbeatRecordCodec, hexKey, nodeRecordCodec, prefixEnd,
   progressRecordCodec, ViewKey, writerRecordCodec, type HeartbeatRecord, type NodeRecord, type ProgressRecord
@@ -29,29 +32,75 @@ export interface ClusterSnapshot {
   cloudByKey: Map<string, CloudView>
   /** Hex cloud key → hex node id → whether that node's copy is synced, for nodes holding it. */
   holdings: Map<string, Map<string, { synced: boolean }>>
+  /** Hex node id → the clouds it holds (the same records as `holdings`, indexed by node). */
+  heldBy: Map<string, Set<string>>
   /** Hex cloud key → hex node id → the sync progress that node last reported. */
   progress: Map<string, Map<string, ProgressRecord>>
   /** The highest lamport stamp in the view, so a restarted node's clock starts ahead of its old ops. */
   maxLamport: number
 }
 
+export const EMPTY_SNAPSHOT: ClusterSnapshot = Object.freeze({
+  nodes: [], byId: new Map(), clouds: [], cloudByKey: new Map(), holdings: new Map(), heldBy: new Map(), progress: new Map(), maxLamport: 0
+})
+
+type Holdings = ClusterSnapshot['holdings']
+
 export async function readSnapshot (store: ViewStore): Promise<ClusterSnapshot> {
+  const lamport = { max: 0 }
+  const { holdings, heldBy } = await readHoldings(store, lamport)
+  return {
+    ...await readNodes(store, lamport),
+    ...await readClouds(store, lamport),
+    holdings,
+    heldBy,
+    progress: await readProgress(store, lamport),
+    maxLamport: lamport.max
+  }
+}
+
+/** A snapshot of the view after the keys in `changed` were written; `prev` was the view before. */
+export async function refreshSnapshot (prev: ClusterSnapshot, store: ViewStore, changed: Iterable<string>): Promise<ClusterSnapshot> {
+  let nodesChanged = false
+  let cloudsChanged = false
+  let progressChanged = false
+  const holds: string[] = []
+  for (const key of changed) {
+    if (key.startsWith(ViewKey.holdPrefix)) holds.push(key)
+    else if (key.startsWith(ViewKey.cloudPrefix)) cloudsChanged = true
+    else if (key.startsWith(ViewKey.progressPrefix)) progressChanged = true
+    else if (key.startsWith(ViewKey.nodePrefix) || key.startsWith(ViewKey.drainPrefix) || key.startsWith(ViewKey.heartbeatPrefix) || key.startsWith(ViewKey.writerPrefix)) nodesChanged = true
+  }
+  if (!nodesChanged && !cloudsChanged && !progressChanged && holds.length === 0) return prev
+  const lamport = { max: prev.maxLamport }
+  return {
+    ...(nodesChanged ? await readNodes(store, lamport) : { nodes: prev.nodes, byId: prev.byId }),
+    ...(cloudsChanged ? await readClouds(store, lamport) : { clouds: prev.clouds, cloudByKey: prev.cloudByKey }),
+    ...(holds.length > 0 ? await patchHoldings(prev, store, holds, lamport) : { holdings: prev.holdings, heldBy: prev.heldBy }),
+    progress: progressChanged ? await readProgress(store, lamport) : prev.progress,
+    maxLamport: lamport.max
+  }
+}
+
+interface LamportMax { max: number }
+
+function stamped<T extends { lamport: number }> (lamport: LamportMax, record: T): T {
+  if (record.lamport > lamport.max) lamport.max = record.lamport
+  return record
+}
+
+async function readNodes (store: ViewStore, lamport: LamportMax): Promise<Pick<ClusterSnapshot, 'nodes' | 'byId'>> {
   const nodes: NodeView[] = []
   const byId = new Map<string, NodeView>()
-  let maxLamport = 0
-  const stamped = <T extends { lamport: number }>(record: T): T => {
-    if (record.lamport > maxLamport) maxLamport = record.lamport
-    return record
-  }
   for await (const { value } of scan(store, ViewKey.nodePrefix)) {
-    const record = stamped(decodeRecord(nodeRecordCodec, value))
+    const record = stamped(lamport, decodeRecord(nodeRecordCodec, value))
     const view: NodeView = { idHex: hexKey(record.nodeId), record, drained: false, heartbeat: null, indexer: false }
     nodes.push(view)
     byId.set(view.idHex, view)
   }
   for await (const { key, value } of scan(store, ViewKey.drainPrefix)) {
     const node = byId.get(key.slice(ViewKey.drainPrefix.length))
-    const drain = stamped(decodeRecord(drainRecordCodec, value))
+    const drain = stamped(lamport, decodeRecord(drainRecordCodec, value))
     if (node !== undefined) node.drained = drain.drained
   }
   for await (const { key, value } of scan(store, ViewKey.heartbeatPrefix)) {
@@ -63,26 +112,82 @@ export async function readSnapshot (store: ViewStore): Promise<ClusterSnapshot> 
     if (decodeRecord(writerRecordCodec, value).indexer) indexerWriters.add(key.slice(ViewKey.writerPrefix.length))
   }
   for (const node of nodes) node.indexer = indexerWriters.has(hexKey(node.record.writerKey))
-  const clouds: CloudView[] = []
-  for await (const { key, value } of scan(store, ViewKey.cloudPrefix)) {
-    const record = stamped(decodeRecord(cloudRecordCodec, value))
-    if (!record.removed) clouds.push({ keyHex: key.slice(ViewKey.cloudPrefix.length), replicas: record.replicas })
-  }
-  const holdings = new Map<string, Map<string, { synced: boolean }>>()
-  for await (const { key, value } of scan(store, ViewKey.holdPrefix)) {
-    const record = stamped(decodeRecord(holdRecordCodec, value))
-    if (record.held) perCloud(holdings, key.slice(ViewKey.holdPrefix.length), { synced: record.synced })
-  }
-  const progress = new Map<string, Map<string, ProgressRecord>>()
-  for await (const { key, value } of scan(store, ViewKey.progressPrefix)) {
-    perCloud(progress, key.slice(ViewKey.progressPrefix.length), stamped(decodeRecord(progressRecordCodec, value)))
-  }
-  return { nodes, byId, clouds, cloudByKey: new Map(clouds.map((c) => [c.keyHex, c])), holdings, progress, maxLamport }
+  return { nodes, byId }
 }
 
-/** Files `value` under cloud then node, from a `<cloud>/<node>` key suffix. */
-function perCloud<T> (map: Map<string, Map<string, T>>, suffix: string, value: T): void {
-  const [cloud, node] = suffix.split('/') as [string, string]
+async function readClouds (store: ViewStore, lamport: LamportMax): Promise<Pick<ClusterSnapshot, 'clouds' | 'cloudByKey'>> {
+  const clouds: CloudView[] = []
+  for await (const { key, value } of scan(store, ViewKey.cloudPrefix)) {
+    const record = stamped(lamport, decodeRecord(cloudRecordCodec, value))
+    if (!record.removed) clouds.push({ keyHex: key.slice(ViewKey.cloudPrefix.length), replicas: record.replicas })
+  }
+  return { clouds, cloudByKey: new Map(clouds.map((c) => [c.keyHex, c])) }
+}
+
+async function readHoldings (store: ViewStore, lamport: LamportMax): Promise<Pick<ClusterSnapshot, 'holdings' | 'heldBy'>> {
+  const holdings: Holdings = new Map()
+  const heldBy = new Map<string, Set<string>>()
+  for await (const { key, value } of scan(store, ViewKey.holdPrefix)) {
+    const record = stamped(lamport, decodeRecord(holdRecordCodec, value))
+    if (!record.held) continue
+    const [cloud, node] = splitSuffix(key, ViewKey.holdPrefix)
+    perCloud(holdings, cloud, node, { synced: record.synced })
+    let clouds = heldBy.get(node)
+    if (clouds === undefined) heldBy.set(node, clouds = new Set())
+    clouds.add(cloud)
+  }
+  return { holdings, heldBy }
+}
+
+/** Copy-on-write: only the clouds and nodes named by `keys` get new inner maps. */
+async function patchHoldings (prev: ClusterSnapshot, store: ViewStore, keys: string[], lamport: LamportMax): Promise<Pick<ClusterSnapshot, 'holdings' | 'heldBy'>> {
+  const holdings: Holdings = new Map(prev.holdings)
+  const heldBy = new Map(prev.heldBy)
+  const copiedClouds = new Set<string>()
+  const copiedNodes = new Set<string>()
+  for (const key of keys) {
+    const [cloud, node] = splitSuffix(key, ViewKey.holdPrefix)
+    const bytes = await store.get(key)
+    const record = bytes === null ? null : stamped(lamport, decodeRecord(holdRecordCodec, bytes))
+    if (!copiedClouds.has(cloud)) {
+      copiedClouds.add(cloud)
+      holdings.set(cloud, new Map(holdings.get(cloud)))
+    }
+    if (!copiedNodes.has(node)) {
+      copiedNodes.add(node)
+      heldBy.set(node, new Set(heldBy.get(node)))
+    }
+    const perNode = holdings.get(cloud) as Map<string, { synced: boolean }>
+    const clouds = heldBy.get(node) as Set<string>
+    if (record !== null && record.held) {
+      perNode.set(node, { synced: record.synced })
+      clouds.add(cloud)
+    } else {
+      perNode.delete(node)
+      clouds.delete(cloud)
+    }
+  }
+  // Empty entries would make a patched snapshot differ from a fresh read of the same view.
+  for (const cloud of copiedClouds) if (holdings.get(cloud)?.size === 0) holdings.delete(cloud)
+  for (const node of copiedNodes) if (heldBy.get(node)?.size === 0) heldBy.delete(node)
+  return { holdings, heldBy }
+}
+
+async function readProgress (store: ViewStore, lamport: LamportMax): Promise<ClusterSnapshot['progress']> {
+  const progress = new Map<string, Map<string, ProgressRecord>>()
+  for await (const { key, value } of scan(store, ViewKey.progressPrefix)) {
+    const [cloud, node] = splitSuffix(key, ViewKey.progressPrefix)
+    perCloud(progress, cloud, node, stamped(lamport, decodeRecord(progressRecordCodec, value)))
+  }
+  return progress
+}
+
+/** `<prefix><cloud>/<node>` → [cloud, node]. */
+function splitSuffix (key: string, prefix: string): [string, string] {
+  return key.slice(prefix.length).split('/') as [string, string]
+}
+
+function perCloud<T> (map: Map<string, Map<string, T>>, cloud: string, node: string, value: T): void {
   let perNode = map.get(cloud)
   if (perNode === undefined) map.set(cloud, perNode = new Map())
   perNode.set(node, value)

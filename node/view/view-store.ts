@@ -17,17 +17,65 @@ export interface WriterHost {
 
 export class MemoryViewStore implements ViewStore {
   readonly entries = new Map<string, Buffer>()
+  /** Keys in order, rebuilt only after a new key arrives: updates are far more common than inserts. */
+  private sorted: string[] | null = null
 
   async get (key: string): Promise<Buffer | null> {
     return this.entries.get(key) ?? null
   }
 
   async put (key: string, value: Buffer): Promise<void> {
+    if (!this.entries.has(key)) this.sorted = null
     this.entries.set(key, value)
   }
 
   async * range (gte: string, lt: string): AsyncIterable<ViewEntry> {
-    const keys = [...this.entries.keys()].filter((k) => k >= gte && k < lt).sort()
-    for (const key of keys) yield { key, value: this.entries.get(key) as Buffer }
+    const keys = this.sorted ??= [...this.entries.keys()].sort()
+    for (let i = lowerBound(keys, gte); i < keys.length && (keys[i] as string) < lt; i++) {
+      const key = keys[i] as string
+      yield { key, value: this.entries.get(key) as Buffer }
+    }
   }
+
+  /** A copy that shares the (immutable) values: what one side of a partition starts from. */
+  clone (): MemoryViewStore {
+    const copy = new MemoryViewStore()
+    for (const [key, value] of this.entries) copy.entries.set(key, value)
+    copy.sorted = this.sorted
+    return copy
+  }
+}
+
+/** Wraps a store and remembers which keys were written, for an incremental snapshot refresh. */
+export class ChangeTrackingStore implements ViewStore {
+  private changed = new Set<string>()
+
+  constructor (readonly inner: ViewStore) {}
+
+  get (key: string): Promise<Buffer | null> { return this.inner.get(key) }
+
+  put (key: string, value: Buffer): Promise<void> {
+    this.changed.add(key)
+    return this.inner.put(key, value)
+  }
+
+  range (gte: string, lt: string): AsyncIterable<ViewEntry> { return this.inner.range(gte, lt) }
+
+  /** The keys written since the last call. */
+  takeChanges (): Set<string> {
+    const changed = this.changed
+    this.changed = new Set()
+    return changed
+  }
+}
+
+function lowerBound (keys: string[], key: string): number {
+  let lo = 0
+  let hi = keys.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if ((keys[mid] as string) < key) lo = mid + 1
+    else hi = mid
+  }
+  return lo
 }

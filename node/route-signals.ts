@@ -1,0 +1,48 @@
+// The signals a routing decision weighs for one cloud's replicas: placement's replica set, the
+// view's loads, this node's liveness judgement and its own request evidence. Pure, so the node's
+// request path and the simulator's clients build them the same way.
+import type { LivenessTracker, Placement, ReplicaSignal } from '../placement/index.js'
+import type { RouteFeedback } from './route-feedback.js'
+import type { ClusterSnapshot } from './view/snapshot.js'
+
+/** One replica of a cloud with the signals routing weighs. */
+export interface RoutedReplica extends ReplicaSignal {
+  url: string
+  zone: string
+  /** This node itself. */
+  local: boolean
+}
+
+export interface SignalSources {
+  placement: Placement | null
+  snapshot: ClusterSnapshot
+  tracker: LivenessTracker
+  nowMs: number
+  /** This node's id (hex), or null before it has one. */
+  selfHex: string | null
+  /** Whether this node's own copy of the cloud is complete; it knows first hand, the view lags. */
+  localSynced: (cloudHex: string) => boolean
+  feedback: RouteFeedback
+}
+
+export function replicaSignals (cloudHex: string, src: SignalSources): RoutedReplica[] {
+  const out: RoutedReplica[] = []
+  for (const r of src.placement?.replicaSet(cloudHex) ?? []) {
+    const node = src.snapshot.byId.get(r.node)
+    if (node === undefined) continue
+    const local = r.node === src.selfHex
+    const load = node.heartbeat?.load
+    out.push({
+      node: r.node,
+      url: node.record.url,
+      zone: node.record.zone,
+      local,
+      synced: local ? src.localSynced(cloudHex) : r.synced,
+      liveness: local ? 'live' : src.tracker.state(r.node, src.nowMs),
+      loadPermille: load === undefined ? 0 : Math.max(load.cpuPermille, load.eventLoopPermille),
+      inFlight: src.feedback.inFlightTo(r.node),
+      lastFailureMs: local ? null : src.feedback.lastFailureMs(r.node)
+    })
+  }
+  return out
+}
