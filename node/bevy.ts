@@ -305,10 +305,7 @@ export class Bevy extends ReadyResource {
     const snapshot = await cluster.snapshot()
     cluster.lamport.observe(snapshot.maxLamport)
     const now = this.clock.now()
-    for (const node of snapshot.nodes) {
-      if (node.heartbeat !== null) this.tracker.observe(node.idHex, node.heartbeat.seq, now)
-      else this.tracker.observe(node.idHex, 0, now)
-    }
+    this.tracker.observeAll(snapshot.nodes.map((n) => ({ id: n.idHex, seq: n.heartbeat?.seq ?? 0 })), now)
     this.snapshot = snapshot
     this.mesh?.sync(snapshot)
     this.checkLiveness()
@@ -325,6 +322,9 @@ export class Bevy extends ReadyResource {
   private async reconcile (): Promise<void> {
     const { runner, reconciler, cluster, host } = this
     if (runner === null || reconciler === null || cluster === null || host === null || !cluster.writable || this.closing !== null) return
+    // After a stop (SIGSTOP, a frozen VM) timers fire before the view is read again; acting on
+    // ages from before the stop would let go of replicas that are fine.
+    if (this.tracker.stale(this.clock.now())) return
     const actions = reconciler.reconcile(this.snapshot, runner.current(this.snapshot), host)
     for (const cloud of actions.open) host.open(cloud)
     for (const cloud of actions.release) host.release(cloud)

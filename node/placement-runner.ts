@@ -49,7 +49,8 @@ export class PlacementRunner {
     return placement
   }
 
-  private inputNodes (snapshot: ClusterSnapshot): PlacementNode[] {
+  /** The engine's node input as this runner judges it now: what placement decides from. */
+  inputNodes (snapshot: ClusterSnapshot): PlacementNode[] {
     const now = this.deps.clock.now()
     const { config, tracker } = this.deps
     return snapshot.nodes.filter((n) => n.record.state !== NodeState.LEFT).map((n) => ({

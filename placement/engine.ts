@@ -129,6 +129,11 @@ export class Placement {
     return new Placement(this.ref, this.toEligible, this.eligibleIds, this.filled, input, this.targetIndex)
   }
 
+  /** Nodes that may take new targets in this placement. */
+  get eligibleNodes (): readonly string[] {
+    return this.eligibleIds
+  }
+
   get cloudKeys (): string[] {
     return this.ref.ordered.map((c) => c.key)
   }

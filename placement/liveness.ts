@@ -18,6 +18,8 @@ interface Sighting {
 
 export class LivenessTracker {
   private readonly sightings = new Map<string, Sighting>()
+  /** When this observer last read the view (observeAll), or null before the first read. */
+  private lastReadMs: number | null = null
 
   constructor (private readonly params: LivenessParams) {}
 
@@ -36,6 +38,28 @@ export class LivenessTracker {
   }
 
   /**
+   * One reading of the view: every node's heartbeat sequence at `nowMs`. An observer that read
+   * nothing for downAfterMs (its process was stopped, its VM frozen, its clock stepped) cannot
+   * tell who was away meanwhile. Judging by its stale ages, every node would look down and then
+   * "recovered", and placement would strip them all of their replicas; so after such a gap every
+   * node counts as first seen, as after a restart.
+   */
+  observeAll (heartbeats: Iterable<{ id: string, seq: number }>, nowMs: number): void {
+    const blind = this.lastReadMs !== null && (nowMs - this.lastReadMs >= this.params.downAfterMs || nowMs < this.lastReadMs)
+    this.lastReadMs = nowMs
+    for (const { id, seq } of heartbeats) {
+      const last = this.sightings.get(id)
+      if (blind && last !== undefined) this.sightings.set(id, { seq: Math.max(seq, last.seq), atMs: nowMs, recoveredAtMs: last.recoveredAtMs })
+      else this.observe(id, seq, nowMs)
+    }
+  }
+
+  /** True when this observer has not read the view for suspectAfterMs: its judgement is out of date. */
+  stale (nowMs: number): boolean {
+    return this.lastReadMs !== null && nowMs - this.lastReadMs >= this.params.suspectAfterMs
+  }
+
+  /**
    * Live, and if it came back from down, live for at least `stableMs` since: only then does
    * placement give it replicas again, so a flapping node does not drag data back and forth.
    */
@@ -43,6 +67,14 @@ export class LivenessTracker {
     if (this.state(id, nowMs) !== 'live') return false
     const recovered = this.sightings.get(id)?.recoveredAtMs ?? null
     return recovered === null || nowMs - recovered >= stableMs
+  }
+
+  /** An independent copy: what each side of a network partition goes on judging from. */
+  clone (): LivenessTracker {
+    const copy = new LivenessTracker(this.params)
+    for (const [id, sighting] of this.sightings) copy.sightings.set(id, { ...sighting })
+    copy.lastReadMs = this.lastReadMs
+    return copy
   }
 
   forget (id: string): void {

@@ -6,6 +6,7 @@ import { cloudCommand, drainCommand } from './cloud-commands.js'
 import { demoCommand } from './demo.js'
 import { dhtCommand } from './dht.js'
 import { pushCommand } from './push.js'
+import { simCommand } from './sim.js'
 import { startCommand } from './start.js'
 
 export const EXIT_OK = 0
@@ -25,7 +26,7 @@ export async function main (argv: string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ outputError: oneLine })
   const commands = [startCommand(setCode), dhtCommand(setCode), demoCommand(setCode), inviteCommand(), statusCommand(),
-    cloudCommand(), pushCommand(), drainCommand(true), drainCommand(false)]
+    cloudCommand(), pushCommand(), drainCommand(true), drainCommand(false), simCommand(setCode)]
   const configure = (cmd: Command) => {
     cmd.exitOverride().configureOutput({ outputError: oneLine })
     for (const sub of cmd.commands) configure(sub)

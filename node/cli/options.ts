@@ -1,6 +1,5 @@
 // Helpers so every CLI option also reads from the environment as BEVY_<OPTION>.
 import { Option, type Command } from 'commander'
-import { BevyError, ErrorCode } from '../../protocol/index.js'
 import { DEFAULT_STORAGE, envName } from '../config.js'
 
 /** Adds `--name <value>` (or a boolean flag) that falls back to BEVY_NAME. */
@@ -20,12 +19,4 @@ export function adminOptions (cmd: Command): Command {
   return cmd
 }
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
-
-/** Parses "500ms", "30s", "15m", "24h", "7d" or a bare number of milliseconds. */
-export function parseDuration (text: string, what: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim())
-  const value = match === null ? NaN : Number(match[1]) * (DURATION_UNITS[match[2] ?? 'ms'] ?? NaN)
-  if (!Number.isFinite(value) || value <= 0) throw new BevyError(ErrorCode.BAD_CONFIG, `${what} takes a duration like 30s, 15m or 24h, got "${text}"`)
-  return Math.round(value)
-}
+export { parseDuration } from '../../protocol/index.js'
