@@ -7,7 +7,7 @@ import type { NodeConfig } from './config.js'
 import type { ClusterSnapshot } from './view/snapshot.js'
 
 export interface RunnerDeps {
-  config: Pick<NodeConfig, 'rejoinStableMs' | 'loadEpsilonPermille'>
+  config: Pick<NodeConfig, 'loadEpsilonPermille'>
   tracker: LivenessTracker
   clock: Clock
   /** An engine to share with other runners over the same view (its reference cache is reused). */
@@ -52,12 +52,12 @@ export class PlacementRunner {
   /** The engine's node input as this runner judges it now: what placement decides from. */
   inputNodes (snapshot: ClusterSnapshot): PlacementNode[] {
     const now = this.deps.clock.now()
-    const { config, tracker } = this.deps
+    const { tracker } = this.deps
     return snapshot.nodes.filter((n) => n.record.state !== NodeState.LEFT).map((n) => ({
       id: n.idHex,
       zone: n.record.zone,
       capacityBytes: n.record.capacity,
-      eligible: !n.drained && tracker.stable(n.idHex, now, config.rejoinStableMs),
+      eligible: !n.drained && tracker.stable(n.idHex, now),
       serving: tracker.state(n.idHex, now) !== 'down'
     }))
   }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { classify, LivenessTracker } from '../placement/liveness.js'
 
-const params = { suspectAfterMs: 5000, downAfterMs: 15_000 }
+const params = { suspectAfterMs: 5000, downAfterMs: 15_000, rejoinStableMs: 30_000 }
 
 test('classify by heartbeat age', () => {
   const table: Array<[number, string]> = [[0, 'live'], [4999, 'live'], [5000, 'suspect'], [14_999, 'suspect'], [15_000, 'down'], [1e9, 'down']]
@@ -40,12 +40,50 @@ test('never-seen nodes are down; forgotten nodes too', () => {
 test('a node back from down counts as stable only after the rejoin window', () => {
   const t = new LivenessTracker(params)
   t.observe('a', 1, 0)
-  assert.equal(t.stable('a', 1000, 30_000), true, 'a node first seen is stable at once')
+  assert.equal(t.stable('a', 1000), true, 'a node first seen is stable at once')
   assert.equal(t.state('a', 20_000), 'down')
   t.observe('a', 2, 20_000)
   assert.equal(t.state('a', 20_000), 'live')
-  assert.equal(t.stable('a', 20_000, 30_000), false)
-  for (let now = 22_000; now <= 50_000; now += 2000) t.observe('a', now, now)
-  assert.equal(t.stable('a', 49_000, 30_000), false)
-  assert.equal(t.stable('a', 50_000, 30_000), true)
+  assert.equal(t.stable('a', 20_000), false)
+  for (let now = 22_000; now <= 48_000; now += 2000) t.observe('a', now, now)
+  assert.equal(t.stable('a', 49_000), false)
+  t.observe('a', 50_000, 50_000)
+  assert.equal(t.stable('a', 50_000), true)
+})
+
+test('a suspect node keeps its replicas; only down takes them away', () => {
+  const t = new LivenessTracker(params)
+  t.observe('a', 1, 0)
+  assert.equal(t.state('a', 6000), 'suspect')
+  assert.equal(t.stable('a', 6000), true)
+  assert.equal(t.stable('a', 15_000), false)
+})
+
+test('an observer that read nothing for downAfterMs judges everyone afresh instead of as recovered', () => {
+  const t = new LivenessTracker(params)
+  t.observeAll([{ id: 'a', seq: 1 }, { id: 'b', seq: 1 }], 0)
+  assert.equal(t.stale(4000), false)
+  assert.equal(t.stale(5000), true, 'no read for suspectAfterMs: its judgement is out of date')
+  // Stopped for 40 s: 'a' went on heartbeating meanwhile, 'b' did not.
+  t.observeAll([{ id: 'a', seq: 21 }, { id: 'b', seq: 1 }], 40_000)
+  assert.equal(t.stable('a', 40_000), true, 'not marked as back from down')
+  assert.equal(t.state('b', 40_000), 'live', 'given one window, like a node first seen')
+  assert.equal(t.state('b', 55_000), 'down')
+  // A normal read afterwards: a node whose heartbeat resumes after being down is back from down.
+  for (let now = 41_000; now <= 56_000; now += 1000) t.observeAll([{ id: 'a', seq: now }, { id: 'b', seq: 1 }], now)
+  t.observeAll([{ id: 'a', seq: 57_000 }, { id: 'b', seq: 2 }], 57_000)
+  assert.equal(t.stable('b', 57_000), false)
+})
+
+test('a node on probation that stalls starts its probation over, and one that passed it is left alone', () => {
+  const t = new LivenessTracker(params)
+  t.observe('a', 1, 0)
+  t.observe('a', 2, 20_000) // back from down at 20 s
+  for (let now = 22_000; now <= 40_000; now += 2000) t.observe('a', now, now)
+  assert.equal(t.stable('a', 46_000), false, 'stalled at 40 s, 10 s short of its probation: not given replicas while suspect')
+  t.observe('a', 47_000, 47_000) // a 7 s stall: the probation starts over
+  for (let now = 49_000; now <= 77_000; now += 2000) t.observe('a', now, now)
+  assert.equal(t.stable('a', 77_000), true)
+  t.observe('a', 84_000, 84_000) // a stall after the probation: nothing changes
+  assert.equal(t.stable('a', 84_000), true)
 })
