@@ -65,6 +65,10 @@ async function main (): Promise<number> {
     process.stdout.write(summaryLine(result) + '\n')
     return result.ok ? 0 : 1
   } catch (err) {
+    if (abort.signal.aborted) {
+      process.stderr.write(`chaos interrupted (seed ${seed}); nodes, DHT and temp dir cleaned up\n`)
+      return 130
+    }
     process.stderr.write(`chaos failed (seed ${seed}): ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
     return 1
   } finally {
