@@ -26,6 +26,16 @@ export function parseCloudUrl (rawUrl: string): CloudRequestPath {
   return { cloudHex: hex, cloudText: text, path: checkDrivePath(slash === -1 ? '/' : rawPath.slice(slash)), query }
 }
 
+/**
+ * True for a path-addressed cloud root without its slash (`/c/<cloud>`, `/c/<cloud>?q`): it gets a
+ * 301 to `/c/<cloud>/` first, or relative links in its pages would resolve one level up.
+ */
+export function lacksRootSlash (rawUrl: string, parsed: CloudRequestPath): boolean {
+  if (parsed.path !== '/') return false
+  const q = rawUrl.indexOf('?')
+  return !(q === -1 ? rawUrl : rawUrl.slice(0, q)).endsWith('/')
+}
+
 /** Decoded keys of recently requested clouds: decoding one is the dearest step of a cached hit. */
 const keyCache = new LRUCache<string, { hex: string, text: string }>({ max: 10_000 })
 

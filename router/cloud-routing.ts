@@ -5,6 +5,7 @@ import type { RouteMode } from '../node/config.js'
 import { cloudOfHost, hostAddressedUrl, parseCloudUrl } from './cloud-path.js'
 import { pinConnections, pinOrigin, type PinTarget } from './connection-pinning.js'
 import { HOP_HEADER, ROUTE_HEADER } from './forwarding.js'
+import { redirectFirst } from './redirect.js'
 import { ReplicaProxy } from './replica-proxy.js'
 import type { RequestHead } from './request-head.js'
 import { cloudContentRoutes, type CloudSource } from './routes/cloud-content.js'
@@ -17,6 +18,11 @@ export interface CloudRoutingOptions {
   proxyTimeoutMs: number
   /** Whether a node id (z-base-32) belongs to the bevy: only members may pin connections here. */
   isMember: (nodeId: string) => boolean
+  /**
+   * Answer plain redirects before Fastify (redirect.ts). Only for apps whose hooks add nothing to
+   * a cloud redirect but X-Bevy-Node = the source's id, as buildApp's do. Off in proxy mode.
+   */
+  fastRedirects?: boolean
 }
 
 export function registerCloudRouting (app: FastifyInstance, opts: CloudRoutingOptions): void {
@@ -31,7 +37,11 @@ export function registerCloudRouting (app: FastifyInstance, opts: CloudRoutingOp
     fail: (nodeHex) => source.routing.fail(nodeHex, source.clock.now()),
     timeoutMs: opts.proxyTimeoutMs
   })
+  // After pinning: pinned connections reach the request handlers as before, and are never redirected.
+  const stopRedirects = opts.fastRedirects === true && opts.mode !== 'proxy' ? redirectFirst(app.server, { source }) : null
   app.addHook('onRequest', adoptPinnedRequest)
+  // Fastify answers 503 to requests that arrive while it closes; the fast path must not answer them.
+  if (stopRedirects !== null) app.addHook('preClose', (done) => { stopRedirects(); done() })
   app.addHook('onClose', async () => {
     unpin()
     detachUpgrades()

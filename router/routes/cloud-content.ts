@@ -8,10 +8,11 @@ import type { CloudRoute, RouteOptions } from '../../node/bevy.js'
 import type { RouteMode } from '../../node/config.js'
 import type { RouteFeedback } from '../../node/route-feedback.js'
 import { BevyError, ErrorCode, type Clock } from '../../protocol/index.js'
-import { parseCloudUrl } from '../cloud-path.js'
+import { lacksRootSlash, parseCloudUrl } from '../cloud-path.js'
 import { serveDrivePath } from '../drive-response.js'
 import { isHostAddressed } from '../host-addressing.js'
 import { forwardingHeaders, hopChain, HOP_HEADER, hopNodeHexes, MAX_HOPS, ROUTE_HEADER } from '../forwarding.js'
+import { redirectHeaders, type RemoteRoute } from '../redirect.js'
 import type { ReplicaProxy, UpstreamResponse } from '../replica-proxy.js'
 
 /** Seconds a client should wait before retrying a cloud with no replica up. */
@@ -34,8 +35,6 @@ export interface CloudContentOptions {
   /** The node's default for requests that do not ask with X-Bevy-Route. */
   mode: RouteMode
 }
-
-type RemoteRoute = Extract<CloudRoute, { kind: 'remote' }>
 
 interface ForwardedRequest {
   cloudHex: string
@@ -60,11 +59,11 @@ export function cloudContentRoutes (opts: CloudContentOptions) {
       exposeHeadRoute: false,
       handler: async (request, reply) => {
         const rawUrl = request.raw.url ?? request.url
-        const { cloudHex, cloudText, path, query } = parseCloudUrl(rawUrl)
+        const parsed = parseCloudUrl(rawUrl)
+        const { cloudHex, cloudText, path, query } = parsed
         const hostAddressed = isHostAddressed(request.raw)
         const mount = hostAddressed ? '' : '/c/' + cloudText
-        if (!hostAddressed && path === '/' && !rawUrl.split('?', 1)[0]!.endsWith('/')) {
-          // The cloud root needs its slash, or relative links in its pages resolve one level up.
+        if (!hostAddressed && lacksRootSlash(rawUrl, parsed)) {
           return reply.code(301).header('Location', mount + '/' + (query === '' ? '' : '?' + query)).send()
         }
         const hops = hopChain(request.headers[HOP_HEADER])
@@ -79,11 +78,10 @@ export function cloudContentRoutes (opts: CloudContentOptions) {
         if (route.kind === 'unavailable' || hops.length >= MAX_HOPS) return noReplica(reply)
         const proxied = hops.length > 0 || opts.mode === 'proxy' || request.headers[ROUTE_HEADER] === 'proxy'
         if (!proxied) {
-          return reply.code(307)
-            .header('Location', route.url.replace(/\/$/, '') + rawUrl)
-            .header('Cache-Control', 'no-store')
-            .header(HOP_HEADER, source.idTextOrNull ?? '')
-            .send()
+          // Most of these never get here: redirectFirst (../redirect.ts) answers them before Fastify.
+          const head = redirectHeaders(route, rawUrl, source.idTextOrNull ?? '')
+          for (let i = 0; i < head.length; i += 2) reply.header(head[i]!, head[i + 1]!)
+          return reply.code(307).send()
         }
         return forward(request, reply, route, { cloudHex, hops, rawUrl, local: { path, query, mount } })
       }

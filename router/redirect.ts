@@ -1,0 +1,85 @@
+// The 307 a node answers for a cloud it leaves to another replica, and the fast path that sends it
+// before Fastify sees the request.
+//
+// Why a fast path: a node without a copy answers most cloud requests with this 307, and through
+// Fastify's request lifecycle (Request/Reply objects, two onRequest hooks, an async handler,
+// header bookkeeping, onSend) it ran at ~0.69x a bare Fastify app that answers a fixed 307
+// (bench:router, 32k vs 47k req/s; see BENCHMARKS.md). Deciding from the raw request and writing
+// the head directly skips all of that. Only the plain case takes it: every other request, and
+// every request it has any doubt about, goes to Fastify, whose cloud route gives the same answer.
+import type { IncomingMessage, OutgoingHttpHeader, Server, ServerResponse } from 'node:http'
+import type { CloudRoute } from '../node/bevy.js'
+import { cloudOfHost, hostAddressedUrl, lacksRootSlash, parseCloudUrl } from './cloud-path.js'
+import { pinOrigin } from './connection-pinning.js'
+import { HOP_HEADER, ROUTE_HEADER } from './forwarding.js'
+import type { CloudSource } from './routes/cloud-content.js'
+
+export type RemoteRoute = Extract<CloudRoute, { kind: 'remote' }>
+
+/**
+ * The headers of the 307 to `route` for a request whose path-addressed raw URL is `rawUrl`, as a
+ * flat name, value, name, value list in the order they go out: the replica's URL + the same path
+ * and query, never cached (the next request may go elsewhere), and the hop header so the replica
+ * never sends the client on again. Both the fast path and the cloud route send these.
+ */
+export function redirectHeaders (route: RemoteRoute, rawUrl: string, self: string): string[] {
+  const base = route.url.endsWith('/') ? route.url.slice(0, -1) : route.url
+  return ['location', base + rawUrl, 'cache-control', 'no-store', HOP_HEADER, self]
+}
+
+export interface FastRedirectOptions {
+  source: CloudSource
+}
+
+/**
+ * Puts the redirect fast path in front of `server`'s request handlers (Fastify's). It answers a
+ * request only when the cloud route would answer it with a 307 to another replica, and writes
+ * what that route writes after the app's hooks: X-Bevy-Node (the source's id, as buildApp's hook
+ * sets it), the redirect headers, and content-length 0 except for HEAD, in Fastify's order and
+ * case. It is only for apps whose hooks add nothing else to such a response. Returns a function
+ * that stops it (for the app's close: Fastify then answers 503 to requests still arriving).
+ */
+export function redirectFirst (server: Server, opts: FastRedirectOptions): () => void {
+  const handlers = server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>
+  server.removeAllListeners('request')
+  let open = true
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (open && fastRedirect(req, res, opts.source)) return
+    for (const handler of handlers) handler.call(server, req, res)
+  })
+  return () => { open = false }
+}
+
+/**
+ * Answers `req` with the 307 and returns true, or returns false and leaves it untouched. The
+ * conditions mirror the cloud route's path to a redirect (routes/cloud-content.ts): a GET or HEAD
+ * for /c/<cloud>/... (or a cloud's host) with a valid path that needs no slash added, without a hop
+ * header or X-Bevy-Route: proxy, not on a pinned connection, routed to another node.
+ */
+function fastRedirect (req: IncomingMessage, res: ServerResponse, source: CloudSource): boolean {
+  const method = req.method
+  if (method !== 'GET' && method !== 'HEAD') return false
+  const headers = req.headers
+  if (headers[HOP_HEADER] !== undefined || headers[ROUTE_HEADER] === 'proxy') return false
+  const url = req.url
+  if (url === undefined || url.charCodeAt(0) !== 47 /* / */) return false
+  const cloud = cloudOfHost(headers.host)
+  const rawUrl = cloud === null ? url : hostAddressedUrl(cloud, url)
+  if (!rawUrl.startsWith('/c/')) return false
+  const self = source.idTextOrNull
+  if (self === null || pinOrigin(req.socket) !== undefined) return false
+  let route: CloudRoute
+  try {
+    const parsed = parseCloudUrl(rawUrl)
+    if (cloud === null && lacksRootSlash(rawUrl, parsed)) return false // a 301 first
+    route = source.routeCloud(parsed.cloudHex)
+  } catch {
+    return false // a bad path, an unknown cloud, a node not ready: Fastify gives the proper error
+  }
+  if (route.kind !== 'remote') return false
+  const head: OutgoingHttpHeader[] = ['x-bevy-node', self, ...redirectHeaders(route, rawUrl, self)]
+  if (method === 'GET') head.push('content-length', '0')
+  res.writeHead(307, head)
+  res.end()
+  return true
+}
