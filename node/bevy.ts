@@ -368,6 +368,7 @@ export class Bevy extends ReadyResource {
   /** Logs every change of a node's state as this node judges it. */
   private checkLiveness (): void {
     const now = this.clock.now()
+    if (this.tracker.stale(now)) return // ages from before a stop say nothing about the others
     for (const node of this.snapshot.nodes) {
       const state = nodeState(node, this.tracker, now)
       const before = this.lastStates.get(node.idHex)

@@ -31,6 +31,9 @@ export class PlacementRunner {
 
   /** The current placement, recomputed if the nodes, their liveness or the clouds changed. */
   current (snapshot: ClusterSnapshot): Placement {
+    // Just after a stop (SIGSTOP, a frozen VM) the ages are stale until the view is read again:
+    // keep the last judgement rather than take every node, this one included, for down.
+    if (this.last !== null && this.deps.tracker.stale(this.deps.clock.now())) return this.last.placement
     const nodes = this.inputNodes(snapshot)
     const nodesKey = nodes.map((n) => `${n.id}:${n.zone}:${n.capacityBytes}:${n.eligible ? 1 : 0}${n.serving ? 1 : 0}`).join(',')
     const last = this.last

@@ -129,6 +129,11 @@ export class Placement {
     return new Placement(this.ref, this.toEligible, this.eligibleIds, this.filled, input, this.targetIndex)
   }
 
+  /** The same object for placements with the same targets (withHoldings copies share it). */
+  get targetsToken (): object {
+    return this.targetIndex
+  }
+
   /** Nodes that may take new targets in this placement. */
   get eligibleNodes (): readonly string[] {
     return this.eligibleIds
@@ -181,9 +186,15 @@ export class Placement {
 
   /** Clouds whose replica set includes the node, as target or handoff holder. */
   cloudsOf (nodeId: string): string[] {
-    const out = [...this.targetsOf(nodeId)]
-    // A handoff holder is always a holder, so only the node's own holdings need a look.
-    for (const cloud of this.heldBy().get(nodeId) ?? []) {
+    const targets = this.targetsOf(nodeId)
+    const out = [...targets]
+    const held = this.heldBy().get(nodeId)
+    if (held === undefined || held.size === 0) return out
+    const mine = new Set(targets)
+    // A handoff holder is a holder that is not a target (as replicaSet says): only the node's
+    // own holdings outside its targets need a look.
+    for (const cloud of held) {
+      if (mine.has(cloud)) continue
       const set = this.replicaSet(cloud)
       if (set !== undefined && set.some((r) => r.role === 'handoff' && r.node === nodeId)) out.push(cloud)
     }

@@ -4,6 +4,7 @@
 import { LamportClock, type Clock, type Load } from '../protocol/index.js'
 import { Reconciler, type LocalHoldings } from '../node/reconciler.js'
 import { RouteFeedback } from '../node/route-feedback.js'
+import type { Placement } from '../placement/index.js'
 import type { Observer } from './view-group.js'
 
 export type ProcessStatus = 'absent' | 'joining' | 'up' | 'crashed' | 'paused'
@@ -48,7 +49,8 @@ export class SimNode implements LocalHoldings {
   /** A node with a private observer goes back to its group's shared one at this time. */
   privateUntilMs: number | null = null
   /** The placement and holdings this node last reconciled against; a change means reconcile again. */
-  lastPlacement: unknown = null
+  lastPlacement: Placement | null = null
+  /** Set when something this node's reconcile reads changed: its disk, or holdings of its clouds. */
   dirty = true
   /** When the process last stopped answering (crash or pause), for the router checker. */
   unreachableSinceMs: number | null = null

@@ -266,10 +266,36 @@ class Simulator {
       const ops = due.get(group)
       if (ops === undefined) continue
       this.opsApplied += ops.length
-      if (await group.apply(ops)) this.observeGroup(group)
+      const changed = await group.apply(ops)
+      if (changed.size === 0) continue
+      this.observeGroup(group)
+      this.markAffected(group, changed)
     }
     for (const node of this.nodes) if (node.status === 'joining') await this.checkAdmitted(node)
     this.queue.push(this.nowMs + APPLY_INTERVAL_MS, { type: 'apply' })
+  }
+
+  /**
+   * Nodes whose reconcile reads the holdings that changed: the node that reported, and holders
+   * of those clouds outside their targets. Every other node's reconcile would repeat its last answer (reconcile is a function of
+   * its targets, the holdings of its clouds and its disk), so the simulator skips it.
+   */
+  private markAffected (group: ViewGroup, changed: Set<string>): void {
+    const placement = group.observer.placement
+    for (const key of changed) {
+      if (!key.startsWith(ViewKey.holdPrefix)) continue
+      const [cloud, nodeHex] = key.slice(ViewKey.holdPrefix.length).split('/') as [string, string]
+      this.markDirty(nodeHex)
+      // A target wants the cloud whatever others report; a holder outside the targets (a handoff)
+      // lets go once they are all synced, so it must look again.
+      const targets = placement?.targets(cloud) ?? []
+      for (const holder of group.snapshot.holdings.get(cloud)?.keys() ?? []) if (!targets.includes(holder)) this.markDirty(holder)
+    }
+  }
+
+  private markDirty (nodeHex: string): void {
+    const node = this.byHex.get(nodeHex)
+    if (node !== undefined) node.dirty = true
   }
 
   /** Every observer reading this group's view sees its heartbeats, as readView does. */
@@ -293,12 +319,28 @@ class Simulator {
         node.privateUntilMs = null
       }
       const placement = node.observer === group.observer ? group.observer.placement as Placement : node.observer.recompute(group.snapshot)
-      if (placement !== node.lastPlacement || node.dirty) this.reconcile(node, placement)
+      if (this.needsReconcile(node, placement, group)) this.reconcile(node, placement)
     }
     if (this.nowMs >= this.schedule.faultsEndMs && this.checks.recoveredAtMs === null && this.nowMs % RECOVERY_CHECK_MS < this.tickMs) {
       if (this.groups.length === 1 && this.underReplicated(main) === 0) this.checks.recoveredAtMs = this.nowMs
     }
     this.queue.push(this.nowMs + this.tickMs, { type: 'tick' })
+  }
+
+  /**
+   * Whether reconcile could answer differently than last time. It reads the node's targets, the
+   * handoff state of clouds it holds outside them, and its disk: a settled node (holding exactly
+   * its targets) whose targets did not change would get the same answer, so it is skipped.
+   */
+  private needsReconcile (node: SimNode, placement: Placement, group: ViewGroup): boolean {
+    const last = node.lastPlacement
+    if (node.dirty || last === null) return true
+    if (placement.targetsToken === last.targetsToken) return false
+    const targets = placement.targetsOf(node.idHex)
+    if (!sameList(targets, last.targetsOf(node.idHex))) return true
+    const inView = group.snapshot.heldBy.get(node.idHex)
+    const settled = node.purging.size === 0 && node.open.size === targets.length && (inView?.size ?? 0) === targets.length && targets.every((c) => node.open.has(c))
+    return !settled
   }
 
   private reconcile (node: SimNode, placement: Placement): void {
@@ -364,7 +406,7 @@ class Simulator {
       }
       this.copies++
       this.bytesMoved += job.bytes
-      if (node.open.has(job.cloud)) this.reconcile(node, node.lastPlacement as Placement)
+      if (node.open.has(job.cloud) && node.lastPlacement !== null) this.reconcile(node, node.lastPlacement)
     } else if (node.open.has(job.cloud)) {
       node.syncQueue.push(job.cloud) // the source went away: find another
     }
@@ -392,7 +434,7 @@ class Simulator {
       if (left === 0 && this.isRegistered(cloud)) this.checks.noCloudLost.violate(this.nowMs, `${node.name} purged the last complete copy of cloud ${cloud.slice(0, 8)}`)
     }
     node.dirty = true
-    this.reconcile(node, node.lastPlacement as Placement)
+    if (node.lastPlacement !== null) this.reconcile(node, node.lastPlacement)
   }
 
   private isRegistered (cloud: string): boolean {
@@ -640,14 +682,15 @@ class Simulator {
   private underReplicated (group: ViewGroup): number {
     const placement = group.observer.placement
     if (placement === null) return this.cloudKeys.length
+    // Counted per node over its targets: O(replicas) without building a set per cloud.
+    const serving = new Map<string, number>()
+    for (const node of this.nodes) {
+      if (!node.up) continue
+      for (const cloud of placement.targetsOf(node.idHex)) if (node.serves(cloud)) serving.set(cloud, (serving.get(cloud) ?? 0) + 1)
+    }
     const usable = this.nodes.filter((n) => n.up && !n.drained).length
     let under = 0
-    for (const cloud of group.snapshot.clouds) {
-      const want = Math.min(cloud.replicas, usable)
-      let have = 0
-      for (const id of placement.targets(cloud.keyHex) ?? []) if (this.byHex.get(id)?.serves(cloud.keyHex) === true) have++
-      if (have < want) under++
-    }
+    for (const cloud of group.snapshot.clouds) if ((serving.get(cloud.keyHex) ?? 0) < Math.min(cloud.replicas, usable)) under++
     return under
   }
 
@@ -744,6 +787,12 @@ class Simulator {
       series: this.series
     }
   }
+}
+
+function sameList (a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
 }
 
 function round4 (x: number): number {

@@ -59,15 +59,15 @@ export class ViewGroup {
     this.observer = observer
   }
 
-  /** Applies ops through the real apply and refreshes the snapshot. True if the view changed. */
-  async apply (ops: LoggedOp[]): Promise<boolean> {
-    if (ops.length === 0) return false
+  /** Applies ops through the real apply and refreshes the snapshot. Returns the view keys written. */
+  async apply (ops: LoggedOp[]): Promise<Set<string>> {
+    if (ops.length === 0) return new Set()
     await applyNodes(ops, this.store, NO_WRITER_HOST, this.applyContext)
     this.log?.push(...ops)
     const before = this.snapshot
     const changes = this.store.takeChanges()
     this.snapshot = before === EMPTY_SNAPSHOT ? await readSnapshot(this.store) : await refreshSnapshot(before, this.store, changes)
-    return this.snapshot !== before
+    return changes
   }
 
   /** The other side of a split: the same view and judgement, from here on its own. */

@@ -17,20 +17,26 @@ export interface WriterHost {
 
 export class MemoryViewStore implements ViewStore {
   readonly entries = new Map<string, Buffer>()
-  /** Keys in order, rebuilt only after a new key arrives: updates are far more common than inserts. */
-  private sorted: string[] | null = null
+  /**
+   * Keys in order per top-level section ("node/", "hold/", ...), each rebuilt only after a new
+   * key arrives in it: updates are far more common than inserts, and a new holding should not
+   * re-sort the nodes a heartbeat scan reads.
+   */
+  private sorted = new Map<string, string[]>()
 
   async get (key: string): Promise<Buffer | null> {
     return this.entries.get(key) ?? null
   }
 
   async put (key: string, value: Buffer): Promise<void> {
-    if (!this.entries.has(key)) this.sorted = null
+    if (!this.entries.has(key)) this.sorted.delete(sectionOf(key))
     this.entries.set(key, value)
   }
 
   async * range (gte: string, lt: string): AsyncIterable<ViewEntry> {
-    const keys = this.sorted ??= [...this.entries.keys()].sort()
+    const section = sectionOf(gte)
+    // A scan within one section reads that section's index; anything wider reads them all.
+    const keys = section !== '' && lt <= sectionEnd(section) ? this.sectionKeys(section) : [...this.entries.keys()].sort()
     for (let i = lowerBound(keys, gte); i < keys.length && (keys[i] as string) < lt; i++) {
       const key = keys[i] as string
       yield { key, value: this.entries.get(key) as Buffer }
@@ -41,9 +47,30 @@ export class MemoryViewStore implements ViewStore {
   clone (): MemoryViewStore {
     const copy = new MemoryViewStore()
     for (const [key, value] of this.entries) copy.entries.set(key, value)
-    copy.sorted = this.sorted
+    copy.sorted = new Map(this.sorted)
     return copy
   }
+
+  private sectionKeys (section: string): string[] {
+    let keys = this.sorted.get(section)
+    if (keys === undefined) {
+      keys = []
+      for (const key of this.entries.keys()) if (key.startsWith(section)) keys.push(key)
+      keys.sort()
+      this.sorted.set(section, keys)
+    }
+    return keys
+  }
+}
+
+/** "hold/" for "hold/<cloud>/<node>"; "" for a key without a section. */
+function sectionOf (key: string): string {
+  const slash = key.indexOf('/')
+  return slash === -1 ? '' : key.slice(0, slash + 1)
+}
+
+function sectionEnd (section: string): string {
+  return section.slice(0, -1) + String.fromCharCode(section.charCodeAt(section.length - 1) + 1)
 }
 
 /** Wraps a store and remembers which keys were written, for an incremental snapshot refresh. */
