@@ -102,7 +102,9 @@ test('garbage appended to the real cluster log is skipped on every node and chan
   const dht = await loopbackDht(t)
   const a = await startBevy(t, dht.bootstrap)
   const b = await startBevy(t, dht.bootstrap, { join: a.foundingInvite?.text ?? null })
-  await waitFor('both nodes in both views', () => a.snapshot.nodes.length === 2 && b.snapshot.nodes.length === 2 ? true : undefined)
+  // Each node's first heartbeat follows its announce: wait for those too, or one may land between the dumps.
+  const settled = (bevy: Bevy) => bevy.snapshot.nodes.length === 2 && bevy.snapshot.nodes.every((n) => n.heartbeat !== null)
+  await waitFor('both nodes and their first heartbeats in both views', () => settled(a) && settled(b) ? true : undefined)
   const dump = async (bevy: Bevy) => {
     const out: string[] = []
     for await (const { key, value } of bevy.clusterLog.view.range('', '\uffff')) out.push(`${key}=${value.toString('hex')}`)
