@@ -6,7 +6,7 @@ import { Command } from 'commander'
 import { BevyError, ErrorCode, parseDuration } from '../../protocol/index.js'
 import { builtinScenarioNames, loadScenario } from '../../sim/scenario.js'
 import { simulate } from '../../sim/simulator.js'
-import { headerText, scheduleText, summaryText, toJson, type RunArgs } from '../../sim/report.js'
+import { headerText, replayCommand, scheduleText, summaryText, toJson, type RunArgs } from '../../sim/report.js'
 import { renderHtmlReport } from '../../sim/report-html.js'
 import { parseIntSetting } from '../config.js'
 
@@ -79,6 +79,6 @@ async function runSim (flags: SimFlags): Promise<number> {
     await writeFile(flags.report, renderHtmlReport(result, args))
     err.write(`report written to ${flags.report}\n`)
   }
-  if (!result.ok && json) err.write(`replay: ${(await import('../../sim/report.js')).replayCommand(args)}\n`)
+  if (!result.ok && json) err.write(`replay: ${replayCommand(args)}\n`)
   return result.ok ? 0 : 1
 }
