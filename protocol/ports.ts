@@ -22,6 +22,16 @@ export function rngInt (rng: Rng, n: number): number {
   return Math.floor(rngFloat(rng) * n)
 }
 
+/** A copy of `items` in an order drawn from `rng` (Fisher-Yates). */
+export function rngShuffle<T> (items: readonly T[], rng: Rng): T[] {
+  const out = [...items]
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = rngInt(rng, i + 1)
+    ;[out[i], out[j]] = [out[j] as T, out[i] as T]
+  }
+  return out
+}
+
 /**
  * A small seeded PRNG (mulberry32): the same seed gives the same sequence on every machine, which
  * is what tests and the simulator replay from. Not for secrets.

@@ -1,7 +1,7 @@
 // Turns a scenario's fault specs into a concrete, timed schedule. Which nodes and zones are hit
 // and when exactly comes from the run's RNG, so the schedule is part of what a seed replays.
-import { rngInt, type Rng } from '../protocol/index.js'
-import type { FaultSpec, Scenario } from './scenario.js'
+import { rngInt, rngShuffle, type Rng } from '../protocol/index.js'
+import type { Scenario } from './scenario.js'
 
 export type Action =
   | { kind: 'crash' | 'restart' | 'pause' | 'resume' | 'unspike' | 'join' | 'drain', node: number }
@@ -89,14 +89,9 @@ export function buildSchedule (scenario: Scenario, nodes: number, zoneOf: (node:
   return { actions, initialNodes: nodes, totalNodes, faultsEndMs }
 }
 
-/** 0..n-1 in an order drawn from `rng` (Fisher-Yates). */
+/** 0..n-1 in an order drawn from `rng`. */
 function shuffled (n: number, rng: Rng): number[] {
-  const out = Array.from({ length: n }, (_, i) => i)
-  for (let i = n - 1; i > 0; i--) {
-    const j = rngInt(rng, i + 1)
-    ;[out[i], out[j]] = [out[j] as number, out[i] as number]
-  }
-  return out
+  return rngShuffle(Array.from({ length: n }, (_, i) => i), rng)
 }
 
 export function describeAction (a: Action, nameOf: (n: number) => string): string {
@@ -109,4 +104,3 @@ export function describeAction (a: Action, nameOf: (n: number) => string): strin
   }
 }
 
-export type { FaultSpec }

@@ -4,7 +4,7 @@
 // engine and runner, the Reconciler, route signals and chooseReplica. Only the clock, network,
 // disk and processes are simulated here.
 import {
-  encodeOp, NO_INVITE, OpType, rngFloat, rngInt, seededRng, ViewKey, type Clock, type Op, type Rng
+  encodeOp, NO_INVITE, OpType, rngFloat, rngInt, rngShuffle, seededRng, ViewKey, type Clock, type Op, type Rng
 } from '../protocol/index.js'
 import { chooseReplica, LivenessTracker, PlacementEngine, type Placement } from '../placement/index.js'
 import { replicaSignals } from '../node/route-signals.js'
@@ -702,7 +702,7 @@ class Simulator {
       const nodes = group.observer.runner.inputNodes(group.snapshot)
       const clouds = group.snapshot.clouds.map((c) => ({ key: c.keyHex, replicas: c.replicas }))
       const fresh = new PlacementEngine({ epsilonPermille: this.config.loadEpsilonPermille })
-        .compute({ nodes: this.shuffle(nodes), clouds: this.shuffle(clouds), holdings: group.snapshot.holdings })
+        .compute({ nodes: rngShuffle(nodes, this.rng), clouds: rngShuffle(clouds, this.rng), holdings: group.snapshot.holdings })
       this.checks.determinismChecks++
       for (const cloud of clouds) {
         const a = placement.replicaSet(cloud.key)
@@ -713,15 +713,6 @@ class Simulator {
         }
       }
     }
-  }
-
-  private shuffle<T> (items: T[]): T[] {
-    const out = [...items]
-    for (let i = out.length - 1; i > 0; i--) {
-      const j = rngInt(this.rng, i + 1)
-      ;[out[i], out[j]] = [out[j] as T, out[i] as T]
-    }
-    return out
   }
 
   private sample (): void {
