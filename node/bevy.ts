@@ -17,6 +17,7 @@ import type { NodeConfig } from './config.js'
 import { CloudHost } from './clouds/cloud-host.js'
 import type { ReplicaState } from './clouds/cloud-replica.js'
 import { dirBytes, freeDiskBytes } from './disk.js'
+import { EventJournal } from './events.js'
 import { LoadSampler } from './load-sampler.js'
 import { silentLogger, type Logger } from './log.js'
 import { Mesh } from './mesh.js'
@@ -30,6 +31,7 @@ export type { RoutedReplica } from './route-signals.js'
 import { RouteFeedback } from './route-feedback.js'
 import { Coalesced, cryptoRng, Repeater, systemClock } from './timer.js'
 import { EMPTY_SNAPSHOT, type CloudView, type ClusterSnapshot } from './view/snapshot.js'
+import { viewEvents } from './view/view-events.js'
 
 export interface ReplicaInfo {
   node: string
@@ -92,6 +94,8 @@ export class Bevy extends ReadyResource {
   /** This node's own evidence about the replicas it sends requests to. */
   readonly routing = new RouteFeedback()
   readonly log: Logger
+  /** Recent joins, state changes, moves and handoffs, as this node saw them; each is also logged. */
+  readonly events: EventJournal
   /** Set by the HTTP layer once it listens, before ready(). */
   url: string
   /** True when this node founded its bevy in this run. */
@@ -132,6 +136,7 @@ export class Bevy extends ReadyResource {
     this.clock = opts.clock ?? systemClock
     this.rng = opts.rng ?? cryptoRng()
     this.log = opts.log ?? silentLogger()
+    this.events = new EventJournal({ capacity: opts.config.recentEventsKept, log: this.log, now: () => this.clock.now() })
     this.tracker = new LivenessTracker(opts.config)
     this.sampler = new LoadSampler(() => this.swarm?.connections.size ?? 0)
   }
@@ -306,6 +311,8 @@ export class Bevy extends ReadyResource {
     cluster.lamport.observe(snapshot.maxLamport)
     const now = this.clock.now()
     this.tracker.observeAll(snapshot.nodes.map((n) => ({ id: n.idHex, seq: n.heartbeat?.seq ?? 0 })), now)
+    // The first read is the state the node starts from, not news.
+    if (this.snapshot !== EMPTY_SNAPSHOT) for (const event of viewEvents(this.snapshot, snapshot)) this.events.record(event)
     this.snapshot = snapshot
     this.mesh?.sync(snapshot)
     this.checkLiveness()
@@ -329,12 +336,8 @@ export class Bevy extends ReadyResource {
     for (const cloud of actions.open) host.open(cloud)
     for (const cloud of actions.release) host.release(cloud)
     if (actions.ops.length === 0) return
+    // The events come back from the view (viewEvents), as every node sees them.
     await cluster.appendMany(actions.ops)
-    for (const op of actions.ops) {
-      if (op.type !== OpType.CLOUD_HOLD) continue
-      const msg = !op.held ? 'let go of a replica' : op.synced ? 'replica synced' : 'took a replica'
-      this.log.info({ cloud: formatKey(op.key) }, msg)
-    }
   }
 
   /** Writes sync progress for the clouds whose progress moved since the last write. */
@@ -374,8 +377,9 @@ export class Bevy extends ReadyResource {
       const before = this.lastStates.get(node.idHex)
       if (before === state) continue
       this.lastStates.set(node.idHex, state)
-      if (before !== undefined || state !== 'live') {
-        this.log.info({ node: formatKey(node.record.nodeId), from: before ?? 'unknown', to: state }, `node ${state}`)
+      // Left and draining come from the view (viewEvents); a node first seen live is a join.
+      if ((before !== undefined || state !== 'live') && (state === 'live' || state === 'suspect' || state === 'down')) {
+        this.events.record({ kind: state, node: formatKey(node.record.nodeId), message: `node ${state} (was ${before ?? 'unknown'})` })
       }
       this.emit('node-state', formatKey(node.record.nodeId), state)
     }
@@ -400,7 +404,6 @@ export class Bevy extends ReadyResource {
     const existing = this.snapshot.clouds.find((c) => c.keyHex === hexKey(key))
     if (existing?.replicas !== replicas) {
       await cluster.append({ type: OpType.CLOUD_ADD, lamport: cluster.lamport.tick(), key, replicas })
-      this.log.info({ cloud: formatKey(key), replicas }, 'cloud registered')
       await this.refresh()
     }
     return this.cloudInfo(key)
@@ -410,7 +413,6 @@ export class Bevy extends ReadyResource {
     const cluster = this.requireCluster()
     this.cloudInfo(key) // throws CLOUD_NOT_FOUND
     await cluster.append({ type: OpType.CLOUD_REMOVE, lamport: cluster.lamport.tick(), key })
-    this.log.info({ cloud: formatKey(key) }, 'cloud removed')
     await this.refresh()
   }
 
@@ -516,7 +518,6 @@ export class Bevy extends ReadyResource {
     const cluster = this.requireCluster()
     if (!this.snapshot.byId.has(hexKey(nodeId))) throw new BevyError(ErrorCode.NODE_NOT_FOUND, `no node ${formatKey(nodeId)} in this bevy`)
     await cluster.append({ type: drained ? OpType.DRAIN : OpType.UNDRAIN, lamport: cluster.lamport.tick(), nodeId })
-    this.log.info({ node: formatKey(nodeId) }, drained ? 'node draining' : 'node undrained')
     await this.refresh()
   }
 
@@ -540,6 +541,53 @@ export class Bevy extends ReadyResource {
     return placement
   }
 
+  /** Clouds this node still has a part in: placed here (as target or handoff) or with a local copy not yet let go. */
+  replicasHeld (): number {
+    const self = this.selfHex
+    if (self === null || this.host === null) return 0
+    const clouds = new Set(this.placement()?.cloudsOf(self) ?? [])
+    for (const cloud of this.host.heldClouds()) clouds.add(cloud)
+    return clouds.size
+  }
+
+  /**
+   * Takes this node out of the bevy for good: writes its leave op once it holds no replica (drain
+   * it and wait for the handoff first), then emits 'left' so the process stops. A later start
+   * with the same storage announces it again.
+   */
+  async leave (): Promise<void> {
+    const cluster = this.requireCluster()
+    const held = this.replicasHeld()
+    if (held > 0) throw new BevyError(ErrorCode.STILL_HOLDING, `this node still holds ${held} replica${held === 1 ? '' : 's'}; drain it and wait for the handoff (\`bevy leave\` does both)`)
+    await cluster.append({ type: OpType.LEAVE, lamport: cluster.lamport.tick(), nodeId: this.id })
+    await this.refresh()
+    this.emit('left')
+  }
+
+  /** Clouds with fewer synced target replicas on live nodes than they ask for. */
+  underReplicatedClouds (): number {
+    const placement = this.placement()
+    const now = this.clock.now()
+    let count = 0
+    for (const cloud of this.snapshot.clouds) {
+      const set = placement?.replicaSet(cloud.keyHex) ?? []
+      const good = set.filter((r) => r.role === 'target' && r.synced && this.tracker.state(r.node, now) === 'live').length
+      if (good < cloud.replicas) count++
+    }
+    return count
+  }
+
+  /** Figures for /metrics that the status report does not carry. */
+  gauges (): { viewLength: number, logLength: number, diskBytes: number, syncBytes: number } {
+    const base = this.cluster?.base
+    return {
+      viewLength: base?.view.core.length ?? 0,
+      logLength: base?.length ?? 0,
+      diskBytes: this.diskBytes,
+      syncBytes: this.host?.downloadedBytes ?? 0
+    }
+  }
+
   status (): StatusReport {
     const placement = this.placement()
     return buildStatus({
@@ -547,7 +595,7 @@ export class Bevy extends ReadyResource {
       snapshot: this.snapshot,
       tracker: this.tracker,
       nowMs: this.clock.now(),
-      self: { id: this.idText, url: this.url, zone: this.config.zone, diskBytes: this.diskBytes },
+      self: { id: this.idText, url: this.url, zone: this.config.zone, diskBytes: this.diskBytes, replicasHeld: this.replicasHeld() },
       bevy: this.key
     })
   }

@@ -86,6 +86,18 @@ export const TUNABLES = {
   shutdownGraceMs: {
     default: 10_000, min: 0, max: 600_000,
     doc: 'How long a graceful stop waits for in-flight requests before closing them.'
+  },
+  sessionTtlMs: {
+    default: 12 * 3600_000, min: 60_000, max: 30 * 24 * 3600_000,
+    doc: 'How long a dashboard sign-in lasts. Longer signs in less often; shorter limits a stolen session cookie.'
+  },
+  dashboardRefreshMs: {
+    default: 2000, min: 100, max: 60_000,
+    doc: 'Longest time between two dashboard updates when nothing changed (heartbeat ages still move). Shorter looks livelier at a little CPU per open page.'
+  },
+  recentEventsKept: {
+    default: 200, min: 1, max: 100_000,
+    doc: 'Events (joins, downs, moves, handoffs) a node keeps in memory for the dashboard. More history costs a little memory.'
   }
 } satisfies Record<string, Tunable>
 

@@ -21,8 +21,11 @@ export interface NodeStatus {
 }
 
 export interface StatusReport {
-  /** diskBytes: what this node's whole storage directory occupies on disk, last measured. */
-  node: { id: string, url: string, zone: string, diskBytes: number }
+  /**
+   * diskBytes: what this node's whole storage directory occupies on disk, last measured.
+   * replicasHeld: clouds placed here or still copied here (what `bevy leave` waits to hand off).
+   */
+  node: { id: string, url: string, zone: string, diskBytes: number, replicasHeld: number }
   bevy: string
   nodes: NodeStatus[]
 }
@@ -41,7 +44,7 @@ export function buildStatus (opts: {
   snapshot: ClusterSnapshot
   tracker: LivenessTracker
   nowMs: number
-  self: { id: string, url: string, zone: string, diskBytes: number }
+  self: StatusReport['node']
   bevy: Buffer
 }): StatusReport {
   const cloudBytes = cloudBytesByNode(opts.snapshot)

@@ -29,6 +29,7 @@ export const ErrorCode = {
   STORAGE: 'STORAGE',
   CLOSED: 'CLOSED',
   NOT_READY: 'NOT_READY',
+  STILL_HOLDING: 'STILL_HOLDING',
   INTERNAL: 'INTERNAL'
 } as const
 

@@ -5,6 +5,7 @@ import type { RouteMode } from '../node/config.js'
 import { cloudOfHost, hostAddressedUrl, parseCloudUrl } from './cloud-path.js'
 import { pinConnections, pinOrigin, type PinTarget } from './connection-pinning.js'
 import { HOP_HEADER, ROUTE_HEADER } from './forwarding.js'
+import type { RouterMetrics } from './metrics.js'
 import { redirectFirst } from './redirect.js'
 import { ReplicaProxy } from './replica-proxy.js'
 import type { RequestHead } from './request-head.js'
@@ -23,6 +24,7 @@ export interface CloudRoutingOptions {
    * a cloud redirect but X-Bevy-Node = the source's id, as buildApp's do. Off in proxy mode.
    */
   fastRedirects?: boolean
+  metrics?: RouterMetrics
 }
 
 export function registerCloudRouting (app: FastifyInstance, opts: CloudRoutingOptions): void {
@@ -38,7 +40,7 @@ export function registerCloudRouting (app: FastifyInstance, opts: CloudRoutingOp
     timeoutMs: opts.proxyTimeoutMs
   })
   // After pinning: pinned connections reach the request handlers as before, and are never redirected.
-  const stopRedirects = opts.fastRedirects === true && opts.mode !== 'proxy' ? redirectFirst(app.server, { source }) : null
+  const stopRedirects = opts.fastRedirects === true && opts.mode !== 'proxy' ? redirectFirst(app.server, { source, metrics: opts.metrics }) : null
   app.addHook('onRequest', adoptPinnedRequest)
   // Fastify answers 503 to requests that arrive while it closes; the fast path must not answer them.
   if (stopRedirects !== null) app.addHook('preClose', (done) => { stopRedirects(); done() })
@@ -47,7 +49,7 @@ export function registerCloudRouting (app: FastifyInstance, opts: CloudRoutingOp
     detachUpgrades()
     proxy.close()
   })
-  app.register(cloudContentRoutes({ source, proxy, mode: opts.mode }))
+  app.register(cloudContentRoutes({ source, proxy, mode: opts.mode, metrics: opts.metrics }))
 }
 
 /**

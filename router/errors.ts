@@ -19,6 +19,7 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.NODE_NOT_FOUND]: 404,
   [ErrorCode.NOT_WRITABLE]: 503,
   [ErrorCode.NOT_READY]: 503,
+  [ErrorCode.STILL_HOLDING]: 409,
   [ErrorCode.CLOSED]: 503
 }
 

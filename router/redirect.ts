@@ -14,6 +14,7 @@ import type { CloudRoute } from '../node/bevy.js'
 import { cloudOfHost, hostAddressedUrl, lacksRootSlash, parseCloudUrl } from './cloud-path.js'
 import { pinOrigin } from './connection-pinning.js'
 import { HOP_HEADER, ROUTE_HEADER } from './forwarding.js'
+import { NO_ROUTER_METRICS, type RouterMetrics } from './metrics.js'
 import type { CloudSource } from './routes/cloud-content.js'
 
 export type RemoteRoute = Extract<CloudRoute, { kind: 'remote' }>
@@ -31,6 +32,7 @@ export function redirectHeaders (route: RemoteRoute, rawUrl: string, self: strin
 
 export interface FastRedirectOptions {
   source: CloudSource
+  metrics?: RouterMetrics
 }
 
 /**
@@ -45,8 +47,16 @@ export function redirectFirst (server: Server, opts: FastRedirectOptions): () =>
   const handlers = server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>
   server.removeAllListeners('request')
   let open = true
+  const metrics = opts.metrics ?? NO_ROUTER_METRICS
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    if (open && fastRedirect(req, res, opts.source)) return
+    if (open) {
+      const start = performance.now()
+      if (fastRedirect(req, res, opts.source)) {
+        metrics.outcome('redirected')
+        metrics.latency((performance.now() - start) / 1000)
+        return
+      }
+    }
     for (const handler of handlers) handler.call(server, req, res)
   })
   return () => { open = false }

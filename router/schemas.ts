@@ -20,7 +20,10 @@ const loadSchema = {
 export const statusSchema = {
   type: 'object',
   properties: {
-    node: { type: 'object', properties: { id: { type: 'string' }, url: { type: 'string' }, zone: { type: 'string' }, diskBytes: { type: 'integer' } } },
+    node: {
+      type: 'object',
+      properties: { id: { type: 'string' }, url: { type: 'string' }, zone: { type: 'string' }, diskBytes: { type: 'integer' }, replicasHeld: { type: 'integer' } }
+    },
     bevy: { type: 'string' },
     nodes: {
       type: 'array',

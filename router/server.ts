@@ -25,8 +25,17 @@ export async function startNode (config: NodeConfig, log: Logger): Promise<Runni
 
   let closing: Promise<void> | null = null
   const close = () => (closing ??= (async () => {
-    // Stop taking requests first, then take the node out of the bevy, then release storage.
-    await app.close()
+    // Stop taking requests first and let those in flight finish, for at most shutdownGraceMs;
+    // then take the node out of the bevy and release storage.
+    const cut = setTimeout(() => {
+      log.warn({ graceMs: config.shutdownGraceMs }, 'requests still in flight after the grace period; closing their connections')
+      app.server.closeAllConnections()
+    }, config.shutdownGraceMs)
+    try {
+      await app.close()
+    } finally {
+      clearTimeout(cut)
+    }
     await bevy.close()
   })())
 

@@ -44,7 +44,7 @@ test('admin API', async (t) => {
     assert.equal(res.statusCode, 200)
     const body = res.json()
     const { diskBytes, ...node } = body.node
-    assert.deepEqual(node, { id: bevy.idText, url: 'http://127.0.0.1:7420', zone: 'default' })
+    assert.deepEqual(node, { id: bevy.idText, url: 'http://127.0.0.1:7420', zone: 'default', replicasHeld: 0 })
     assert.ok(diskBytes > 0, 'the storage directory is measured')
     assert.equal(body.bevy, bevy.status().bevy)
     assert.equal(body.nodes.length, 1)

@@ -5,9 +5,11 @@ import { inviteCommand, statusCommand } from './admin-commands.js'
 import { cloudCommand, drainCommand } from './cloud-commands.js'
 import { demoCommand } from './demo.js'
 import { dhtCommand } from './dht.js'
+import { leaveCommand } from './leave.js'
 import { pushCommand } from './push.js'
 import { simCommand } from './sim.js'
 import { startCommand } from './start.js'
+import { PACKAGE_VERSION } from '../version.js'
 
 export const EXIT_OK = 0
 export const EXIT_RUNTIME = 1
@@ -23,10 +25,11 @@ export async function main (argv: string[]): Promise<number> {
   const setCode = (c: number) => { code = c }
   const program = new Command('bevy')
     .description('Cloud Bevy: a self-organising home for personal clouds')
+    .version(PACKAGE_VERSION)
     .exitOverride()
     .configureOutput({ outputError: oneLine })
   const commands = [startCommand(setCode), dhtCommand(setCode), demoCommand(setCode), inviteCommand(), statusCommand(),
-    cloudCommand(), pushCommand(), drainCommand(true), drainCommand(false), simCommand(setCode)]
+    cloudCommand(), pushCommand(), drainCommand(true), drainCommand(false), leaveCommand(), simCommand(setCode)]
   const configure = (cmd: Command) => {
     cmd.exitOverride().configureOutput({ outputError: oneLine })
     for (const sub of cmd.commands) configure(sub)

@@ -1,8 +1,9 @@
-// Graceful stop: the first SIGINT/SIGTERM (or the parent closing our IPC channel) closes
-// everything in order; a second signal forces the exit.
+// Graceful stop: the first SIGINT/SIGTERM (or the parent closing our IPC channel, or `stopWhen`
+// settling, as when the node left its bevy) closes everything in order; a second signal forces
+// the exit.
 import type { Logger } from '../log.js'
 
-export function untilShutdown (log: Logger, graceMs: number, close: () => Promise<void>): Promise<void> {
+export function untilShutdown (log: Logger, graceMs: number, close: () => Promise<void>, stopWhen?: Promise<string>): Promise<void> {
   return new Promise((resolve) => {
     let stopping = false
     const stop = (reason: string) => {
@@ -32,5 +33,6 @@ export function untilShutdown (log: Logger, graceMs: number, close: () => Promis
     process.on('SIGTERM', onTerm)
     // A node spawned with an IPC channel (demo, tests) must not outlive its parent.
     if (process.send !== undefined) process.on('disconnect', onDisconnect)
+    stopWhen?.then((reason) => { if (!stopping) stop(reason) }, () => {})
   })
 }

@@ -82,6 +82,7 @@ async function runStart (config: NodeConfig): Promise<number> {
   const ready: ReadyMessage = { type: 'ready', id: bevy.idText, url: node.url, bevy: bevy.status().bevy, invite, storage: config.storage }
   process.send?.(ready)
 
-  await untilShutdown(log, config.shutdownGraceMs, () => node.close())
+  const left = new Promise<string>((resolve) => bevy.once('left', () => resolve('left the bevy')))
+  await untilShutdown(log, config.shutdownGraceMs, () => node.close(), left)
   return 0
 }

@@ -38,6 +38,8 @@ export class CloudHost implements LocalHoldings {
   private readonly failed = new Map<string, { untilMs: number, waitMs: number }>()
   private readonly compactor: Coalesced
   private closed = false
+  /** Bytes of cloud blocks downloaded in this run, for metrics. */
+  downloadedBytes = 0
 
   constructor (private readonly opts: CloudHostOptions) {
     this.compactor = new Coalesced(() => opts.compact())
@@ -92,6 +94,7 @@ export class CloudHost implements LocalHoldings {
       swarm: this.opts.swarm,
       key: Buffer.from(cloudHex, 'hex'),
       onChange: () => this.onReplicaChange(cloudHex),
+      onDownload: (bytes) => { this.downloadedBytes += bytes },
       follow
     })
   }

@@ -28,6 +28,8 @@ export interface CloudReplicaOptions {
   key: Buffer
   /** Called (synchronously, often) whenever blocks arrive, the drive grows or peers change. */
   onChange: () => void
+  /** Called with the size of every block downloaded, for the node's sync-bytes counter. */
+  onDownload?: (bytes: number) => void
   /** False opens the local copy only (to purge what a crash left behind): no topic, no download. */
   follow?: boolean
 }
@@ -74,8 +76,17 @@ export class CloudReplica extends ReadyResource {
   /** Downloads every block of `core`, now and as it grows, and reports each change. */
   private follow (core: Hypercore): void {
     const changed = (): void => { this.opts.onChange() }
+    const onDownload = this.opts.onDownload
+    const counted = onDownload === undefined ? null : (_index: number, bytes: number): void => onDownload(bytes)
     for (const event of CHANGE_EVENTS) core.on(event, changed)
-    this.listening.push({ core, off: () => { for (const event of CHANGE_EVENTS) core.off(event, changed) } })
+    if (counted !== null) core.on('download', counted)
+    this.listening.push({
+      core,
+      off: () => {
+        for (const event of CHANGE_EVENTS) core.off(event, changed)
+        if (counted !== null) core.off('download', counted)
+      }
+    })
     this.downloads.push(core.download({ start: 0, end: -1 }))
     changed()
   }

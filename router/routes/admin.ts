@@ -19,5 +19,17 @@ export function adminRoutes (bevy: Bevy) {
       const invite = await requireOpen(bevy).createInvite(opts)
       return { invite: invite.text, expiresAt: new Date(invite.expiresMs).toISOString(), uses: invite.uses }
     })
+
+    app.post('/api/leave', {
+      schema: {
+        summary: 'Leave the bevy for good and stop this node. 409 STILL_HOLDING while it holds replicas: drain it first (`bevy leave` does it all)',
+        tags: ['nodes'],
+        response: { 200: { type: 'object', properties: { node: { type: 'string' }, left: { type: 'boolean' } }, required: ['node', 'left'] }, '4xx': errorSchema, '5xx': errorSchema }
+      }
+    }, async () => {
+      const node = requireOpen(bevy)
+      await node.leave()
+      return { node: node.idText, left: true }
+    })
   }
 }

@@ -12,7 +12,9 @@ import { lacksRootSlash, parseCloudUrl } from '../cloud-path.js'
 import { serveDrivePath } from '../drive-response.js'
 import { isHostAddressed } from '../host-addressing.js'
 import { forwardingHeaders, hopChain, HOP_HEADER, hopNodeHexes, MAX_HOPS, ROUTE_HEADER } from '../forwarding.js'
+import { NO_ROUTER_METRICS, type RouterMetrics } from '../metrics.js'
 import { redirectHeaders, type RemoteRoute } from '../redirect.js'
+import { errorSchema } from '../schemas.js'
 import type { ReplicaProxy, UpstreamResponse } from '../replica-proxy.js'
 
 /** Seconds a client should wait before retrying a cloud with no replica up. */
@@ -34,6 +36,7 @@ export interface CloudContentOptions {
   proxy: ReplicaProxy
   /** The node's default for requests that do not ask with X-Bevy-Route. */
   mode: RouteMode
+  metrics?: RouterMetrics
 }
 
 interface ForwardedRequest {
@@ -47,6 +50,7 @@ interface ForwardedRequest {
 
 export function cloudContentRoutes (opts: CloudContentOptions) {
   const { source, proxy } = opts
+  const metrics = opts.metrics ?? NO_ROUTER_METRICS
 
   return async function (app: FastifyInstance): Promise<void> {
     // Bodies stay unread: a redirect leaves them to the client, a proxy streams them upstream.
@@ -57,6 +61,7 @@ export function cloudContentRoutes (opts: CloudContentOptions) {
       method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
       url: '/c/*',
       exposeHeadRoute: false,
+      schema: cloudContentSchema,
       handler: async (request, reply) => {
         const rawUrl = request.raw.url ?? request.url
         const parsed = parseCloudUrl(rawUrl)
@@ -73,14 +78,19 @@ export function cloudContentRoutes (opts: CloudContentOptions) {
             reply.header('Allow', 'GET, HEAD')
             throw new BevyError(ErrorCode.METHOD_NOT_ALLOWED, 'this cloud is read-only: its owner publishes it with `bevy push`')
           }
+          metrics.outcome('served')
           return serveDrivePath(request, reply, { drive: route.drive, driveHex: cloudHex, path, query, mount })
         }
-        if (route.kind === 'unavailable' || hops.length >= MAX_HOPS) return noReplica(reply)
+        if (route.kind === 'unavailable' || hops.length >= MAX_HOPS) {
+          metrics.outcome('unavailable')
+          return noReplica(reply)
+        }
         const proxied = hops.length > 0 || opts.mode === 'proxy' || request.headers[ROUTE_HEADER] === 'proxy'
         if (!proxied) {
           // Most of these never get here: redirectFirst (../redirect.ts) answers them before Fastify.
           const head = redirectHeaders(route, rawUrl, source.idTextOrNull ?? '')
           for (let i = 0; i < head.length; i += 2) reply.header(head[i]!, head[i + 1]!)
+          metrics.outcome('redirected')
           return reply.code(307).send()
         }
         return forward(request, reply, route, { cloudHex, hops, rawUrl, local: { path, query, mount } })
@@ -100,7 +110,10 @@ export function cloudContentRoutes (opts: CloudContentOptions) {
         tried.add(target.nodeHex)
         const done = source.routing.begin(target.nodeHex)
         const result = await proxy.forward(request.raw, { url: target.url, path: req.rawUrl, headers })
-        if (result.ok) return streamBack(reply, result, target, done)
+        if (result.ok) {
+          metrics.outcome('proxied')
+          return streamBack(reply, result, target, done)
+        }
         done()
         source.routing.fail(target.nodeHex, source.clock.now())
         request.log.warn({ replica: target.node, err: result.error?.message, timedOut: result.timedOut }, 'proxied request failed')
@@ -111,7 +124,10 @@ export function cloudContentRoutes (opts: CloudContentOptions) {
         // replica may still be working on it).
         if (result.timedOut || !RETRYABLE_METHODS.has(request.method) || attempt >= 2) throw failure
         const next = source.routeCloud(req.cloudHex, { exclude: tried })
-        if (next.kind === 'local') return serveDrivePath(request, reply, { ...req.local, drive: next.drive, driveHex: req.cloudHex })
+        if (next.kind === 'local') {
+          metrics.outcome('served')
+          return serveDrivePath(request, reply, { ...req.local, drive: next.drive, driveHex: req.cloudHex })
+        }
         if (next.kind === 'unavailable') throw failure
         target = next
       }
@@ -131,6 +147,27 @@ async function streamBack (reply: FastifyReply, upstream: UpstreamResponse, repl
     res.destroy()
   } finally {
     done()
+  }
+}
+
+const cloudContentSchema = {
+  summary: 'A file of a cloud: served by this node, redirected (307) or proxied to the best live, synced replica',
+  description: 'Also reachable as <cloud z32>.<any domain>/<path>. `X-Bevy-Route: proxy` asks for proxying instead of a redirect.',
+  tags: ['clouds'],
+  security: [],
+  params: { type: 'object', properties: { '*': { type: 'string', description: '<cloud key>/<path inside the cloud>' } } },
+  response: {
+    200: {
+      description: 'The file (any media type); a directory gives its index.html, an HTML listing, or with Accept: application/json a JSON listing',
+      type: 'object',
+      additionalProperties: true
+    },
+    206: { description: 'Part of the file, for a Range request' },
+    301: { description: 'A cloud root without its trailing slash: see Location' },
+    304: { description: 'Not modified since the ETag in If-None-Match' },
+    307: { description: 'Answered by another replica: see Location (the method and body carry over)' },
+    '4xx': { description: 'Unknown cloud (404 CLOUD_NOT_FOUND), missing file, bad path, a write to a read-only cloud (405) or an unsatisfiable range (416)', ...errorSchema },
+    '5xx': { description: '502/504 when a proxied replica fails or times out; 503 with Retry-After when no replica is live', ...errorSchema }
   }
 }
 

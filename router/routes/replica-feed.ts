@@ -5,6 +5,8 @@ import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { RoutedReplica } from '../../node/bevy.js'
 import { formatKey } from '../../protocol/index.js'
 import { parseCloudUrl } from '../cloud-path.js'
+import { errorSchema } from '../schemas.js'
+import { EventStreams } from '../sse.js'
 
 export interface ReplicaFeedSource {
   rankedReplicas: (keyHex: string) => RoutedReplica[]
@@ -16,9 +18,6 @@ export interface ReplicaList {
   cloud: string
   replicas: Array<{ node: string, url: string, zone: string, state: string, synced: boolean, load: number }>
 }
-
-/** A comment line this often keeps idle streams open through proxies that cut silent ones. */
-const KEEPALIVE_MS = 15_000
 
 export function replicaList (cloudText: string, replicas: readonly RoutedReplica[]): ReplicaList {
   return {
@@ -34,6 +33,32 @@ export function replicaList (cloudText: string, replicas: readonly RoutedReplica
   }
 }
 
+const replicaFeedSchema = {
+  summary: 'A cloud\'s replicas, best first, for client-side balancing; with Accept: text/event-stream, `replicas` events on every change',
+  tags: ['clouds'],
+  security: [],
+  params: { type: 'object', properties: { cloud: { type: 'string' } }, required: ['cloud'] },
+  response: {
+    200: {
+      type: 'object',
+      properties: {
+        cloud: { type: 'string' },
+        replicas: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: { node: { type: 'string' }, url: { type: 'string' }, zone: { type: 'string' }, state: { type: 'string' }, synced: { type: 'boolean' }, load: { type: 'number' } },
+            required: ['node', 'url', 'zone', 'state', 'synced', 'load']
+          }
+        }
+      },
+      required: ['cloud', 'replicas']
+    },
+    '4xx': errorSchema,
+    '5xx': errorSchema
+  }
+}
+
 /** What an update is about: membership, liveness and synced, but not load, which moves all the time. */
 function fingerprint (list: ReplicaList): string {
   return list.replicas.map((r) => `${r.node}:${r.state}:${r.synced ? 1 : 0}`).sort().join(',')
@@ -41,11 +66,10 @@ function fingerprint (list: ReplicaList): string {
 
 export function replicaFeedRoutes (source: ReplicaFeedSource) {
   return async function (app: FastifyInstance): Promise<void> {
-    const streams = new Set<() => void>()
-    // Open streams would hold app.close() forever; end them first.
-    app.addHook('preClose', async () => { for (const end of [...streams]) end() })
+    const streams = new EventStreams()
+    streams.endOnClose(app)
 
-    app.get('/.well-known/bevy/clouds/:cloud', async (request, reply) => {
+    app.get('/.well-known/bevy/clouds/:cloud', { schema: replicaFeedSchema }, async (request, reply) => {
       const { cloudHex, cloudText } = parseCloudUrl('/c/' + (request.params as { cloud: string }).cloud)
       const list = () => replicaList(cloudText, source.rankedReplicas(cloudHex))
       const first = list() // throws CLOUD_NOT_FOUND before any stream starts
@@ -55,35 +79,24 @@ export function replicaFeedRoutes (source: ReplicaFeedSource) {
     })
 
     function stream (reply: FastifyReply, first: ReplicaList, list: () => ReplicaList): void {
-      reply.hijack()
-      const res = reply.raw
-      res.writeHead(200, { ...(reply.getHeaders() as Record<string, string>), 'content-type': 'text/event-stream; charset=utf-8', connection: 'keep-alive' })
       let last = fingerprint(first)
-      let id = 0
-      const send = (body: ReplicaList) => res.write(`id: ${++id}\nevent: replicas\ndata: ${JSON.stringify(body)}\n\n`)
-      send(first)
       const check = () => {
         let next: ReplicaList
         try {
           next = list()
         } catch {
-          return end() // the cloud was removed or the node is closing
+          return events.end() // the cloud was removed or the node is closing
         }
         const print = fingerprint(next)
-        if (print !== last) { last = print; send(next) }
+        if (print !== last) { last = print; events.send('replicas', next) }
       }
-      const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS)
-      const end = () => {
-        if (!streams.delete(end)) return
-        clearInterval(keepalive)
+      const events = streams.start(reply, () => {
         source.off('update', check)
         source.off('node-state', check)
-        res.end()
-      }
-      streams.add(end)
+      })
+      events.send('replicas', first)
       source.on('update', check)
       source.on('node-state', check)
-      res.on('close', end)
     }
   }
 }

@@ -1,0 +1,110 @@
+// Prometheus metrics at /metrics (admin token or dashboard session). The node's figures are read
+// when scraped; the router's outcomes and request latency are counted as requests go by.
+import type { FastifyInstance } from 'fastify'
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { Bevy } from '../node/bevy.js'
+import { errorSchema } from './schemas.js'
+
+export const ROUTER_OUTCOMES = ['served', 'redirected', 'proxied', 'unavailable'] as const
+export type RouterOutcome = typeof ROUTER_OUTCOMES[number]
+
+/** What the request path reports; a no-op where nobody scrapes (tests, benchmarks of parts). */
+export interface RouterMetrics {
+  outcome: (kind: RouterOutcome) => void
+  /** Seconds from a request's arrival to its answer. */
+  latency: (seconds: number) => void
+}
+
+export const NO_ROUTER_METRICS: RouterMetrics = { outcome: () => {}, latency: () => {} }
+
+/** Process metrics (CPU, heap, event loop) are per process, and their collectors start once. */
+let processRegistry: Registry | null = null
+function processMetrics (): Registry {
+  if (processRegistry === null) {
+    processRegistry = new Registry()
+    collectDefaultMetrics({ register: processRegistry })
+  }
+  return processRegistry
+}
+
+const STATES = ['live', 'suspect', 'down', 'draining', 'left'] as const
+
+export class NodeMetrics implements RouterMetrics {
+  readonly registry = new Registry()
+  private readonly outcomes: Record<RouterOutcome, { inc: () => void }>
+  private readonly latencies: Histogram
+
+  constructor (bevy: Bevy) {
+    const registers = [this.registry]
+    const requests = new Counter({ name: 'bevy_router_requests_total', help: 'Cloud requests by how this node answered them', labelNames: ['outcome'], registers })
+    this.outcomes = Object.fromEntries(ROUTER_OUTCOMES.map((o) => [o, requests.labels(o)])) as Record<RouterOutcome, { inc: () => void }>
+    this.latencies = new Histogram({
+      name: 'bevy_http_request_duration_seconds',
+      help: 'Time from a request\'s arrival to its answer (for streamed files: to the start of the body)',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      registers
+    })
+    const opened = () => bevy.opened && bevy.closing === null
+    new Gauge({
+      name: 'bevy_nodes',
+      help: 'Nodes of the bevy by state, as this node judges them',
+      labelNames: ['state'],
+      registers,
+      collect () {
+        this.reset()
+        for (const state of STATES) this.set({ state }, 0)
+        if (!opened()) return
+        for (const node of bevy.status().nodes) this.inc({ state: node.state })
+      }
+    })
+    new Gauge({
+      name: 'bevy_clouds', help: 'Registered clouds', registers,
+      collect () { this.set(opened() ? bevy.snapshot.clouds.length : 0) }
+    })
+    new Gauge({
+      name: 'bevy_clouds_under_replicated',
+      help: 'Clouds with fewer live, synced replicas than they ask for',
+      registers,
+      collect () { this.set(opened() ? bevy.underReplicatedClouds() : 0) }
+    })
+    let syncReported = 0
+    new Counter({
+      name: 'bevy_sync_bytes_total', help: 'Bytes of cloud data this node downloaded from other replicas or owners', registers,
+      collect () {
+        const total = bevy.gauges().syncBytes
+        if (total > syncReported) this.inc(total - syncReported)
+        syncReported = total
+      }
+    })
+    new Gauge({ name: 'bevy_view_length', help: 'Blocks in the shared view (Hyperbee) of the cluster log', registers, collect () { this.set(bevy.gauges().viewLength) } })
+    new Gauge({ name: 'bevy_cluster_log_length', help: 'Length of the linearised cluster log', registers, collect () { this.set(bevy.gauges().logLength) } })
+    new Gauge({ name: 'bevy_disk_bytes', help: 'Bytes the node\'s storage directory occupies, last measured', registers, collect () { this.set(bevy.gauges().diskBytes) } })
+  }
+
+  outcome (kind: RouterOutcome): void {
+    this.outcomes[kind].inc()
+  }
+
+  latency (seconds: number): void {
+    this.latencies.observe(seconds)
+  }
+
+  async text (): Promise<string> {
+    return (await this.registry.metrics()) + (await processMetrics().metrics())
+  }
+}
+
+export function metricsRoutes (metrics: NodeMetrics) {
+  return async function (app: FastifyInstance): Promise<void> {
+    app.get('/metrics', {
+      schema: {
+        summary: 'Prometheus metrics (text exposition format)',
+        tags: ['operations'],
+        response: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } }, '4xx': errorSchema }
+      }
+    }, async (_request, reply) => {
+      reply.type(metrics.registry.contentType)
+      return metrics.text()
+    })
+  }
+}

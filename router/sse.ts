@@ -1,0 +1,48 @@
+// Server-Sent Events streams on hijacked replies: the headers, numbered events, a keepalive
+// comment, and ending every open stream when the app closes (open streams would hold
+// app.close() forever).
+import type { FastifyInstance, FastifyReply } from 'fastify'
+
+/** A comment line this often keeps idle streams open through proxies that cut silent ones. */
+const KEEPALIVE_MS = 15_000
+
+export interface EventStream {
+  send: (event: string, data: unknown) => void
+  /** Ends the stream; idempotent. */
+  end: () => void
+}
+
+export class EventStreams {
+  private readonly open = new Set<() => void>()
+
+  /** Ends every stream before `app` closes. Call once, from the plugin that owns the streams. */
+  endOnClose (app: FastifyInstance): void {
+    app.addHook('preClose', async () => { for (const end of [...this.open]) end() })
+  }
+
+  /** Turns `reply` into an event stream; `onEnd` runs once when it ends, from either side. */
+  start (reply: FastifyReply, onEnd: () => void): EventStream {
+    reply.hijack()
+    const res = reply.raw
+    res.writeHead(200, {
+      ...(reply.getHeaders() as Record<string, string>),
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'keep-alive'
+    })
+    let id = 0
+    const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS)
+    const end = () => {
+      if (!this.open.delete(end)) return
+      clearInterval(keepalive)
+      onEnd()
+      res.end()
+    }
+    this.open.add(end)
+    res.on('close', end)
+    return {
+      send: (event, data) => { res.write(`id: ${++id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`) },
+      end
+    }
+  }
+}
