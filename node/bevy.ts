@@ -87,6 +87,9 @@ const RECLAIM_COMPACTION = { blobGarbageCollectionPolicy: 1, blobGarbageCollecti
 /** How stale the placement the request path routes by may be (see routingPlacement). */
 const ROUTE_PLACEMENT_TTL_MS = 100
 
+/** How long a leaving node waits for a peer to hold its leave op before it stops anyway. */
+const LEAVE_REPLICATION_TIMEOUT_MS = 10_000
+
 export class Bevy extends ReadyResource {
   readonly config: NodeConfig
   readonly clock: Clock
@@ -561,6 +564,10 @@ export class Bevy extends ReadyResource {
     if (held > 0) throw new BevyError(ErrorCode.STILL_HOLDING, `this node still holds ${held} replica${held === 1 ? '' : 's'}; drain it and wait for the handoff (\`bevy leave\` does both)`)
     await cluster.append({ type: OpType.LEAVE, lamport: cluster.lamport.tick(), nodeId: this.id })
     await this.refresh()
+    // The leave must reach another node before this one stops, or nobody hears of it.
+    if (!await cluster.waitReplicated(LEAVE_REPLICATION_TIMEOUT_MS)) {
+      this.log.warn('no peer confirmed the leave op yet; it goes out when this node next runs')
+    }
     this.emit('left')
   }
 

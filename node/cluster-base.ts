@@ -78,6 +78,21 @@ export class ClusterBase extends ReadyResource {
     await this.base.append(bytes)
   }
 
+  /**
+   * Resolves once some peer holds all of this node's own writer log (so an op appended just
+   * before the process stops is not lost with it), or false after `timeoutMs`.
+   */
+  async waitReplicated (timeoutMs: number): Promise<boolean> {
+    const local = this.base.local
+    const deadline = Date.now() + timeoutMs
+    while (this.closing === null) {
+      if (local.peers.some((peer) => peer.remoteContiguousLength >= local.length)) return true
+      if (Date.now() >= deadline) return false
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    return false
+  }
+
   /** Resolves once this node may append, or rejects after `timeoutMs`. */
   waitWritable (timeoutMs: number): Promise<void> {
     if (this.base.writable) return Promise.resolve()

@@ -111,7 +111,8 @@ declare module 'corestore' {
     byteLength: number
     contiguousLength: number
     contiguousByteLength: number
-    peers: unknown[]
+    /** Replication peers; remoteContiguousLength is how much of this core the peer holds from 0. */
+    peers: Array<{ remoteContiguousLength: number }>
     closed: boolean
     ready (): Promise<void>
     close (): Promise<void>

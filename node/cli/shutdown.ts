@@ -19,9 +19,9 @@ export function untilShutdown (log: Logger, graceMs: number, close: () => Promis
         process.exit(1)
       }, graceMs + 15_000)
       force.unref()
+      // The signal handlers stay: if anything keeps the process alive after the close, a second
+      // signal must still force the exit rather than kill it by the signal's default action.
       close().catch((err) => log.error({ err }, 'error while closing')).finally(() => {
-        process.off('SIGINT', onInt)
-        process.off('SIGTERM', onTerm)
         process.off('disconnect', onDisconnect)
         resolve()
       })
