@@ -54,7 +54,9 @@ export function registerErrorHandling (app: FastifyInstance): void {
       return reply.code(status).send(errorBody(err.code, err.message))
     }
     if (err.validation !== undefined) {
-      return reply.code(400).send(errorBody(ErrorCode.BAD_REQUEST, err.message))
+      // Ajv's "must NOT have additional properties" does not say which one; name it.
+      const extra = err.validation.map((v) => (v.params as { additionalProperty?: unknown }).additionalProperty).find((p) => typeof p === 'string')
+      return reply.code(400).send(errorBody(ErrorCode.BAD_REQUEST, extra === undefined ? err.message : `${err.message}: "${String(extra)}"`))
     }
     const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500
     if (status === 500) {

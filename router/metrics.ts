@@ -38,6 +38,9 @@ export class NodeMetrics implements RouterMetrics {
     const registers = [this.registry]
     const requests = new Counter({ name: 'bevy_router_requests_total', help: 'Cloud requests by how this node answered them', labelNames: ['outcome'], registers })
     this.outcomes = Object.fromEntries(ROUTER_OUTCOMES.map((o) => [o, requests.labels(o)])) as Record<RouterOutcome, { inc: () => void }>
+    // Every outcome is exported from the start, at 0: prom-client's labels() alone creates no series,
+    // and a series that appears only on its first increment hides that increase from rate().
+    for (const outcome of ROUTER_OUTCOMES) requests.inc({ outcome }, 0)
     this.latencies = new Histogram({
       name: 'bevy_http_request_duration_seconds',
       help: 'Time from a request\'s arrival to its answer (for streamed files: to the start of the body)',

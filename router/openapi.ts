@@ -24,7 +24,10 @@ export function registerOpenApi (app: FastifyInstance, version: string): void {
     },
     hideUntagged: false
   })
-  app.get('/api/openapi.json', {
-    schema: { summary: 'This document', tags: ['operations'], response: { 200: { type: 'object', additionalProperties: true }, '4xx': errorSchema } }
-  }, async () => app.swagger())
+  // In a plugin, so it is added after @fastify/swagger starts collecting routes and is in the document.
+  app.register(async (scope) => {
+    scope.get('/api/openapi.json', {
+      schema: { summary: 'This document', tags: ['operations'], response: { 200: { type: 'object', additionalProperties: true }, '4xx': errorSchema } }
+    }, async () => app.swagger())
+  })
 }

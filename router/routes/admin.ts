@@ -7,11 +7,11 @@ import { requireOpen } from './require-open.js'
 export function adminRoutes (bevy: Bevy) {
   return async function (app: FastifyInstance): Promise<void> {
     app.get('/api/status', {
-      schema: { response: { 200: statusSchema, '4xx': errorSchema, '5xx': errorSchema } }
+      schema: { summary: 'The nodes of the bevy as this node sees them', tags: ['nodes'], response: { 200: statusSchema, '4xx': errorSchema, '5xx': errorSchema } }
     }, async () => requireOpen(bevy).status())
 
     app.post<{ Body: { ttlMs?: number, uses?: number } | null }>('/api/invites', {
-      schema: { body: inviteBodySchema, response: { 200: inviteReplySchema, '4xx': errorSchema, '5xx': errorSchema } }
+      schema: { summary: 'A new invite for another machine to join with', tags: ['nodes'], body: inviteBodySchema, response: { 200: inviteReplySchema, '4xx': errorSchema, '5xx': errorSchema } }
     }, async (request) => {
       const opts: { ttlMs?: number, uses?: number } = {}
       if (request.body?.ttlMs !== undefined) opts.ttlMs = request.body.ttlMs

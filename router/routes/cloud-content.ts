@@ -157,15 +157,20 @@ const cloudContentSchema = {
   security: [],
   params: { type: 'object', properties: { '*': { type: 'string', description: '<cloud key>/<path inside the cloud>' } } },
   response: {
+    // Keyed by media type: a file goes out as whatever it is, only a directory listing as JSON.
+    // The bodiless answers are type 'null', so the document gives them no content.
     200: {
       description: 'The file (any media type); a directory gives its index.html, an HTML listing, or with Accept: application/json a JSON listing',
-      type: 'object',
-      additionalProperties: true
+      content: {
+        // No type: a JSON file is served as it is, whatever it holds.
+        'application/json': { schema: { description: 'With Accept: application/json, a directory listing {path, version, entries, truncated}; else a JSON file as it is' } },
+        '*/*': { schema: { description: 'The file', type: 'string', format: 'binary' } }
+      }
     },
-    206: { description: 'Part of the file, for a Range request' },
-    301: { description: 'A cloud root without its trailing slash: see Location' },
-    304: { description: 'Not modified since the ETag in If-None-Match' },
-    307: { description: 'Answered by another replica: see Location (the method and body carry over)' },
+    206: { description: 'Part of the file, for a Range request', content: { '*/*': { schema: { type: 'string', format: 'binary' } } } },
+    301: { description: 'A cloud root without its trailing slash: see Location', type: 'null' },
+    304: { description: 'Not modified since the ETag in If-None-Match', type: 'null' },
+    307: { description: 'Answered by another replica: see Location (the method and body carry over)', type: 'null' },
     '4xx': { description: 'Unknown cloud (404 CLOUD_NOT_FOUND), missing file, bad path, a write to a read-only cloud (405) or an unsatisfiable range (416)', ...errorSchema },
     '5xx': { description: '502/504 when a proxied replica fails or times out; 503 with Retry-After when no replica is live', ...errorSchema }
   }

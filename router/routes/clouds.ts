@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { Bevy } from '../../node/bevy.js'
-import { MAX_REPLICAS, parseKey } from '../../protocol/index.js'
+import { formatKey, MAX_REPLICAS, parseKey } from '../../protocol/index.js'
 import { errorSchema } from '../schemas.js'
 import { requireOpen } from './require-open.js'
 
@@ -36,11 +36,13 @@ type KeyParams = { Params: { key: string } }
 export function cloudRoutes (bevy: Bevy) {
   return async function (app: FastifyInstance): Promise<void> {
     app.get('/api/clouds', {
-      schema: { response: { 200: { type: 'object', properties: { clouds: { type: 'array', items: cloudSchema } } }, ...errors } }
+      schema: { summary: 'Every registered cloud with its replica set', tags: ['clouds'], response: { 200: { type: 'object', properties: { clouds: { type: 'array', items: cloudSchema } } }, ...errors } }
     }, async () => ({ clouds: requireOpen(bevy).listClouds() }))
 
     app.post<{ Body: { key: string, replicas?: number } }>('/api/clouds', {
       schema: {
+        summary: 'Register a Hyperdrive as a cloud, or change its replica count',
+        tags: ['clouds'],
         body: {
           type: 'object',
           properties: { key: { type: 'string' }, replicas: { type: 'integer', minimum: 1, maximum: MAX_REPLICAS } },
@@ -54,15 +56,15 @@ export function cloudRoutes (bevy: Bevy) {
       return requireOpen(bevy).addCloud(key, request.body.replicas ?? bevy.config.replicas)
     })
 
-    app.get<KeyParams>('/api/clouds/:key', { schema: { response: { 200: cloudSchema, ...errors } } },
+    app.get<KeyParams>('/api/clouds/:key', { schema: { summary: 'One cloud and its replicas with their sync progress', tags: ['clouds'], response: { 200: cloudSchema, ...errors } } },
       async (request) => requireOpen(bevy).cloudInfo(parseKey(request.params.key, 'cloud key')))
 
     app.delete<KeyParams>('/api/clouds/:key', {
-      schema: { response: { 200: { type: 'object', properties: { key: { type: 'string' }, removed: { type: 'boolean' } } }, ...errors } }
+      schema: { summary: 'Remove a cloud; its replicas are purged', tags: ['clouds'], response: { 200: { type: 'object', properties: { key: { type: 'string' }, removed: { type: 'boolean' } } }, ...errors } }
     }, async (request) => {
       const key = parseKey(request.params.key, 'cloud key')
       await requireOpen(bevy).removeCloud(key)
-      return { key: request.params.key, removed: true }
+      return { key: formatKey(key), removed: true }
     })
   }
 }
@@ -71,13 +73,15 @@ export function cloudRoutes (bevy: Bevy) {
 export function nodeRoutes (bevy: Bevy) {
   return async function (app: FastifyInstance): Promise<void> {
     const reply = { 200: { type: 'object', properties: { node: { type: 'string' }, drained: { type: 'boolean' } } }, ...errors }
-    app.post<{ Params: { id: string } }>('/api/nodes/:id/drain', { schema: { response: reply } }, async (request) => {
-      await requireOpen(bevy).setDrained(parseKey(request.params.id, 'node id'), true)
-      return { node: request.params.id, drained: true }
+    app.post<{ Params: { id: string } }>('/api/nodes/:id/drain', { schema: { summary: 'Move every replica off a node (make-before-break)', tags: ['nodes'], response: reply } }, async (request) => {
+      const id = parseKey(request.params.id, 'node id')
+      await requireOpen(bevy).setDrained(id, true)
+      return { node: formatKey(id), drained: true }
     })
-    app.delete<{ Params: { id: string } }>('/api/nodes/:id/drain', { schema: { response: reply } }, async (request) => {
-      await requireOpen(bevy).setDrained(parseKey(request.params.id, 'node id'), false)
-      return { node: request.params.id, drained: false }
+    app.delete<{ Params: { id: string } }>('/api/nodes/:id/drain', { schema: { summary: 'Let a drained node take replicas again', tags: ['nodes'], response: reply } }, async (request) => {
+      const id = parseKey(request.params.id, 'node id')
+      await requireOpen(bevy).setDrained(id, false)
+      return { node: formatKey(id), drained: false }
     })
   }
 }
