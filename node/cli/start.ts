@@ -27,7 +27,7 @@ export function startCommand (onExit: (code: number) => void): Command {
   option(cmd, '--capacity <bytes>', 'bytes offered for replicas (default: the free disk)')
   option(cmd, '--route <mode>', 'redirect or proxy requests for clouds held elsewhere', 'redirect')
   option(cmd, '--log-level <level>', 'fatal, error, warn, info, debug or trace', 'info')
-  option(cmd, '--log-pretty', 'human-readable logs instead of JSON', false)
+  option(cmd, '--log-pretty [on]', 'human-readable logs instead of JSON (BEVY_LOG_PRETTY=1 or true turns it on; 0 or false leaves JSON)', false)
   for (const [name, tunable] of Object.entries(TUNABLES)) {
     option(cmd, `--${flagName(name)} <n>`, tunable.doc, String(tunable.default))
   }
