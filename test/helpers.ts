@@ -7,7 +7,10 @@ import type { TestContext } from 'node:test'
 import Corestore from 'corestore'
 import Hyperdrive from 'hyperdrive'
 import Hyperswarm, { type SwarmConnection } from 'hyperswarm'
-import { parseBootstrap } from '../node/config.js'
+import type { FastifyInstance } from 'fastify'
+import { defaultConfig, parseBootstrap } from '../node/config.js'
+import { Bevy } from '../node/bevy.js'
+import { buildApp } from '../router/app.js'
 import { BevyError, ErrorCode, formatKey } from '../protocol/index.js'
 import type { CloudRoute } from '../node/bevy.js'
 import { RouteFeedback } from '../node/route-feedback.js'
@@ -208,4 +211,20 @@ export async function startBevy (t: Teardown, dht: PrivateDht, count: number, ar
 export async function memberOf (ready: ReadyMessage): Promise<Member> {
   const token = (await readFile(join(ready.storage, 'admin.token'), 'utf8')).trim()
   return { id: ready.id, url: ready.url, token, storage: ready.storage }
+}
+
+/**
+ * A founder Bevy in this process with its HTTP app (for inject or listen), on `dht`, with
+ * liveness windows long enough that nothing times out while a test pokes at it.
+ */
+export async function inProcessNode (t: Teardown, dht: PrivateDht): Promise<{ bevy: Bevy, app: FastifyInstance }> {
+  const bevy = new Bevy({
+    config: defaultConfig({ storage: await tempDir(t), bootstrap: parseBootstrap(dht.bootstrap), heartbeatIntervalMs: 60_000, suspectAfterMs: 120_000, downAfterMs: 240_000 }),
+    url: 'http://127.0.0.1:7420'
+  })
+  onTeardown(t, () => bevy.close())
+  const app = buildApp({ bevy, adminToken: () => bevy.adminToken })
+  onTeardown(t, () => app.close())
+  await bevy.ready()
+  return { bevy, app }
 }

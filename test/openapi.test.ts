@@ -9,11 +9,9 @@ import { test } from 'node:test'
 import { Validator } from '@seriousme/openapi-schema-validator'
 import { Ajv, type ValidateFunction } from 'ajv'
 import type { InjectOptions } from 'fastify'
-import { Bevy, type CloudInfo } from '../node/bevy.js'
-import { defaultConfig } from '../node/config.js'
+import type { CloudInfo } from '../node/bevy.js'
 import { formatKey, parseKey } from '../protocol/index.js'
-import { buildApp } from '../router/app.js'
-import { loopbackDht, onTeardown, seedDrives, tempDir, waitFor } from './helpers.js'
+import { inProcessNode, loopbackDht, seedDrives, waitFor } from './helpers.js'
 
 interface MediaObject { schema?: object }
 interface ResponseObject { description: string, content?: Record<string, MediaObject> }
@@ -68,15 +66,7 @@ function documentedMedia (keys: string[], type: string): string | undefined {
 
 test('the OpenAPI document is valid and every route it lists answers as it says', { timeout: 180_000 }, async (t) => {
   const dht = await loopbackDht(t)
-  const [host, port] = dht.bootstrap.split(':')
-  const bevy = new Bevy({
-    config: defaultConfig({ storage: await tempDir(t), bootstrap: [{ host: host as string, port: Number(port) }], heartbeatIntervalMs: 60_000, suspectAfterMs: 120_000, downAfterMs: 240_000 }),
-    url: 'http://127.0.0.1:7420'
-  })
-  onTeardown(t, () => bevy.close())
-  const app = buildApp({ bevy, adminToken: () => bevy.adminToken })
-  onTeardown(t, () => app.close())
-  await bevy.ready()
+  const { bevy, app } = await inProcessNode(t, dht)
   const token = bevy.adminToken
   const auth = { authorization: `Bearer ${token}` }
 

@@ -2,24 +2,13 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { test } from 'node:test'
-import { Bevy } from '../node/bevy.js'
-import { defaultConfig } from '../node/config.js'
 import { parseInvite } from '../node/pairing.js'
 import { formatKey, parseKey } from '../protocol/index.js'
-import { buildApp } from '../router/app.js'
-import { loopbackDht, onTeardown, tempDir, waitFor } from './helpers.js'
+import { inProcessNode, loopbackDht, waitFor } from './helpers.js'
 
 test('admin API', async (t) => {
   const dht = await loopbackDht(t)
-  const [host, port] = dht.bootstrap.split(':')
-  const bevy = new Bevy({
-    config: defaultConfig({ storage: await tempDir(t), bootstrap: [{ host: host as string, port: Number(port) }], heartbeatIntervalMs: 60_000, suspectAfterMs: 120_000, downAfterMs: 240_000 }),
-    url: 'http://127.0.0.1:7420'
-  })
-  onTeardown(t, () => bevy.close())
-  const app = buildApp({ bevy, adminToken: () => bevy.adminToken })
-  onTeardown(t, () => app.close())
-  await bevy.ready()
+  const { bevy, app } = await inProcessNode(t, dht)
   const auth = { authorization: `Bearer ${bevy.adminToken}` }
 
   await t.test('health needs no token and names the node', async () => {
