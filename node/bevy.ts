@@ -120,6 +120,8 @@ export class Bevy extends ReadyResource {
   private nodeIdText: string | null = null
   private nodeIdHex: string | null = null
   private heartbeatSeq = 0
+  /** What a starting node waits on, for the slow-start report; null once ready. */
+  private startupStep: string | null = 'opening storage'
   private readonly tracker: LivenessTracker
   private readonly sampler: LoadSampler
   private readonly repeaters: Repeater[] = []
@@ -185,6 +187,29 @@ export class Bevy extends ReadyResource {
   }
 
   private async openChildren (): Promise<void> {
+    const report = setInterval(() => this.reportSlowStart(), this.config.startupReportIntervalMs)
+    try {
+      await this.openSteps()
+    } finally {
+      clearInterval(report)
+      this.startupStep = null
+    }
+  }
+
+  /** A start that takes long says what it waits on, so an operator (or a failed test) can tell. */
+  private reportSlowStart (): void {
+    const base = this.cluster?.base
+    const view = base?.view.core
+    this.log.warn({
+      step: this.startupStep,
+      peers: this.swarm?.connections.size ?? 0,
+      logLength: base?.length ?? null,
+      viewLength: view?.length ?? null,
+      viewLocalLength: view?.contiguousLength ?? null
+    }, 'still starting')
+  }
+
+  private async openSteps (): Promise<void> {
     const { storage } = this.config
     await ensureStorage(storage)
     this.adminToken = await loadOrCreateAdminToken(storage)
@@ -207,6 +232,7 @@ export class Bevy extends ReadyResource {
     this.swarm.on('connection', (conn: SwarmConnection) => this.onConnection(conn))
     this.pairing = new BlindPairing(this.swarm)
 
+    this.startupStep = 'opening the cluster log'
     const cluster = await this.openCluster()
     this.log.info({ writable: cluster.writable, length: cluster.base.length }, 'cluster log open')
     this.runner = new PlacementRunner({ config: this.config, tracker: this.tracker, clock: this.clock })
@@ -215,12 +241,16 @@ export class Bevy extends ReadyResource {
     this.swarm.join(cluster.discoveryKey)
     this.member = this.pairing.addMember({ discoveryKey: cluster.discoveryKey, onadd: memberHandler(cluster, this.clock, this.log) })
 
+    this.startupStep = 'waiting to be admitted as a writer'
     if (!cluster.writable) this.log.info('waiting to be admitted as a writer')
     await cluster.waitWritable(this.config.pairTimeoutMs)
     if (this.closing !== null) return
+    this.startupStep = 'reading the view'
     await this.refresh()
+    this.startupStep = 'announcing this node'
     this.heartbeatSeq = this.snapshot.byId.get(hexKey(this.id))?.heartbeat?.seq ?? 0
     await this.announce()
+    this.startupStep = 'first heartbeat'
     if (this.founded) this.foundingInvite = await this.createInvite({ ttlMs: this.config.inviteTtlMs, uses: this.config.inviteUses })
 
     cluster.base.on('update', () => { this.refresh().catch((err) => this.log.error({ err }, 'view refresh failed')) })

@@ -23,6 +23,7 @@ export class ClusterBase extends ReadyResource {
   readonly lamport = new LamportClock()
   readonly view: BeeViewStore
   private readonly log: Logger
+  private viewDownload: { destroy (): void } | null = null
 
   constructor (opts: ClusterBaseOptions) {
     super()
@@ -38,6 +39,8 @@ export class ClusterBase extends ReadyResource {
       close: async (view) => view.close()
     })
     this.base.on('error', (err: Error) => this.log.error({ err }, 'cluster log error'))
+    // A fast-forward (how a joiner or a node far behind catches up) leaves the view sparse.
+    this.base.on('fast-forward', () => this.keepViewLocal())
     this.view = new BeeViewStore(this.base.view)
   }
 
@@ -48,10 +51,26 @@ export class ClusterBase extends ReadyResource {
       await this.base.close() // ReadyResource will not call _close after a failed open
       throw err
     }
+    this.keepViewLocal()
   }
 
   protected override async _close (): Promise<void> {
+    this.viewDownload?.destroy()
     await this.base.close()
+  }
+
+  /**
+   * Fetches every block of the view this node lacks, in the background. Reading a sparse view
+   * waits on peers, so without this a node restarted while the others are away (or still
+   * connecting) could not even read its own view.
+   */
+  private keepViewLocal (): void {
+    if (this.closing !== null) return
+    const core = this.base.view.core
+    this.viewDownload?.destroy()
+    const download = core.download({ start: 0, end: -1 })
+    this.viewDownload = download
+    download.done().catch(() => {}) // cancelled on close or on the next fast-forward
   }
 
   get key (): Buffer { return this.base.key }

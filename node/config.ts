@@ -95,6 +95,10 @@ export const TUNABLES = {
     default: 2000, min: 100, max: 60_000,
     doc: 'Longest time between two dashboard updates when nothing changed (heartbeat ages still move). Shorter looks livelier at a little CPU per open page.'
   },
+  startupReportIntervalMs: {
+    default: 10_000, min: 100, max: 600_000,
+    doc: 'How often a node that is still starting logs what it waits on (step, peers, view). Shorter says more on a slow start; it costs one log line each time.'
+  },
   recentEventsKept: {
     default: 200, min: 1, max: 100_000,
     doc: 'Events (joins, downs, moves, handoffs) a node keeps in memory for the dashboard. More history costs a little memory.'

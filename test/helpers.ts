@@ -105,7 +105,7 @@ export async function readyWithin (node: NodeProcess, timeoutMs = 60_000): Promi
 }
 
 export function nodeArgs (storage: string, dht: PrivateDht, extra: string[] = []): string[] {
-  return ['--storage', storage, '--port', '0', '--host', '127.0.0.1', '--bootstrap', dht.bootstrap, '--log-level', 'info', ...FAST_TIMES, ...extra]
+  return ['--storage', storage, '--port', '0', '--host', '127.0.0.1', '--bootstrap', dht.bootstrap, '--log-level', process.env.BEVY_TEST_LOG_LEVEL ?? 'info', ...FAST_TIMES, ...extra]
 }
 
 export async function getJson<T> (url: string, token?: string): Promise<T> {

@@ -137,13 +137,22 @@ test('every node routes clients to a live, synced replica, and stops choosing on
     const avoidedMs = Date.now() - killedAt
     t.diagnostic(`dead replica in the feed after ${feedMs} ms, avoided by every node after ${avoidedMs} ms (suspectAfterMs ${SUSPECT_AFTER_MS} + heartbeat ${HEARTBEAT_MS})`)
 
+    // A loaded machine can make a live replica's heartbeat look late for a moment (a 503 then is
+    // by contract), so each read may be retried briefly; what must hold is that content comes.
+    let retried = 0
     for (const m of survivors) {
       for (let i = 0; i < 5; i++) {
-        const res = await fetch(`${m.url}/c/${key}/index.html`)
-        assert.equal(res.status, 200)
-        assert.equal(await res.text(), content)
+        const body = await waitFor(`content from ${m.url}`, async () => {
+          const res = await fetch(`${m.url}/c/${key}/index.html`)
+          if (res.status === 200) return await res.text()
+          assert.equal(res.status, 503, 'a read that fails is a 503 from momentary suspicion, nothing else')
+          retried++
+          return undefined
+        }, 15_000, 100)
+        assert.equal(body, content)
       }
     }
+    t.diagnostic(`reads retried after a 503: ${retried}`)
   })
 
   await t.test('a node started with --route proxy answers with the replica\'s response itself', async () => {
