@@ -29,6 +29,7 @@ import { Reconciler } from './reconciler.js'
 import { replicaSignals, type RoutedReplica } from './route-signals.js'
 export type { RoutedReplica } from './route-signals.js'
 import { RouteFeedback } from './route-feedback.js'
+import { PeerPings } from './peer-pings.js'
 import { Coalesced, cryptoRng, Repeater, systemClock } from './timer.js'
 import { EMPTY_SNAPSHOT, type CloudView, type ClusterSnapshot } from './view/snapshot.js'
 import { viewEvents } from './view/view-events.js'
@@ -120,6 +121,7 @@ export class Bevy extends ReadyResource {
   private nodeIdText: string | null = null
   private nodeIdHex: string | null = null
   private heartbeatSeq = 0
+  private pings: PeerPings | null = null
   /** What a starting node waits on, for the slow-start report; null once ready. */
   private startupStep: string | null = 'opening storage'
   private readonly tracker: LivenessTracker
@@ -229,6 +231,7 @@ export class Bevy extends ReadyResource {
     })
     // Replicate before anything else touches the connection: BlindPairing adds its own
     // listener, and base replication must attach before Protomux.from(conn).
+    this.pings = new PeerPings({ liveness: this.config, now: () => this.clock.now(), onLost: (peer) => this.routing.fail(peer, this.clock.now()) })
     this.swarm.on('connection', (conn: SwarmConnection) => this.onConnection(conn))
     this.pairing = new BlindPairing(this.swarm)
 
@@ -276,6 +279,7 @@ export class Bevy extends ReadyResource {
     await this.reconcileRuns.idle()
     await this.refresher.idle()
     if (this.host !== null) await this.host.close()
+    this.pings?.close()
     this.mesh?.leaveAll()
     if (this.member !== null) await this.member.close()
     if (this.pairing !== null) await this.pairing.close()
@@ -329,6 +333,7 @@ export class Bevy extends ReadyResource {
   private onConnection (conn: SwarmConnection): void {
     conn.on('error', (err: Error) => this.log.debug({ err: err.message }, 'connection error'))
     this.store?.replicate(conn)
+    this.pings?.attach(conn)
     this.log.debug({ peer: formatKey(conn.remotePublicKey) }, 'connected')
   }
 
@@ -394,10 +399,12 @@ export class Bevy extends ReadyResource {
   }
 
   private async heartbeat (): Promise<void> {
-    const cluster = this.cluster
-    if (cluster === null || !cluster.writable || this.closing !== null) return
+    if (this.closing !== null) return
     const load = this.sampler.sample()
     this.sampler.refreshCpu()
+    this.pings?.broadcast(load)
+    const cluster = this.cluster
+    if (cluster === null || !cluster.writable) return
     await cluster.append({ type: OpType.HEARTBEAT, nodeId: this.id, seq: ++this.heartbeatSeq, clockMs: this.clock.now(), load })
   }
 
@@ -516,7 +523,8 @@ export class Bevy extends ReadyResource {
       nowMs: this.clock.now(),
       selfHex: this.selfHex,
       localSynced: (cloud) => this.host?.replica(cloud)?.synced === true,
-      feedback: this.routing
+      feedback: this.routing,
+      ...(this.pings === null ? {} : { direct: this.pings })
     })
   }
 

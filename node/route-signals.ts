@@ -1,7 +1,9 @@
 // The signals a routing decision weighs for one cloud's replicas: placement's replica set, the
-// view's loads, this node's liveness judgement and its own request evidence. Pure, so the node's
-// request path and the simulator's clients build them the same way.
-import type { LivenessTracker, Placement, ReplicaSignal } from '../placement/index.js'
+// view's loads, this node's liveness judgement, what connected peers ping directly, and its own
+// request evidence. Pure, so the node's request path and the simulator's clients build them the
+// same way.
+import type { Liveness, LivenessTracker, Placement, ReplicaSignal } from '../placement/index.js'
+import type { Load } from '../protocol/index.js'
 import type { RouteFeedback } from './route-feedback.js'
 import type { ClusterSnapshot } from './view/snapshot.js'
 
@@ -23,6 +25,20 @@ export interface SignalSources {
   /** Whether this node's own copy of the cloud is complete; it knows first hand, the view lags. */
   localSynced: (cloudHex: string) => boolean
   feedback: RouteFeedback
+  /** Direct evidence from connected peers (node/peer-pings.ts); fresher than the view when present. */
+  direct?: DirectEvidence
+}
+
+export interface DirectEvidence {
+  state: (nodeHex: string, nowMs: number) => Liveness | null
+  load: (nodeHex: string, nowMs: number) => Load | null
+}
+
+const RANK: Record<Liveness, number> = { live: 0, suspect: 1, down: 2 }
+
+/** The better of two judgements: either fresh heartbeat (view or ping) shows the node is up. */
+function bestOf (view: Liveness, direct: Liveness | null): Liveness {
+  return direct !== null && RANK[direct] < RANK[view] ? direct : view
 }
 
 export function replicaSignals (cloudHex: string, src: SignalSources): RoutedReplica[] {
@@ -31,14 +47,14 @@ export function replicaSignals (cloudHex: string, src: SignalSources): RoutedRep
     const node = src.snapshot.byId.get(r.node)
     if (node === undefined) continue
     const local = r.node === src.selfHex
-    const load = node.heartbeat?.load
+    const load = src.direct?.load(r.node, src.nowMs) ?? node.heartbeat?.load
     out.push({
       node: r.node,
       url: node.record.url,
       zone: node.record.zone,
       local,
       synced: local ? src.localSynced(cloudHex) : r.synced,
-      liveness: local ? 'live' : src.tracker.state(r.node, src.nowMs),
+      liveness: local ? 'live' : bestOf(src.tracker.state(r.node, src.nowMs), src.direct?.state(r.node, src.nowMs) ?? null),
       loadPermille: load === undefined ? 0 : Math.max(load.cpuPermille, load.eventLoopPermille),
       inFlight: src.feedback.inFlightTo(r.node),
       lastFailureMs: local ? null : src.feedback.lastFailureMs(r.node)

@@ -330,3 +330,31 @@ declare module 'serve-drive' {
     getLink (path: string, opts?: { https?: boolean, host?: string, key?: string, version?: number }): string
   }
 }
+
+declare module 'protomux' {
+  import type { Duplex } from 'node:stream'
+  export interface MessageEncoding<T> { preencode (state: any, value: T): void, encode (state: any, value: T): void, decode (state: any): T }
+  export interface Message<T> { send (value: T): boolean }
+  export interface Channel {
+    opened: boolean
+    closed: boolean
+    open (handshake?: unknown): void
+    close (): void
+    addMessage<T> (opts: { encoding: MessageEncoding<T>, onmessage?: (value: T, channel: Channel) => void }): Message<T>
+  }
+  export default class Protomux {
+    static from (stream: Duplex): Protomux
+    createChannel (opts: { protocol: string, id?: Buffer | null, unique?: boolean, onopen?: () => void, onclose?: () => void }): Channel | null
+  }
+}
+
+declare module '@hyperswarm/secret-stream' {
+  import { Duplex } from 'node:stream'
+  export default class NoiseSecretStream extends Duplex {
+    constructor (isInitiator: boolean, rawStream?: Duplex | null)
+    rawStream: Duplex
+    publicKey: Buffer
+    remotePublicKey: Buffer
+    opened: Promise<boolean>
+  }
+}

@@ -1,0 +1,101 @@
+// Fast liveness and load between connected nodes, over one protomux channel per swarm connection
+// (protocol/ping.ts). Nothing here reaches the view: placement still decides from the view alone,
+// while the router can trust a replica whose pings are fresh even when the view lags behind (a
+// loaded machine), and stop choosing one whose connection just closed.
+import Protomux, { type Channel } from 'protomux'
+import type { SwarmConnection } from 'hyperswarm'
+import { classify, LivenessTracker, type Liveness, type LivenessParams } from '../placement/index.js'
+import { hexKey, pingCodec, type Load, type Ping, PING_PROTOCOL } from '../protocol/index.js'
+
+export interface PeerPingsOptions {
+  liveness: LivenessParams
+  now: () => number
+  /** The last open connection to a peer closed: the router may stop choosing it at once. */
+  onLost: (peerHex: string) => void
+}
+
+interface Link { channel: Channel, send: (ping: Ping) => void }
+
+export class PeerPings {
+  private readonly tracker: LivenessTracker
+  private readonly loads = new Map<string, Load>()
+  private readonly links = new Map<string, Set<Link>>()
+  private seq = 0
+  private closed = false
+
+  constructor (private readonly opts: PeerPingsOptions) {
+    this.tracker = new LivenessTracker(opts.liveness)
+  }
+
+  /** Opens the ping channel on a new connection; call after the store's replication attached. */
+  attach (conn: SwarmConnection): void {
+    if (this.closed) return
+    const peerHex = hexKey(conn.remotePublicKey)
+    const link = {} as Link
+    const channel = Protomux.from(conn).createChannel({ protocol: PING_PROTOCOL, onclose: () => this.detach(peerHex, link) })
+    if (channel === null) return // this connection has one already
+    const message = channel.addMessage({ encoding: pingCodec, onmessage: (ping) => this.received(peerHex, ping) })
+    link.channel = channel
+    link.send = (ping) => { message.send(ping) }
+    let peerLinks = this.links.get(peerHex)
+    if (peerLinks === undefined) {
+      peerLinks = new Set()
+      this.links.set(peerHex, peerLinks)
+    }
+    peerLinks.add(link)
+    // A new connection may come from a restarted process counting its pings from 1 again.
+    this.tracker.forget(peerHex)
+    channel.open()
+  }
+
+  /** Sends this node's load to every connected peer. */
+  broadcast (load: Load): void {
+    if (this.closed) return
+    const ping = { seq: ++this.seq, load }
+    for (const peerLinks of this.links.values()) {
+      for (const link of peerLinks) if (link.channel.opened) link.send(ping)
+    }
+  }
+
+  /** A peer's liveness judged by its pings alone, or null when it is not connected or has not pinged yet. */
+  state (peerHex: string, nowMs: number): Liveness | null {
+    if (!this.links.has(peerHex)) return null
+    const age = this.tracker.ageMs(peerHex, nowMs)
+    return age === null ? null : classify(age, this.opts.liveness)
+  }
+
+  /** The load a peer last pinged, while its pings are fresh. */
+  load (peerHex: string, nowMs: number): Load | null {
+    return this.state(peerHex, nowMs) === 'live' ? this.loads.get(peerHex) ?? null : null
+  }
+
+  /** Peers with an open ping channel. */
+  get connectedPeers (): number {
+    return this.links.size
+  }
+
+  close (): void {
+    if (this.closed) return
+    this.closed = true
+    for (const peerLinks of this.links.values()) {
+      for (const link of peerLinks) link.channel.close()
+    }
+    this.links.clear()
+    this.loads.clear()
+  }
+
+  private received (peerHex: string, ping: Ping): void {
+    if (this.closed) return
+    this.tracker.observe(peerHex, ping.seq, this.opts.now())
+    this.loads.set(peerHex, ping.load)
+  }
+
+  private detach (peerHex: string, link: Link): void {
+    const peerLinks = this.links.get(peerHex)
+    if (peerLinks === undefined || !peerLinks.delete(link) || peerLinks.size > 0) return
+    this.links.delete(peerHex)
+    this.loads.delete(peerHex)
+    this.tracker.forget(peerHex)
+    if (!this.closed) this.opts.onLost(peerHex)
+  }
+}
