@@ -23,6 +23,13 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.CLOSED]: 503
 }
 
+/**
+ * Storage errors that mean the copy being read went away under the request (purged after a
+ * handoff, closed by a stop) or could not be fetched in time: the client should come back and be
+ * routed again, so they answer 503 with Retry-After instead of a 500.
+ */
+const GONE_STORAGE_CODES = new Set(['SESSION_CLOSED', 'REQUEST_CANCELLED', 'REQUEST_TIMEOUT', 'BLOCK_NOT_AVAILABLE', 'SNAPSHOT_NOT_AVAILABLE', 'SESSION_MOVED'])
+
 /** The HTTP status for an error code; 500 for codes that are bugs. */
 export function statusOf (code: ErrorCode): number {
   return STATUS_BY_CODE[code] ?? 500
@@ -57,6 +64,10 @@ export function registerErrorHandling (app: FastifyInstance): void {
       // Ajv's "must NOT have additional properties" does not say which one; name it.
       const extra = err.validation.map((v) => (v.params as { additionalProperty?: unknown }).additionalProperty).find((p) => typeof p === 'string')
       return reply.code(400).send(errorBody(ErrorCode.BAD_REQUEST, extra === undefined ? err.message : `${err.message}: "${String(extra)}"`))
+    }
+    if (typeof err.code === 'string' && GONE_STORAGE_CODES.has(err.code)) {
+      request.log.warn({ err: err.message }, 'the copy went away during the request')
+      return reply.code(503).header('retry-after', '1').send(errorBody(ErrorCode.CLOSED, 'this copy is going away; retry to be routed to another'))
     }
     const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500
     if (status === 500) {

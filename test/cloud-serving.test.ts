@@ -170,4 +170,13 @@ test('serving a cloud over HTTP', async (t) => {
       assert.equal(JSON.parse(res.body).error.code, 'BAD_PATH', path)
     }
   })
+
+  await t.test('a copy closed under the request (purged after a handoff) answers 503 with Retry-After, not 500', async () => {
+    await drive.close()
+    const res = await get('/hello.txt')
+    assert.equal(res.statusCode, 503)
+    assert.equal(res.headers['retry-after'], '1')
+    assert.equal(res.json().error.code, 'CLOSED')
+    assert.doesNotMatch(res.body, /at .*\.js/, 'no stack trace')
+  })
 })
