@@ -69,6 +69,13 @@ export class PeerPings {
     return this.state(peerHex, nowMs) === 'live' ? this.loads.get(peerHex) ?? null : null
   }
 
+  /** Both at once, for the request path: the peer's liveness by its pings and its last load. */
+  evidence (peerHex: string, nowMs: number): { liveness: Liveness, load: Load } | null {
+    const liveness = this.state(peerHex, nowMs)
+    const load = this.loads.get(peerHex)
+    return liveness === null || load === undefined ? null : { liveness, load }
+  }
+
   /** Peers with an open ping channel. */
   get connectedPeers (): number {
     return this.links.size

@@ -30,8 +30,8 @@ export interface SignalSources {
 }
 
 export interface DirectEvidence {
-  state: (nodeHex: string, nowMs: number) => Liveness | null
-  load: (nodeHex: string, nowMs: number) => Load | null
+  /** A connected peer's liveness by its pings and the load it last pinged, or null without pings. */
+  evidence: (nodeHex: string, nowMs: number) => { liveness: Liveness, load: Load } | null
 }
 
 const RANK: Record<Liveness, number> = { live: 0, suspect: 1, down: 2 }
@@ -47,14 +47,16 @@ export function replicaSignals (cloudHex: string, src: SignalSources): RoutedRep
     const node = src.snapshot.byId.get(r.node)
     if (node === undefined) continue
     const local = r.node === src.selfHex
-    const load = src.direct?.load(r.node, src.nowMs) ?? node.heartbeat?.load
+    const direct = local ? null : src.direct?.evidence(r.node, src.nowMs) ?? null
+    // A late peer's pinged load is stale; the view's may be fresher.
+    const load = direct !== null && direct.liveness === 'live' ? direct.load : node.heartbeat?.load
     out.push({
       node: r.node,
       url: node.record.url,
       zone: node.record.zone,
       local,
       synced: local ? src.localSynced(cloudHex) : r.synced,
-      liveness: local ? 'live' : bestOf(src.tracker.state(r.node, src.nowMs), src.direct?.state(r.node, src.nowMs) ?? null),
+      liveness: local ? 'live' : bestOf(src.tracker.state(r.node, src.nowMs), direct?.liveness ?? null),
       loadPermille: load === undefined ? 0 : Math.max(load.cpuPermille, load.eventLoopPermille),
       inFlight: src.feedback.inFlightTo(r.node),
       lastFailureMs: local ? null : src.feedback.lastFailureMs(r.node)

@@ -43,6 +43,7 @@ test('pings judge a connected peer by their own age, carry its load, and a close
     return b.state(aHex, now) === 'live' ? true : undefined
   }, 5000, 20)
   assert.deepEqual(b.load(aHex, now), BUSY)
+  assert.deepEqual(b.evidence(aHex, now), { liveness: 'live', load: BUSY })
 
   now += LIVENESS.suspectAfterMs
   assert.equal(b.state(aHex, now), 'suspect')
@@ -56,6 +57,7 @@ test('pings judge a connected peer by their own age, carry its load, and a close
   connA.destroy()
   await waitFor('the closed connection to be reported', () => lost.includes(aHex) ? true : undefined, 5000, 20)
   assert.equal(b.state(aHex, now), null, 'no judgement once disconnected')
+  assert.equal(b.evidence(aHex, now), null)
   assert.equal(b.connectedPeers, 0)
 })
 
@@ -76,13 +78,14 @@ test('routing takes the better of the view\'s and the pings\' judgement, and the
   const placement = { replicaSet: () => [{ node: nodeHex, role: 'target', synced: true }] } as unknown as Placement
   const signals = (nowMs: number, direct?: { state: 'live' | 'suspect' | 'down' | null, load: Load | null }) => replicaSignals('c', {
     placement, snapshot, tracker, nowMs, selfHex: null, localSynced: () => false, feedback: new RouteFeedback(),
-    ...(direct === undefined ? {} : { direct: { state: () => direct.state, load: () => direct.load } })
+    ...(direct === undefined ? {} : { direct: { evidence: () => direct.state === null ? null : { liveness: direct.state, load: direct.load ?? EMPTY_LOAD } } })
   })[0]!
 
   const late = 5000 // the view's heartbeat is past downAfterMs
   assert.equal(signals(late).liveness, 'down')
   assert.equal(signals(late, { state: 'live', load: BUSY }).liveness, 'live', 'fresh pings outweigh a lagging view')
   assert.equal(signals(late, { state: 'live', load: BUSY }).loadPermille, 700, 'the pinged load is used')
-  assert.equal(signals(0, { state: 'down', load: null }).liveness, 'live', 'a fresh view heartbeat outweighs stale pings')
+  assert.equal(signals(0, { state: 'down', load: BUSY }).liveness, 'live', 'a fresh view heartbeat outweighs stale pings')
+  assert.equal(signals(0, { state: 'suspect', load: BUSY }).loadPermille, 0, 'a late peer\'s pinged load gives way to the view\'s')
   assert.equal(signals(0, { state: null, load: null }).loadPermille, 0, 'without pings, the view\'s load')
 })
