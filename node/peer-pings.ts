@@ -64,12 +64,7 @@ export class PeerPings {
     return age === null ? null : classify(age, this.opts.liveness)
   }
 
-  /** The load a peer last pinged, while its pings are fresh. */
-  load (peerHex: string, nowMs: number): Load | null {
-    return this.state(peerHex, nowMs) === 'live' ? this.loads.get(peerHex) ?? null : null
-  }
-
-  /** Both at once, for the request path: the peer's liveness by its pings and its last load. */
+  /** For the request path: the peer's liveness by its pings, and the load it last pinged. */
   evidence (peerHex: string, nowMs: number): { liveness: Liveness, load: Load } | null {
     const liveness = this.state(peerHex, nowMs)
     const load = this.loads.get(peerHex)
