@@ -2,7 +2,7 @@
 // engine's input, and recomputes only when that input changed. A heartbeat changes the view
 // but not the input, and a sync report changes only holdings, which targets do not depend on.
 import { NodeState, type Clock } from '../protocol/index.js'
-import { PlacementEngine, type LivenessTracker, type Placement, type PlacementNode } from '../placement/index.js'
+import { PlacementEngine, type LivenessTracker, type Placement, type PlacementCloud, type PlacementNode } from '../placement/index.js'
 import type { NodeConfig } from './config.js'
 import type { ClusterSnapshot } from './view/snapshot.js'
 
@@ -20,6 +20,12 @@ interface Computed {
   clouds: ClusterSnapshot['clouds']
   holdings: ClusterSnapshot['holdings']
 }
+
+/**
+ * The engine's cloud input per cloud list of a snapshot (snapshots share the list until the
+ * clouds change), frozen so the engine can trust a list it checked once; shared by every runner.
+ */
+const cloudInputs = new WeakMap<ClusterSnapshot['clouds'], readonly PlacementCloud[]>()
 
 export class PlacementRunner {
   readonly engine: PlacementEngine
@@ -44,12 +50,21 @@ export class PlacementRunner {
     }
     const placement = this.engine.compute({
       nodes,
-      clouds: snapshot.clouds.map((c) => ({ key: c.keyHex, replicas: c.replicas })),
+      clouds: this.cloudsOf(snapshot),
       holdings: snapshot.holdings,
       heldBy: snapshot.heldBy
     })
     this.last = { placement, nodesKey, clouds: snapshot.clouds, holdings: snapshot.holdings }
     return placement
+  }
+
+  private cloudsOf (snapshot: ClusterSnapshot): readonly PlacementCloud[] {
+    let clouds = cloudInputs.get(snapshot.clouds)
+    if (clouds === undefined) {
+      clouds = Object.freeze(snapshot.clouds.map((c) => Object.freeze({ key: c.keyHex, replicas: c.replicas })))
+      cloudInputs.set(snapshot.clouds, clouds)
+    }
+    return clouds
   }
 
   /** The engine's node input as this runner judges it now: what placement decides from. */

@@ -47,32 +47,48 @@ export class Reconciler {
     for (const cloud of local.heldClouds()) candidates.add(cloud)
 
     const actions: ReconcileActions = { ops: [], open: [], release: [] }
-    for (const cloud of candidates) {
-      const want = wanted.has(cloud)
-      const holdsLocally = local.holds(cloud)
-      const inView = snapshot.holdings.get(cloud)?.get(self)
-      // Let go only of what is purged here: an open copy, or one the view says this node holds
-      // (it may be on disk from before a crash), is purged first.
-      const purging = !want && (holdsLocally || (inView !== undefined && !local.released(cloud)))
-      if (want && !holdsLocally) actions.open.push(cloud)
-      if (purging) {
-        // The view keeps saying this node holds the cloud until the purge is done.
-        actions.release.push(cloud)
-        this.sent.delete(cloud)
-        continue
-      }
-      const held = want
-      // A copy still opening (after a restart) is not known yet: keep what the view says.
-      const synced = held && (local.synced(cloud) ?? inView?.synced ?? false)
-      if (inView === undefined ? !held : (held && inView.synced === synced)) {
-        this.sent.delete(cloud)
-        continue
-      }
-      const fingerprint = `${held ? 1 : 0}${synced ? 1 : 0}`
-      if (this.sent.get(cloud) === fingerprint) continue // asked already; the view has not caught up yet
-      this.sent.set(cloud, fingerprint)
-      actions.ops.push({ type: OpType.CLOUD_HOLD, lamport: this.deps.nextLamport(), key: Buffer.from(cloud, 'hex'), nodeId: Buffer.from(self, 'hex'), held, synced })
-    }
+    for (const cloud of candidates) this.decide(cloud, wanted.has(cloud), snapshot, local, actions)
     return actions
+  }
+
+  /**
+   * The same decisions for the given clouds only, for a caller that knows no other cloud's inputs
+   * changed since it last reconciled (a completed sync or purge changes one cloud). Costs
+   * O(clouds given). A cloud that is neither wanted nor held anywhere gets no action, as in a
+   * full reconcile, which does not look at it.
+   */
+  reconcileClouds (clouds: Iterable<string>, snapshot: ClusterSnapshot, placement: Placement, local: LocalHoldings): ReconcileActions {
+    const self = this.deps.selfHex
+    const actions: ReconcileActions = { ops: [], open: [], release: [] }
+    for (const cloud of clouds) this.decide(cloud, placement.inReplicaSet(cloud, self), snapshot, local, actions)
+    return actions
+  }
+
+  /** One cloud's step: whether to open or purge it here, and which hold record to ask for. */
+  private decide (cloud: string, want: boolean, snapshot: ClusterSnapshot, local: LocalHoldings, actions: ReconcileActions): void {
+    const self = this.deps.selfHex
+    const holdsLocally = local.holds(cloud)
+    const inView = snapshot.holdings.get(cloud)?.get(self)
+    // Let go only of what is purged here: an open copy, or one the view says this node holds
+    // (it may be on disk from before a crash), is purged first.
+    const purging = !want && (holdsLocally || (inView !== undefined && !local.released(cloud)))
+    if (want && !holdsLocally) actions.open.push(cloud)
+    if (purging) {
+      // The view keeps saying this node holds the cloud until the purge is done.
+      actions.release.push(cloud)
+      this.sent.delete(cloud)
+      return
+    }
+    const held = want
+    // A copy still opening (after a restart) is not known yet: keep what the view says.
+    const synced = held && (local.synced(cloud) ?? inView?.synced ?? false)
+    if (inView === undefined ? !held : (held && inView.synced === synced)) {
+      this.sent.delete(cloud)
+      return
+    }
+    const fingerprint = `${held ? 1 : 0}${synced ? 1 : 0}`
+    if (this.sent.get(cloud) === fingerprint) return // asked already; the view has not caught up yet
+    this.sent.set(cloud, fingerprint)
+    actions.ops.push({ type: OpType.CLOUD_HOLD, lamport: this.deps.nextLamport(), key: Buffer.from(cloud, 'hex'), nodeId: Buffer.from(self, 'hex'), held, synced })
   }
 }

@@ -43,7 +43,7 @@ function zoneIndices (zones: string[]): Int32Array {
  * the fewest choices must not find their only nodes filled by clouds that had alternatives), then
  * by hash, then key.
  */
-export function orderClouds (clouds: Array<{ key: string, replicas: number }>, seedCache: Map<string, [number, number]>): AssignCloud[] {
+export function orderClouds (clouds: ReadonlyArray<{ key: string, replicas: number }>, seedCache: Map<string, [number, number]>): AssignCloud[] {
   const out = clouds.map((c) => {
     let seeds = seedCache.get(c.key)
     if (seeds === undefined) {
@@ -143,6 +143,14 @@ function rankByWeightedScore (cloud: AssignCloud, nodes: RankedNodes, k: number)
   return top
 }
 
+/** Ways for a caller that knows more to spare assign work; each must give what assign would compute. */
+export interface AssignShortcuts {
+  /** Per node, how many members `kept` lists for it over all clouds. */
+  keptLoad?: Float64Array
+  /** Must return exactly rankTop(cloud, nodes, k) for the cloud at `pos`. */
+  rank?: (pos: number, cloud: AssignCloud, k: number) => number[]
+}
+
 /**
  * Fills clouds up to their replica count, in the order given. `kept(pos)` lists members a cloud
  * keeps (node indices); they are counted against the caps first. Only positions in `fill` are
@@ -156,28 +164,39 @@ export function assign (
   nodes: RankedNodes,
   caps: Float64Array,
   kept: (pos: number) => ArrayLike<number>,
-  fill: Iterable<number>
+  fill: Iterable<number>,
+  shortcuts: AssignShortcuts = {}
 ): Map<number, number[]> {
-  const load = new Float64Array(nodes.ids.length)
-  for (let pos = 0; pos < clouds.length; pos++) {
-    const members = kept(pos)
-    for (let j = 0; j < members.length; j++) load[members[j] as number]++
+  const load = shortcuts.keptLoad ?? new Float64Array(nodes.ids.length)
+  if (shortcuts.keptLoad === undefined) {
+    for (let pos = 0; pos < clouds.length; pos++) {
+      const members = kept(pos)
+      for (let j = 0; j < members.length; j++) load[members[j] as number]++
+    }
   }
+  const rank = shortcuts.rank ?? ((_pos: number, cloud: AssignCloud, k: number) => rankTop(cloud, nodes, k))
   const filled = new Map<number, number[]>()
   const keptCount = new Map<number, number>()
   for (const pos of fill) {
     const cloud = clouds[pos] as AssignCloud
     const want = Math.min(cloud.replicas, nodes.ids.length)
-    const members = Array.from(kept(pos))
+    const members = copyOf(kept(pos))
     if (members.length >= want) continue
     const before = members.length
-    pick(cloud, nodes, caps, load, members, want)
+    pick(pos, cloud, rank, nodes, caps, load, members, want)
     for (let j = before; j < members.length; j++) load[members[j] as number]++
     filled.set(pos, members)
     keptCount.set(pos, before)
   }
   repairOverload(nodes, caps, load, filled, keptCount)
   return filled
+}
+
+/** A plain copy; Array.from takes the slow iterator path for this, and runs once per filled cloud. */
+function copyOf (list: ArrayLike<number>): number[] {
+  const out: number[] = []
+  for (let j = 0; j < list.length; j++) out.push(list[j] as number)
+  return out
 }
 
 /** How far one repair may search: enough for any small bevy, bounded for a large one. */
@@ -245,39 +264,73 @@ function repairOverload (nodes: RankedNodes, caps: Float64Array, load: Float64Ar
   }
 }
 
-/** Appends to `chosen` until it holds `want` members. */
-function pick (cloud: AssignCloud, nodes: RankedNodes, caps: Float64Array, load: Float64Array, chosen: number[], want: number): void {
+/** Appends to `chosen` until it holds `want` members, from rank(pos, cloud, k) = rankTop(cloud, nodes, k). */
+function pick (
+  pos: number, cloud: AssignCloud, rank: (pos: number, cloud: AssignCloud, k: number) => number[],
+  nodes: RankedNodes, caps: Float64Array, load: Float64Array, chosen: number[], want: number
+): void {
   const n = nodes.ids.length
   const kept = chosen.length
   const zoneOf = nodes.zoneIdx
   let k = Math.min(n, 3 * want + kept)
   for (;;) {
-    const ranked = rankTop(cloud, nodes, k)
+    const ranked = rank(pos, cloud, k)
     chosen.length = kept
-    const zones: number[] = chosen.map((i) => zoneOf[i] as number)
-    const freshZone = (i: number) => !zones.includes(zoneOf[i] as number)
-    const underCap = (i: number) => (load[i] as number) < (caps[i] as number)
-    const takeWhere = (ok: (i: number) => boolean) => {
-      for (const i of ranked) {
-        if (chosen.length === want) return
-        if (!chosen.includes(i) && ok(i)) { chosen.push(i); zones.push(zoneOf[i] as number) }
-      }
-    }
-    takeWhere((i) => freshZone(i) && underCap(i))
+    takeWhere(ranked, chosen, want, FRESH_ZONE | UNDER_CAP, zoneOf, caps, load)
     // A zone not used yet may have a node further down the ranking: look deeper, since only the
     // whole ranking proves that no fresh zone has room.
-    if (chosen.length < want && k < n && new Set(zones).size < nodes.zoneCount) {
+    if (chosen.length < want && k < n && zonesUsed(chosen, zoneOf) < nodes.zoneCount) {
       k = Math.min(n, k * 4)
       continue
     }
-    takeWhere(freshZone)
-    takeWhere(underCap)
+    takeWhere(ranked, chosen, want, FRESH_ZONE, zoneOf, caps, load)
+    takeWhere(ranked, chosen, want, UNDER_CAP, zoneOf, caps, load)
     // Likewise a node under its cap may sit further down: over-cap picks need the whole ranking.
     if (chosen.length < want && k < n) {
       k = Math.min(n, k * 4)
       continue
     }
-    takeWhere(() => true)
+    takeWhere(ranked, chosen, want, 0, zoneOf, caps, load)
     return
   }
+}
+
+/** takeWhere conditions, as bits: the node's zone has no member yet; the node is under its cap. */
+const FRESH_ZONE = 1
+const UNDER_CAP = 2
+
+/** Appends ranked nodes meeting `needs` to `chosen`, in rank order, until it holds `want`. */
+function takeWhere (ranked: number[], chosen: number[], want: number, needs: number, zoneOf: Int32Array, caps: Float64Array, load: Float64Array): void {
+  for (const i of ranked) {
+    if (chosen.length === want) return
+    if (chosen.includes(i)) continue
+    if ((needs & UNDER_CAP) !== 0 && !((load[i] as number) < (caps[i] as number))) continue
+    if ((needs & FRESH_ZONE) !== 0 && chosen.some((m) => zoneOf[m] === zoneOf[i])) continue
+    chosen.push(i)
+  }
+}
+
+function zonesUsed (members: number[], zoneOf: Int32Array): number {
+  let count = 0
+  for (let j = 0; j < members.length; j++) {
+    let seen = false
+    for (let q = 0; q < j; q++) if (zoneOf[members[q] as number] === zoneOf[members[j] as number]) { seen = true; break }
+    if (!seen) count++
+  }
+  return count
+}
+
+/**
+ * The best `k` of a subset of nodes, read off a ranking of all of them: a node's rank depends only
+ * on the cloud and the node, so the subset's ranking is the full one with the others left out.
+ * `ranking` holds full-set indices, best first; `complete` says it lists every node. `toSubset`
+ * maps a full-set index to its subset index, or -1. Null when a truncated ranking runs out first.
+ */
+export function rankAmong (ranking: Int32Array, from: number, count: number, complete: boolean, toSubset: Int32Array, k: number): number[] | null {
+  const out: number[] = []
+  for (let j = from; j < from + count && out.length < k; j++) {
+    const s = toSubset[ranking[j] as number] as number
+    if (s !== -1) out.push(s)
+  }
+  return out.length === k || complete ? out : null
 }

@@ -10,10 +10,24 @@
 // the cheap, incremental path (the reference is reused, only the affected clouds are ranked).
 // Make-before-break: a node still holding a cloud it is no longer a target of stays in the set as
 // a handoff holder until every target reports synced.
-import { assign, orderClouds, rankedNodes, type AssignCloud, type RankedNodes } from './assign.js'
+// Recomputations are the common case (every node recomputes when its liveness judgement changes):
+// they read each cloud's ranking off the reference's instead of ranking every node again, and a
+// node input seen lately (another node judging alike) gets the computation already made.
+import { assign, orderClouds, rankAmong, rankedNodes, rankTop, type AssignCloud, type RankedNodes } from './assign.js'
 import { weightOf } from './hash.js'
+import { Refilled } from './refilled.js'
 import { loadCaps } from './shares.js'
 import type { Holding, PlacementCloud, PlacementInput, PlacementNode, PlacementParams, Replica } from './types.js'
+
+/**
+ * How deep each cloud's ranking over the reference nodes is kept: a recomputation with some nodes
+ * down reads the best eligible nodes from it instead of ranking every node again.
+ */
+const RANKING_DEPTH_PER_REPLICA = 4
+const RANKING_DEPTH_MIN = 16
+/** Computations kept per reference for observers whose node input is the same (restarted nodes often agree). */
+const RECENT_MAX = 8
+const NO_HOLDINGS: PlacementInput['holdings'] = new Map()
 
 interface Reference {
   nodesKey: string
@@ -26,8 +40,20 @@ interface Reference {
   targets: Int32Array
   counts: Uint8Array
   stride: number
-  /** Positions of the clouds each reference node is a target of. */
+  /** Positions of the clouds each reference node is a target of, ascending. */
   cloudsOfNode: number[][]
+  /** Reference node index by id. */
+  indexOf: Map<string, number>
+  /** Per position: the best reference nodes, rankings[p * rankingDepth .. + rankingCounts[p]). */
+  rankings: Int32Array
+  rankingCounts: Uint16Array
+  rankingDepth: number
+  /** Deeper rankings, made for the clouds whose kept one ran out of eligible nodes. */
+  deepRankings: Map<number, Int32Array>
+  /** Results for node inputs seen lately, without holdings (see compute). */
+  recent: Map<string, Placement>
+  /** Frozen cloud lists known to match `clouds`: frozen, they cannot have changed since. */
+  checkedClouds: WeakSet<readonly PlacementCloud[]>
 }
 
 export class PlacementEngine {
@@ -38,6 +64,23 @@ export class PlacementEngine {
 
   compute (input: PlacementInput): Placement {
     const ref = this.referenceFor(input.nodes, input.clouds)
+    // The targets are a function of the node input and the reference alone: observers that judge
+    // every node alike (a bevy's nodes, restarted ones that caught up) share one computation.
+    const key = nodeInputKey(input.nodes)
+    const seen = ref.recent.get(key)
+    if (seen !== undefined) {
+      ref.recent.delete(key)
+      ref.recent.set(key, seen)
+      return seen.withHoldings(input.holdings, input.heldBy)
+    }
+    const placement = this.computeTargets(ref, input)
+    // Kept without holdings, so an old view's holdings are not held on to.
+    ref.recent.set(key, placement.withHoldings(NO_HOLDINGS))
+    if (ref.recent.size > RECENT_MAX) ref.recent.delete(ref.recent.keys().next().value as string)
+    return placement
+  }
+
+  private computeTargets (ref: Reference, input: PlacementInput): Placement {
     const eligibleNodes = input.nodes.filter((n) => n.eligible)
     const eligible = rankedNodes(eligibleNodes)
     const indexOfEligible = new Map(eligible.ids.map((id, i) => [id, i]))
@@ -45,7 +88,13 @@ export class PlacementEngine {
 
     // Only the clouds that lost a member need work; every other cloud keeps its reference set.
     const affected = new Set<number>()
-    toEligible.forEach((e, r) => { if (e === -1) for (const pos of ref.cloudsOfNode[r] as number[]) affected.add(pos) })
+    // A reference member that stays eligible is kept wherever it is a member.
+    const keptLoad = new Float64Array(eligible.ids.length)
+    toEligible.forEach((e, r) => {
+      const positions = ref.cloudsOfNode[r] as number[]
+      if (e === -1) for (const pos of positions) affected.add(pos)
+      else keptLoad[e] = positions.length
+    })
     const kept = (pos: number): number[] => {
       const out: number[] = []
       const base = pos * ref.stride
@@ -55,21 +104,50 @@ export class PlacementEngine {
       }
       return out
     }
+    const all = ref.nodes.ids.length
+    const rank = (pos: number, cloud: AssignCloud, k: number): number[] => {
+      const deep = ref.deepRankings.get(pos)
+      const found = deep === undefined
+        ? rankAmong(ref.rankings, pos * ref.rankingDepth, ref.rankingCounts[pos] as number, ref.rankingCounts[pos] === all, toEligible, k)
+        : rankAmong(deep, 0, deep.length, deep.length === all, toEligible, k)
+      if (found !== null) return found
+      // Rank this cloud deeper over the reference nodes, once for every later computation too.
+      const deeper = Int32Array.from(rankTop(cloud, ref.nodes, Math.min(all, 2 * Math.max(k, deep?.length ?? ref.rankingDepth))))
+      ref.deepRankings.set(pos, deeper)
+      return rankAmong(deeper, 0, deeper.length, deeper.length === all, toEligible, k) ?? rankTop(cloud, eligible, k)
+    }
     const caps = capsArray(eligible, eligibleNodes, input.clouds, this.params.epsilonPermille)
-    const filled = assign(ref.ordered, eligible, caps, kept, [...affected].sort((x, y) => x - y))
-    return new Placement(ref, toEligible, eligible.ids, filled, input)
+    const filled = assign(ref.ordered, eligible, caps, kept, [...affected].sort((x, y) => x - y), { keptLoad, rank })
+    // assign counted every kept and chosen member into keptLoad: each node's final target count.
+    const index: TargetIndex = { token: {}, byNode: new Map(), loads: keptLoad, indexOfEligible, refill: null }
+    return new Placement(ref, toEligible, eligible.ids, Refilled.pack(filled), input, index)
   }
 
   /** The cached reference assignment, recomputed only when nodes or clouds really changed. */
-  private referenceFor (nodes: PlacementNode[], clouds: PlacementCloud[]): Reference {
+  private referenceFor (nodes: PlacementNode[], clouds: readonly PlacementCloud[]): Reference {
     const nodesKey = nodes.map((n) => `${n.id}\u0000${n.zone}\u0000${weightOf(n.capacityBytes)}`).sort().join('\u0001')
     const cached = this.reference
-    if (cached !== null && cached.nodesKey === nodesKey && sameClouds(cached.clouds, clouds)) return cached
+    if (cached !== null && cached.nodesKey === nodesKey && (cached.checkedClouds.has(clouds) || sameClouds(cached.clouds, clouds))) {
+      if (!cached.checkedClouds.has(clouds) && frozenList(clouds)) cached.checkedClouds.add(clouds)
+      return cached
+    }
     const ranked = rankedNodes(nodes)
     const ordered = orderClouds(clouds, this.seedCache)
     const caps = capsArray(ranked, nodes, clouds, this.params.epsilonPermille)
     const stride = Math.max(1, ...ordered.map((c) => c.replicas))
-    const filled = assign(ordered, ranked, caps, () => [], ordered.keys())
+    // Each cloud's first ranking is kept deeper than assign asks, for later recomputations.
+    const rankingDepth = Math.min(ranked.ids.length, Math.max(RANKING_DEPTH_MIN, RANKING_DEPTH_PER_REPLICA * stride))
+    const rankings = new Int32Array(ordered.length * rankingDepth)
+    const rankingCounts = new Uint16Array(ordered.length)
+    const rank = (pos: number, cloud: AssignCloud, k: number): number[] => {
+      if (k > rankingDepth || rankingCounts[pos] !== 0) return rankTop(cloud, ranked, k)
+      const top = rankTop(cloud, ranked, rankingDepth)
+      rankings.set(top, pos * rankingDepth)
+      rankingCounts[pos] = top.length
+      return top.length > k ? top.slice(0, k) : top
+    }
+    const noneKept: number[] = []
+    const filled = assign(ordered, ranked, caps, () => noneKept, ordered.keys(), { keptLoad: new Float64Array(ranked.ids.length), rank })
     const targets = new Int32Array(ordered.length * stride)
     const counts = new Uint8Array(ordered.length)
     const cloudsOfNode: number[][] = ranked.ids.map(() => [])
@@ -86,22 +164,54 @@ export class PlacementEngine {
       targets,
       counts,
       stride,
-      cloudsOfNode
+      cloudsOfNode,
+      indexOf: new Map(ranked.ids.map((id, r) => [id, r])),
+      rankings,
+      rankingCounts,
+      rankingDepth,
+      deepRankings: new Map(),
+      recent: new Map(),
+      checkedClouds: new WeakSet(frozenList(clouds) ? [clouds] : [])
     }
     for (const key of this.seedCache.keys()) if (!this.reference.clouds.has(key)) this.seedCache.delete(key)
     return this.reference
   }
 }
 
-function sameClouds (cached: Map<string, number>, clouds: PlacementCloud[]): boolean {
+/** A list whose entries cannot change: PlacementRunner passes one per cloud registry. */
+function frozenList (clouds: readonly PlacementCloud[]): boolean {
+  return Object.isFrozen(clouds) && clouds.every((c) => Object.isFrozen(c))
+}
+
+function sameClouds (cached: Map<string, number>, clouds: readonly PlacementCloud[]): boolean {
   if (cached.size !== clouds.length) return false
   for (const c of clouds) if (cached.get(c.key) !== c.replicas) return false
   return true
 }
 
-function capsArray (ranked: RankedNodes, nodes: PlacementNode[], clouds: PlacementCloud[], epsilonPermille: number | null): Float64Array {
+/** Everything of the node input a computation reads. */
+function nodeInputKey (nodes: PlacementNode[]): string {
+  let key = ''
+  for (const n of nodes) key += `${n.id}:${n.zone}:${n.capacityBytes}:${n.eligible ? 1 : 0}${n.serving ? 1 : 0},`
+  return key
+}
+
+function capsArray (ranked: RankedNodes, nodes: PlacementNode[], clouds: readonly PlacementCloud[], epsilonPermille: number | null): Float64Array {
   const byId = loadCaps(nodes.map((n) => ({ id: n.id, zone: n.zone, weight: weightOf(n.capacityBytes) })), clouds, epsilonPermille)
   return Float64Array.from(ranked.ids, (id) => byId.get(id) as number)
+}
+
+/** What a computation knows of each node's targets; shared by withHoldings copies. */
+interface TargetIndex {
+  /** Stands for these targets: see targetsToken. */
+  token: object
+  /** node id → the clouds it is a target of, built per node on first ask. */
+  byNode: Map<string, readonly string[]>
+  /** Target count per eligible node. */
+  loads: Float64Array
+  indexOfEligible: Map<string, number>
+  /** The refilled positions, and per eligible node the refilled positions it is a member of. */
+  refill: { refilled: Uint8Array, positionsOf: number[][] } | null
 }
 
 /** The outcome of one computation. Replica sets are built on demand, so a large bevy pays only for what it reads. */
@@ -113,10 +223,9 @@ export class Placement {
     private readonly ref: Reference,
     private readonly toEligible: Int32Array,
     private readonly eligibleIds: string[],
-    private readonly filled: Map<number, number[]>,
+    private readonly filled: Refilled,
     private readonly input: PlacementInput,
-    /** node id → the clouds it is a target of; built once, shared by withHoldings copies. */
-    private readonly targetIndex: { byNode: Map<string, string[]> | null } = { byNode: null }
+    private readonly targetIndex: TargetIndex
   ) {}
 
   /**
@@ -131,7 +240,8 @@ export class Placement {
 
   /** The same object for placements with the same targets (withHoldings copies share it). */
   get targetsToken (): object {
-    return this.targetIndex
+    // A bare object, so holding on to it does not hold the index.
+    return this.targetIndex.token
   }
 
   /** Nodes that may take new targets in this placement. */
@@ -147,7 +257,7 @@ export class Placement {
   targets (cloudKey: string): string[] | undefined {
     const pos = this.ref.positionOf.get(cloudKey)
     if (pos === undefined) return undefined
-    const filled = this.filled.get(pos)
+    const filled = this.filled.membersAt(pos)
     if (filled !== undefined) return filled.map((e) => this.eligibleIds[e] as string)
     const out: string[] = []
     const base = pos * this.ref.stride
@@ -175,13 +285,32 @@ export class Placement {
   targetLoad (): Map<string, number> {
     const load = new Map<string, number>()
     for (const n of this.input.nodes) load.set(n.id, 0)
-    for (const [id, clouds] of this.targetsByNode()) load.set(id, (load.get(id) ?? 0) + clouds.length)
+    this.eligibleIds.forEach((id, e) => load.set(id, this.targetIndex.loads[e] as number))
     return load
+  }
+
+  /** How many clouds the node is a target of: targetsOf(nodeId).length, without listing them. */
+  targetCount (nodeId: string): number {
+    const e = this.targetIndex.indexOfEligible.get(nodeId)
+    return e === undefined ? 0 : this.targetIndex.loads[e] as number
   }
 
   /** The clouds the node is a target of, in processing order. */
   targetsOf (nodeId: string): readonly string[] {
-    return this.targetsByNode().get(nodeId) ?? []
+    const index = this.targetIndex
+    let clouds = index.byNode.get(nodeId)
+    if (clouds === undefined) index.byNode.set(nodeId, clouds = this.listTargetsOf(nodeId))
+    return clouds
+  }
+
+  /** Whether the cloud's replica set includes the node: cloudsOf(nodeId).includes(cloudKey), for one cloud. */
+  inReplicaSet (cloudKey: string, nodeId: string): boolean {
+    const targets = this.targets(cloudKey)
+    if (targets === undefined) return false
+    if (targets.includes(nodeId)) return true
+    // Only a holder can be a handoff holder.
+    if (this.input.holdings.get(cloudKey)?.has(nodeId) !== true) return false
+    return (this.replicaSet(cloudKey) as Replica[]).some((r) => r.node === nodeId)
   }
 
   /** Clouds whose replica set includes the node, as target or handoff holder. */
@@ -201,19 +330,35 @@ export class Placement {
     return out
   }
 
-  private targetsByNode (): Map<string, string[]> {
-    if (this.targetIndex.byNode === null) {
-      const m = new Map<string, string[]>()
-      for (const key of this.cloudKeys) {
-        for (const id of this.targets(key) ?? []) {
-          const list = m.get(id)
-          if (list === undefined) m.set(id, [key])
-          else list.push(key)
-        }
-      }
-      this.targetIndex.byNode = m
+  /**
+   * Read off the reference, not cloud by cloud: a node keeps its reference positions except in the
+   * refilled clouds, whose members are all listed in `filled`. Both lists are ascending (filled
+   * is in processing order), so one merge gives the node's clouds in processing order.
+   */
+  private listTargetsOf (nodeId: string): readonly string[] {
+    const { ref, targetIndex: index } = this
+    const e = index.indexOfEligible.get(nodeId)
+    if (e === undefined) return []
+    const refill = index.refill ??= this.refilledPositions()
+    const kept = ref.cloudsOfNode[ref.indexOf.get(nodeId) as number] as number[]
+    const added = refill.positionsOf[e] as number[]
+    const keys: string[] = []
+    let j = 0
+    for (const pos of kept) {
+      if (refill.refilled[pos] === 1) continue
+      while (j < added.length && (added[j] as number) < pos) keys.push((ref.ordered[added[j++] as number] as AssignCloud).key)
+      keys.push((ref.ordered[pos] as AssignCloud).key)
     }
-    return this.targetIndex.byNode
+    while (j < added.length) keys.push((ref.ordered[added[j++] as number] as AssignCloud).key)
+    return keys
+  }
+
+  private refilledPositions (): NonNullable<TargetIndex['refill']> {
+    const refilled = new Uint8Array(this.ref.ordered.length)
+    const positionsOf: number[][] = this.eligibleIds.map(() => [])
+    for (const pos of this.filled.positions) refilled[pos] = 1
+    this.filled.forEachMember((pos, e) => (positionsOf[e] as number[]).push(pos))
+    return { refilled, positionsOf }
   }
 
   private heldBy (): Map<string, Set<string>> {

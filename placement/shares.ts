@@ -17,40 +17,49 @@ export interface ShareCloud { replicas: number }
 interface Fraction { num: bigint, den: bigint }
 
 /** Per node id, the most target replicas it may hold: ⌈(1 + ε) · fair share⌉. Infinity when ε is null. */
-export function loadCaps (nodes: ShareNode[], clouds: ShareCloud[], epsilonPermille: number | null): Map<string, number> {
+export function loadCaps (nodes: ShareNode[], clouds: readonly ShareCloud[], epsilonPermille: number | null): Map<string, number> {
   const caps = new Map<string, number>()
   if (epsilonPermille === null || nodes.length === 0) {
     for (const n of nodes) caps.set(n.id, Infinity)
     return caps
   }
   const byZone = new Map<string, ShareNode[]>()
-  for (const n of nodes) byZone.set(n.zone, [...(byZone.get(n.zone) ?? []), n])
+  for (const n of nodes) {
+    const members = byZone.get(n.zone)
+    if (members === undefined) byZone.set(n.zone, [n])
+    else members.push(n)
+  }
   const zoneCount = byZone.size
 
+  // Every sum below depends on a cloud only through its replica count: sum per distinct count.
+  const counted = new Map<number, number>()
+  for (const c of clouds) {
+    const r = Math.min(c.replicas, nodes.length)
+    counted.set(r, (counted.get(r) ?? 0) + 1)
+  }
+  const cloudsPerCount = new Map([...counted].map(([r, count]) => [r, BigInt(count)]))
   let total = 0n
-  for (const c of clouds) total += BigInt(Math.min(c.replicas, nodes.length))
+  for (const [r, count] of cloudsPerCount) total += BigInt(r) * count
   const zoneBounds = new Map<string, Bounds>()
   for (const [zone, members] of byZone) {
     const others = nodes.length - members.length
     let floor = 0n
     let limit = 0n
-    for (const c of clouds) {
-      const r = Math.min(c.replicas, nodes.length)
+    for (const [r, count] of cloudsPerCount) {
       const canHold = r <= zoneCount ? 1 : Math.min(r, members.length)
       const othersCanHold = r <= zoneCount ? zoneCount - 1 : others
-      limit += BigInt(canHold)
+      limit += BigInt(canHold) * count
       // Spread uses every zone once a cloud has at least as many replicas as there are zones.
-      floor += BigInt(Math.max(r >= zoneCount ? 1 : 0, r - othersCanHold))
+      floor += BigInt(Math.max(r >= zoneCount ? 1 : 0, r - othersCanHold)) * count
     }
     zoneBounds.set(zone, { floor, limit })
   }
   const zoneWeights = new Map([...byZone].map(([zone, members]) => [zone, sumWeights(members)]))
   const zoneShares = waterFill(zoneWeights, { num: total, den: 1n }, (zone) => zoneBounds.get(zone) as Bounds)
 
-  const nodeBounds: Bounds = {
-    floor: BigInt(clouds.filter((c) => c.replicas >= nodes.length).length),
-    limit: BigInt(clouds.length)
-  }
+  let everywhere = 0n
+  for (const [r, count] of cloudsPerCount) if (r >= nodes.length) everywhere += count
+  const nodeBounds: Bounds = { floor: everywhere, limit: BigInt(clouds.length) }
   const scale = BigInt(1000 + epsilonPermille)
   for (const [zone, members] of byZone) {
     const weights = new Map(members.map((n) => [n.id, BigInt(n.weight)]))

@@ -22,7 +22,7 @@ export interface PlacementInput {
   /** Every node that has not left. Order does not matter. */
   nodes: PlacementNode[]
   /** Every registered, not removed cloud. Order does not matter. */
-  clouds: PlacementCloud[]
+  clouds: readonly PlacementCloud[]
   /** cloud key → node id → holding. */
   holdings: Map<string, Map<string, Holding>>
   /** node id → the clouds it holds: `holdings` indexed by node. Derived from `holdings` when absent. */

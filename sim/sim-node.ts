@@ -4,7 +4,6 @@
 import { LamportClock, type Clock, type Load } from '../protocol/index.js'
 import { Reconciler, type LocalHoldings } from '../node/reconciler.js'
 import { RouteFeedback } from '../node/route-feedback.js'
-import type { Placement } from '../placement/index.js'
 import type { Observer } from './view-group.js'
 
 export type ProcessStatus = 'absent' | 'joining' | 'up' | 'crashed' | 'paused'
@@ -48,10 +47,20 @@ export class SimNode implements LocalHoldings {
   observer!: Observer
   /** A node with a private observer goes back to its group's shared one at this time. */
   privateUntilMs: number | null = null
-  /** The placement and holdings this node last reconciled against; a change means reconcile again. */
-  lastPlacement: Placement | null = null
-  /** Set when something this node's reconcile reads changed: its disk, or holdings of its clouds. */
+  /**
+   * The targets this node last fully reconciled against (the placement's token and its own list);
+   * only the token and the list are kept, so an old placement and its holdings can be collected.
+   */
+  reconciledTargets: { token: object, mine: readonly string[] } | null = null
+  /** Set when this node must reconcile every cloud: it (re)started, or resumed. */
   dirty = true
+  /** Clouds whose reconcile inputs changed since: its copy of them, or their holdings in the view. */
+  readonly dirtyClouds = new Set<string>()
+  /**
+   * The clouds this node holds (open, purging, or in the view) outside the target list `of`;
+   * cleared when its copies or its hold records change. Spares re-reading every copy per tick.
+   */
+  heldOutside: { of: readonly string[], clouds: string[] } | null = null
   /** When the process last stopped answering (crash or pause), for the router checker. */
   unreachableSinceMs: number | null = null
   readonly clock: Clock
@@ -91,8 +100,10 @@ export class SimNode implements LocalHoldings {
     this.lamport = new LamportClock()
     this.reconciler = this.newReconciler()
     this.feedback = new RouteFeedback()
-    this.lastPlacement = null
+    this.reconciledTargets = null
     this.dirty = true
+    this.dirtyClouds.clear()
+    this.heldOutside = null
   }
 
   private newReconciler (): Reconciler {

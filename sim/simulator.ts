@@ -6,10 +6,11 @@
 import {
   encodeOp, NO_INVITE, OpType, rngFloat, rngInt, rngShuffle, seededRng, ViewKey, type Clock, type Op, type Rng
 } from '../protocol/index.js'
-import { chooseReplica, LivenessTracker, PlacementEngine, type Placement } from '../placement/index.js'
+import { chooseReplica, LivenessTracker, PlacementEngine, type Placement, type Replica } from '../placement/index.js'
 import { replicaSignals } from '../node/route-signals.js'
 import { MemoryViewStore } from '../node/view/view-store.js'
 import type { InputNode } from '../node/view/apply.js'
+import type { ReconcileActions } from '../node/reconciler.js'
 import { Checkers, type Verdict } from './checkers.js'
 import { EventQueue } from './event-queue.js'
 import { buildSchedule, describeAction, type Action, type Schedule } from './faults.js'
@@ -22,6 +23,11 @@ export interface SimOptions {
   scenario: Scenario
   /** Called now and then with simulated progress, for a progress bar. */
   onProgress?: (simMs: number, endMs: number) => void
+  /**
+   * A test aid: after each reconcile tick that decided only some clouds, a full reconcile must
+   * find nothing left to do; throws if it does. Slow (a full reconcile per node per tick).
+   */
+  verifyIncremental?: boolean
 }
 
 export interface SimResult {
@@ -90,8 +96,8 @@ class Simulator {
   private readonly engine: PlacementEngine
   private readonly cloudKeys: string[] = []
   private readonly cloudSize = new Map<string, number>()
-  /** Complete copies of each cloud on any disk, up or not. */
-  private readonly completeCopies = new Map<string, number>()
+  /** The nodes with a complete copy of each cloud on their disk, up or not: sync sources, and the no-cloud-lost count. */
+  private readonly completeCopies = new Map<string, Set<SimNode>>()
   private readonly schedule: Schedule
   private readonly checks = new Checkers()
   private readonly endMs: number
@@ -112,6 +118,9 @@ class Simulator {
   private partitionedSinceMs: number | null = null
   private partitionCounted = false
   private readonly series: SimResult['series'] = { atMs: [], liveNodes: [], underReplicated: [], copies: [], availability: [] }
+  /** Bumped whenever what some node serves may have changed (process state, open copies, synced copies). */
+  private servingEpoch = 0
+  private underReplicatedCount: { group: ViewGroup, targets: object, clouds: unknown, servingEpoch: number, under: number } | null = null
 
   constructor (private readonly opts: SimOptions) {
     this.sc = opts.scenario
@@ -190,7 +199,7 @@ class Simulator {
       for (const cloud of placement.targetsOf(node.idHex)) {
         node.disk.set(cloud, { sizeBytes: this.cloudSize.get(cloud) as number, haveBytes: this.cloudSize.get(cloud) as number, synced: true })
         node.open.add(cloud)
-        this.completeCopies.set(cloud, (this.completeCopies.get(cloud) ?? 0) + 1)
+        this.addCompleteCopy(cloud, node)
       }
     }
     const holds: InputNode[] = []
@@ -276,26 +285,23 @@ class Simulator {
   }
 
   /**
-   * Nodes whose reconcile reads the holdings that changed: the node that reported, and holders
-   * of those clouds outside their targets. Every other node's reconcile would repeat its last answer (reconcile is a function of
-   * its targets, the holdings of its clouds and its disk), so the simulator skips it.
+   * Clouds whose reconcile inputs changed, per node: a node's own hold record of a cloud, and
+   * the holdings of a cloud it holds (a handoff holder lets go once the targets are synced).
+   * Reconcile decides cloud by cloud from exactly these, its placement and its disk, so every
+   * other cloud would get its last answer again and is skipped.
    */
   private markAffected (group: ViewGroup, changed: Set<string>): void {
-    const placement = group.observer.placement
     for (const key of changed) {
       if (!key.startsWith(ViewKey.holdPrefix)) continue
       const [cloud, nodeHex] = key.slice(ViewKey.holdPrefix.length).split('/') as [string, string]
-      this.markDirty(nodeHex)
-      // A target wants the cloud whatever others report; a holder outside the targets (a handoff)
-      // lets go once they are all synced, so it must look again.
-      const targets = placement?.targets(cloud) ?? []
-      for (const holder of group.snapshot.holdings.get(cloud)?.keys() ?? []) if (!targets.includes(holder)) this.markDirty(holder)
+      const reporter = this.byHex.get(nodeHex)
+      if (reporter !== undefined) {
+        reporter.dirtyClouds.add(cloud)
+        reporter.heldOutside = null
+      }
+      // Every holder, targets too: a node judging with its own observer may see other targets.
+      for (const holder of group.snapshot.holdings.get(cloud)?.keys() ?? []) this.byHex.get(holder)?.dirtyClouds.add(cloud)
     }
-  }
-
-  private markDirty (nodeHex: string): void {
-    const node = this.byHex.get(nodeHex)
-    if (node !== undefined) node.dirty = true
   }
 
   /** Every observer reading this group's view sees its heartbeats, as readView does. */
@@ -319,7 +325,7 @@ class Simulator {
         node.privateUntilMs = null
       }
       const placement = node.observer === group.observer ? group.observer.placement as Placement : node.observer.recompute(group.snapshot)
-      if (this.needsReconcile(node, placement, group)) this.reconcile(node, placement)
+      this.reconcileChanged(node, placement, group)
     }
     if (this.nowMs >= this.schedule.faultsEndMs && this.checks.recoveredAtMs === null && this.nowMs % RECOVERY_CHECK_MS < this.tickMs) {
       if (this.groups.length === 1 && this.underReplicated(main) === 0) this.checks.recoveredAtMs = this.nowMs
@@ -328,34 +334,101 @@ class Simulator {
   }
 
   /**
-   * Whether reconcile could answer differently than last time. It reads the node's targets, the
-   * handoff state of clouds it holds outside them, and its disk: a settled node (holding exactly
-   * its targets) whose targets did not change would get the same answer, so it is skipped.
+   * What Bevy's reconcile tick would do, deciding only the clouds whose inputs may have changed
+   * since the node last reconciled (every other cloud would get its last answer again). Reconcile
+   * reads, per cloud, whether the placement wants it here, the node's copy and the view's record
+   * of it: a cloud marked dirty changed in the last two; a change of targets changes whether it
+   * is wanted for clouds that joined or left the node's targets and, through handoff, for clouds
+   * the node holds outside its targets. A (re)started or resumed node reconciles everything.
    */
-  private needsReconcile (node: SimNode, placement: Placement, group: ViewGroup): boolean {
-    const last = node.lastPlacement
-    if (node.dirty || last === null) return true
-    if (placement.targetsToken === last.targetsToken) return false
-    const targets = placement.targetsOf(node.idHex)
-    if (!sameList(targets, last.targetsOf(node.idHex))) return true
-    const inView = group.snapshot.heldBy.get(node.idHex)
-    const settled = node.purging.size === 0 && node.open.size === targets.length && (inView?.size ?? 0) === targets.length && targets.every((c) => node.open.has(c))
-    return !settled
+  private reconcileChanged (node: SimNode, placement: Placement, group: ViewGroup): void {
+    const last = node.reconciledTargets
+    if (node.dirty || last === null) return this.reconcile(node, placement)
+    if (placement.targetsToken === last.token) {
+      if (node.dirtyClouds.size > 0) this.reconcileClouds(node, [...node.dirtyClouds], placement)
+      return
+    }
+    const mine = placement.targetsOf(node.idHex)
+    const same = sameList(mine, last.mine)
+    const clouds = new Set(node.dirtyClouds)
+    let outside = node.heldOutside
+    if (!same || outside === null || outside.of !== last.mine) {
+      const wanted = new Set(mine)
+      if (!same) {
+        const before = new Set(last.mine)
+        for (const c of mine) if (!before.has(c)) clouds.add(c)
+        for (const c of last.mine) if (!wanted.has(c)) clouds.add(c)
+      }
+      // Held here or in the view outside the targets: a handoff, or a copy to purge.
+      const held = new Set<string>()
+      for (const c of node.open) if (!wanted.has(c)) held.add(c)
+      for (const c of node.purging) if (!wanted.has(c)) held.add(c)
+      for (const c of group.snapshot.heldBy.get(node.idHex) ?? []) if (!wanted.has(c)) held.add(c)
+      outside = { of: mine, clouds: [...held] }
+    }
+    node.heldOutside = { of: mine, clouds: outside.clouds }
+    for (const c of outside.clouds) clouds.add(c)
+    if (!this.mayReconcile(node)) return
+    node.reconciledTargets = { token: placement.targetsToken, mine }
+    if (clouds.size > 0) this.reconcileClouds(node, [...clouds], placement)
+    if (this.opts.verifyIncremental === true) this.verifyNothingLeft(node, placement)
   }
 
-  private reconcile (node: SimNode, placement: Placement): void {
+  /** A full reconcile right after a partial one must do nothing the partial one left undone. */
+  private verifyNothingLeft (node: SimNode, placement: Placement): void {
     const group = this.groupOf.get(node) as ViewGroup
-    // As Bevy.reconcile: a node that has not read the view lately does not act on old ages.
-    if (node.observer.tracker.stale(node.clock.now())) return
-    node.lamport.observe(group.snapshot.maxLamport)
-    const actions = node.reconciler.reconcile(group.snapshot, placement, node)
-    node.lastPlacement = placement
+    const full = node.reconciler.reconcile(group.snapshot, placement, node)
+    const left: Array<[cloud: string, what: string]> = [
+      ...full.ops.map((op): [string, string] => op.type === OpType.CLOUD_HOLD ? [op.key.toString('hex'), 'hold'] : ['', `op ${op.type}`]),
+      ...full.open.map((c): [string, string] => [c, 'open']),
+      // A purge under way is asked for again by every full reconcile.
+      ...full.release.filter((c) => !node.purging.has(c)).map((c): [string, string] => [c, 'release'])
+    ]
+    // Clouds still marked dirty are due next tick (a newly opened copy reports its state then).
+    const missed = left.filter(([cloud]) => !node.dirtyClouds.has(cloud))
+    if (missed.length > 0) throw new Error(`${node.name} at ${this.nowMs} ms: a partial reconcile left ${missed.slice(0, 3).map(([c, what]) => `${what} ${c}`).join(', ')}`)
+  }
+
+  /** Reconciles every cloud of the node, as Bevy.reconcile does. */
+  private reconcile (node: SimNode, placement: Placement): void {
+    if (!this.mayReconcile(node)) return
+    const group = this.groupOf.get(node) as ViewGroup
     node.dirty = false
+    node.dirtyClouds.clear()
+    node.reconciledTargets = { token: placement.targetsToken, mine: placement.targetsOf(node.idHex) }
+    this.carryOut(node, node.reconciler.reconcile(group.snapshot, placement, node))
+  }
+
+  /** Reconciles only `clouds`: the same decisions, for a node whose other clouds did not change. */
+  private reconcileClouds (node: SimNode, clouds: string[], placement: Placement | null): void {
+    if (placement === null || !this.mayReconcile(node)) {
+      for (const cloud of clouds) node.dirtyClouds.add(cloud)
+      return
+    }
+    const group = this.groupOf.get(node) as ViewGroup
+    for (const cloud of clouds) node.dirtyClouds.delete(cloud)
+    this.carryOut(node, node.reconciler.reconcileClouds(clouds, group.snapshot, placement, node))
+  }
+
+  /** As Bevy.reconcile: a node that has not read the view lately does not act on old ages. */
+  private mayReconcile (node: SimNode): boolean {
+    if (node.observer.tracker.stale(node.clock.now())) return false
+    node.lamport.observe((this.groupOf.get(node) as ViewGroup).snapshot.maxLamport)
+    return true
+  }
+
+  /** Carries out what reconcile decided: opens, purges and hold records. */
+  private carryOut (node: SimNode, actions: ReconcileActions): void {
+    if (actions.open.length > 0 || actions.release.length > 0) {
+      this.servingEpoch++
+      node.heldOutside = null
+    }
     for (const cloud of actions.open) {
       node.open.add(cloud)
       node.releasedHere.delete(cloud)
       if (node.disk.get(cloud)?.synced !== true) node.syncQueue.push(cloud)
-      else node.dirty = true // reopened a complete copy: report it synced
+      // Open now, the copy answers for itself (synced or not) where the view was read before.
+      node.dirtyClouds.add(cloud)
     }
     for (const cloud of actions.release) {
       node.open.delete(cloud)
@@ -375,7 +448,10 @@ class Simulator {
       const copy = node.disk.get(cloud)
       if (!node.open.has(cloud) || copy?.synced === true) { node.syncQueue.shift(); continue }
       const group = this.groupOf.get(node)
-      const sources = this.nodes.filter((n) => n !== node && n.serves(cloud) && this.groupOf.get(n) === group)
+      // Only a complete copy can serve; in node order, as a scan over all nodes would list them.
+      const sources = [...this.completeCopies.get(cloud) ?? []]
+        .filter((n) => n !== node && n.serves(cloud) && this.groupOf.get(n) === group)
+        .sort((a, b) => a.index - b.index)
       if (sources.length === 0) {
         // Nobody reachable has it complete yet: try the others, and this one again later.
         node.syncQueue.push(node.syncQueue.shift() as string)
@@ -402,11 +478,12 @@ class Simulator {
       copy.haveBytes = copy.sizeBytes
       if (!copy.synced) {
         copy.synced = true
-        this.completeCopies.set(job.cloud, (this.completeCopies.get(job.cloud) ?? 0) + 1)
+        this.servingEpoch++
+        this.addCompleteCopy(job.cloud, node)
       }
       this.copies++
       this.bytesMoved += job.bytes
-      if (node.open.has(job.cloud) && node.lastPlacement !== null) this.reconcile(node, node.lastPlacement)
+      if (node.open.has(job.cloud)) this.reconcileClouds(node, [job.cloud], node.observer.placement)
     } else if (node.open.has(job.cloud)) {
       node.syncQueue.push(job.cloud) // the source went away: find another
     }
@@ -425,16 +502,23 @@ class Simulator {
   private purgeDone (node: SimNode, cloud: string): void {
     if (!node.up || !node.purging.has(cloud)) return // crashed mid-purge: the copy is still on disk
     node.purging.delete(cloud)
+    node.heldOutside = null
+    this.servingEpoch++
     const copy = node.disk.get(cloud)
     node.disk.delete(cloud)
     node.releasedHere.add(cloud)
     if (copy?.synced === true) {
-      const left = (this.completeCopies.get(cloud) ?? 1) - 1
-      this.completeCopies.set(cloud, left)
-      if (left === 0 && this.isRegistered(cloud)) this.checks.noCloudLost.violate(this.nowMs, `${node.name} purged the last complete copy of cloud ${cloud.slice(0, 8)}`)
+      const holders = this.completeCopies.get(cloud)
+      holders?.delete(node)
+      if ((holders?.size ?? 0) === 0 && this.isRegistered(cloud)) this.checks.noCloudLost.violate(this.nowMs, `${node.name} purged the last complete copy of cloud ${cloud.slice(0, 8)}`)
     }
-    node.dirty = true
-    if (node.lastPlacement !== null) this.reconcile(node, node.lastPlacement)
+    this.reconcileClouds(node, [cloud], node.observer.placement)
+  }
+
+  private addCompleteCopy (cloud: string, node: SimNode): void {
+    let holders = this.completeCopies.get(cloud)
+    if (holders === undefined) this.completeCopies.set(cloud, holders = new Set())
+    holders.add(node)
   }
 
   private isRegistered (cloud: string): boolean {
@@ -512,6 +596,7 @@ class Simulator {
 
   private act (a: Action): void {
     const node = 'node' in a ? this.nodes[a.node] as SimNode : null
+    this.servingEpoch++ // a process stops or starts, or the network splits or heals
     switch (a.kind) {
       case 'crash':
         if (node === null || (node.status !== 'up' && node.status !== 'paused')) return
@@ -519,6 +604,7 @@ class Simulator {
         node.status = 'crashed'
         node.unreachableSinceMs ??= this.nowMs
         node.purging.clear()
+        node.heldOutside = null
         return
       case 'restart':
         if (node === null || node.status !== 'crashed') return
@@ -585,6 +671,7 @@ class Simulator {
 
   /** A process (re)starting on its disk: a fresh tracker, its heartbeat count from the view. */
   private startProcess (node: SimNode): void {
+    this.servingEpoch++
     const group = this.groupOf.get(node) as ViewGroup
     node.heartbeatSeq = group.snapshot.byId.get(node.idHex)?.heartbeat?.seq ?? node.heartbeatSeq
     node.lamport.observe(group.snapshot.maxLamport)
@@ -665,7 +752,7 @@ class Simulator {
       if (node.unreachableSinceMs === null) {
         this.outageCounted.delete(node)
         // While partitioned, the main side sees the far side as down: keep their last real share.
-        if (node.up && !node.drained && this.groups.length === 1) this.lastTargets.set(node, placement.targetsOf(node.idHex).length)
+        if (node.up && !node.drained && this.groups.length === 1) this.lastTargets.set(node, placement.targetCount(node.idHex))
       } else if (this.nowMs - node.unreachableSinceMs >= this.config.downAfterMs) {
         this.countOutage(node)
       }
@@ -678,10 +765,22 @@ class Simulator {
     this.necessaryCopies += this.lastTargets.get(node) ?? 0
   }
 
-  /** Clouds with fewer targets that actually serve them than they should have. */
+  /**
+   * Clouds with fewer targets that actually serve them than they should have. The answer is
+   * kept until the targets, the clouds or what any node serves may have changed: at 100k clouds
+   * a count costs ~100 ms, and most samples of a long run look at a bevy that did not change.
+   */
   private underReplicated (group: ViewGroup): number {
     const placement = group.observer.placement
     if (placement === null) return this.cloudKeys.length
+    const last = this.underReplicatedCount
+    if (last !== null && last.group === group && last.targets === placement.targetsToken && last.clouds === group.snapshot.clouds && last.servingEpoch === this.servingEpoch) return last.under
+    const under = this.countUnderReplicated(group, placement)
+    this.underReplicatedCount = { group, targets: placement.targetsToken, clouds: group.snapshot.clouds, servingEpoch: this.servingEpoch, under }
+    return under
+  }
+
+  private countUnderReplicated (group: ViewGroup, placement: Placement): number {
     // Counted per node over its targets: O(replicas) without building a set per cloud.
     const serving = new Map<string, number>()
     for (const node of this.nodes) {
@@ -707,7 +806,7 @@ class Simulator {
       for (const cloud of clouds) {
         const a = placement.replicaSet(cloud.key)
         const b = fresh.replicaSet(cloud.key)
-        if (JSON.stringify(a) !== JSON.stringify(b)) {
+        if (!sameReplicas(a, b)) {
           this.checks.sameOpsSameReplicas.violate(this.nowMs, `cloud ${cloud.key.slice(0, 8)}: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`)
           break
         }
@@ -733,7 +832,7 @@ class Simulator {
   private result (): SimResult {
     this.checkDeterminism()
     const main = this.mainGroup()
-    const cloudsWithCopy = this.cloudKeys.filter((c) => (this.completeCopies.get(c) ?? 0) > 0).length
+    const cloudsWithCopy = this.cloudKeys.filter((c) => (this.completeCopies.get(c)?.size ?? 0) > 0).length
     const invariants = this.checks.verdicts({
       faultsEndMs: this.schedule.faultsEndMs,
       recoveryBoundMs: this.sc.recoveryBoundMs,
@@ -784,6 +883,12 @@ function sameList (a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
   return true
+}
+
+function sameReplicas (a: Replica[] | undefined, b: Replica[] | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b
+  if (a.length !== b.length) return false
+  return a.every((r, i) => r.node === b[i]?.node && r.role === b[i]?.role && r.synced === b[i]?.synced)
 }
 
 function round4 (x: number): number {
