@@ -65,16 +65,18 @@ export async function refreshSnapshot (prev: ClusterSnapshot, store: ViewStore, 
   let cloudsChanged = false
   let progressChanged = false
   const holds: string[] = []
+  const heartbeats: string[] = []
   for (const key of changed) {
     if (key.startsWith(ViewKey.holdPrefix)) holds.push(key)
+    else if (key.startsWith(ViewKey.heartbeatPrefix)) heartbeats.push(key)
     else if (key.startsWith(ViewKey.cloudPrefix)) cloudsChanged = true
     else if (key.startsWith(ViewKey.progressPrefix)) progressChanged = true
-    else if (key.startsWith(ViewKey.nodePrefix) || key.startsWith(ViewKey.drainPrefix) || key.startsWith(ViewKey.heartbeatPrefix) || key.startsWith(ViewKey.writerPrefix)) nodesChanged = true
+    else if (key.startsWith(ViewKey.nodePrefix) || key.startsWith(ViewKey.drainPrefix) || key.startsWith(ViewKey.writerPrefix)) nodesChanged = true
   }
-  if (!nodesChanged && !cloudsChanged && !progressChanged && holds.length === 0) return prev
+  if (!nodesChanged && !cloudsChanged && !progressChanged && holds.length === 0 && heartbeats.length === 0) return prev
   const lamport = { max: prev.maxLamport }
   return {
-    ...(nodesChanged ? await readNodes(store, lamport) : { nodes: prev.nodes, byId: prev.byId }),
+    ...(nodesChanged ? await readNodes(store, lamport) : heartbeats.length > 0 ? await patchHeartbeats(prev, store, heartbeats) : { nodes: prev.nodes, byId: prev.byId }),
     ...(cloudsChanged ? await readClouds(store, lamport) : { clouds: prev.clouds, cloudByKey: prev.cloudByKey }),
     ...(holds.length > 0 ? await patchHoldings(prev, store, holds, lamport) : { holdings: prev.holdings, heldBy: prev.heldBy }),
     progress: progressChanged ? await readProgress(store, lamport) : prev.progress,
@@ -113,6 +115,21 @@ async function readNodes (store: ViewStore, lamport: LamportMax): Promise<Pick<C
   }
   for (const node of nodes) node.indexer = indexerWriters.has(hexKey(node.record.writerKey))
   return { nodes, byId }
+}
+
+/** Only heartbeats changed (most refreshes): new views for those nodes, the others shared. */
+async function patchHeartbeats (prev: ClusterSnapshot, store: ViewStore, keys: string[]): Promise<Pick<ClusterSnapshot, 'nodes' | 'byId'>> {
+  const byId = new Map(prev.byId)
+  let patched = false
+  for (const key of keys) {
+    const node = byId.get(key.slice(ViewKey.heartbeatPrefix.length))
+    const bytes = await store.get(key)
+    if (node === undefined || bytes === null) continue
+    byId.set(node.idHex, { ...node, heartbeat: decodeRecord(heartbeatRecordCodec, bytes) })
+    patched = true
+  }
+  if (!patched) return { nodes: prev.nodes, byId: prev.byId }
+  return { nodes: prev.nodes.map((n) => byId.get(n.idHex) as NodeView), byId }
 }
 
 async function readClouds (store: ViewStore, lamport: LamportMax): Promise<Pick<ClusterSnapshot, 'clouds' | 'cloudByKey'>> {
