@@ -9,10 +9,13 @@ import type Hyperdrive from 'hyperdrive'
 import Hyperswarm, { type SwarmConnection } from 'hyperswarm'
 import ReadyResource from 'ready-resource'
 import {
-  BevyError, ErrorCode, formatKey, hexKey, NodeState, NO_INVITE, OpType, parseKey, type Clock, type ProgressRecord, type Rng
+  BevyError, ErrorCode, formatKey, hexKey, NodeState, NO_INVITE, OpType, parseKey, type Clock, type EpochAdvert, type JoinEpochRequest,
+  type ProgressRecord, type Rng
 } from '../protocol/index.js'
+import { discoveryKey } from 'hypercore-crypto'
 import { chooseReplica, LivenessTracker, rankReplicas, type Placement, type Replica } from '../placement/index.js'
 import { ClusterBase } from './cluster-base.js'
+import { EpochKeeper, type EpochRef } from './epochs.js'
 import type { NodeConfig } from './config.js'
 import { CloudHost } from './clouds/cloud-host.js'
 import type { ReplicaState } from './clouds/cloud-replica.js'
@@ -91,6 +94,9 @@ const ROUTE_PLACEMENT_TTL_MS = 100
 /** How long a leaving node waits for a peer to hold its leave op before it stops anyway. */
 const LEAVE_REPLICATION_TIMEOUT_MS = 10_000
 
+/** How long a freshly paired node waits for a peer to say which epoch's log the bevy writes to. */
+const JOIN_ADVERT_WAIT_MS = 5000
+
 export class Bevy extends ReadyResource {
   readonly config: NodeConfig
   readonly clock: Clock
@@ -116,6 +122,13 @@ export class Bevy extends ReadyResource {
   private pairing: BlindPairing | null = null
   private member: Member | null = null
   private cluster: ClusterBase | null = null
+  /** The bevy's lasting key (topic, invites) and namespace, and the epoch whose log `cluster` is. */
+  private bevyKey: Buffer | null = null
+  private bevyNamespace = ''
+  private epoch: EpochRef | null = null
+  private epochs: EpochKeeper | null = null
+  /** Newest epoch a peer advertised, for a node that missed a rotation. */
+  private heardEpoch: { advert: EpochAdvert, peerHex: string } | null = null
   private mesh: Mesh | null = null
   private nodeId: Buffer | null = null
   private nodeIdText: string | null = null
@@ -135,6 +148,9 @@ export class Bevy extends ReadyResource {
   private routeCache: { snapshot: ClusterSnapshot, atMs: number, placement: Placement | null } | null = null
   /** z-base-32 ids of nodes by hex id, so a routed request does not re-encode one. */
   private readonly idTexts = new Map<string, string>()
+  /** Admissions to this epoch under way, so a repeated request is not appended twice. */
+  private readonly admitting = new Set<string>()
+  private compactStorage: (() => Promise<void>) | null = null
 
   constructor (opts: BevyOptions) {
     super()
@@ -166,7 +182,14 @@ export class Bevy extends ReadyResource {
     return this.nodeIdText
   }
 
-  get key (): Buffer { return this.requireCluster().key }
+  /** The bevy's key: what invites and `bevy status` name; it stays when the log rotates. */
+  get key (): Buffer {
+    if (this.bevyKey === null) throw new BevyError(ErrorCode.CLOSED, 'the cluster log is not open')
+    return this.bevyKey
+  }
+
+  /** The epoch this node writes in (0 until the first rotation). */
+  get epochNumber (): number { return this.epoch?.epoch ?? 0 }
 
   get writable (): boolean { return this.cluster?.writable ?? false }
 
@@ -221,6 +244,7 @@ export class Bevy extends ReadyResource {
     const keyPair = await this.store.createKeyPair('cloud-bevy/node')
     this.nodeId = keyPair.publicKey
     this.swarm = new Hyperswarm({ keyPair, ...(this.config.bootstrap === null ? {} : { bootstrap: this.config.bootstrap }) })
+    this.compactStorage = () => coreStorage.compact(RECLAIM_COMPACTION)
     this.host = new CloudHost({
       store: this.store,
       clock: this.clock,
@@ -231,7 +255,13 @@ export class Bevy extends ReadyResource {
     })
     // Replicate before anything else touches the connection: BlindPairing adds its own
     // listener, and base replication must attach before Protomux.from(conn).
-    this.pings = new PeerPings({ liveness: this.config, now: () => this.clock.now(), onLost: (peer) => this.routing.fail(peer, this.clock.now()) })
+    this.pings = new PeerPings({
+      liveness: this.config,
+      now: () => this.clock.now(),
+      onLost: (peer) => this.routing.fail(peer, this.clock.now()),
+      onEpoch: (peer, advert) => this.heardOfEpoch(peer, advert),
+      onJoinEpoch: (peer, request) => { this.admitToEpoch(peer, request).catch((err) => this.log.warn({ err }, 'admitting a node to this epoch failed')) }
+    })
     this.swarm.on('connection', (conn: SwarmConnection) => this.onConnection(conn))
     this.pairing = new BlindPairing(this.swarm)
 
@@ -239,10 +269,12 @@ export class Bevy extends ReadyResource {
     const cluster = await this.openCluster()
     this.log.info({ writable: cluster.writable, length: cluster.base.length }, 'cluster log open')
     this.runner = new PlacementRunner({ config: this.config, tracker: this.tracker, clock: this.clock })
-    this.reconciler = new Reconciler({ selfHex: hexKey(this.id), nextLamport: () => cluster.lamport.tick() })
+    this.reconciler = new Reconciler({ selfHex: hexKey(this.id), nextLamport: () => this.requireCluster().lamport.tick() })
     if (this.closing !== null) return
-    this.swarm.join(cluster.discoveryKey)
-    this.member = this.pairing.addMember({ discoveryKey: cluster.discoveryKey, onadd: memberHandler(cluster, this.clock, this.log) })
+    const topic = discoveryKey(this.key)
+    this.swarm.join(topic)
+    this.member = this.pairing.addMember({ discoveryKey: topic, onadd: memberHandler(() => this.cluster, this.key, this.clock, this.log) })
+    this.epochs = this.epochKeeper()
 
     this.startupStep = 'waiting to be admitted as a writer'
     if (!cluster.writable) this.log.info('waiting to be admitted as a writer')
@@ -256,10 +288,11 @@ export class Bevy extends ReadyResource {
     this.startupStep = 'first heartbeat'
     if (this.founded) this.foundingInvite = await this.createInvite({ ttlMs: this.config.inviteTtlMs, uses: this.config.inviteUses })
 
-    cluster.base.on('update', () => { this.refresh().catch((err) => this.log.error({ err }, 'view refresh failed')) })
+    this.watch(cluster)
     const onError = (err: unknown) => { if (this.closing === null) this.log.error({ err }, 'background task failed') }
     this.repeaters.push(
       new Repeater(this.config.heartbeatIntervalMs, () => this.heartbeat(), onError),
+      new Repeater(this.config.heartbeatIntervalMs, () => this.epochs?.tick() ?? Promise.resolve(), onError),
       new Repeater(Math.min(1000, this.config.heartbeatIntervalMs), async () => { this.checkLiveness(); this.scheduleReconcile() }, onError),
       new Repeater(this.config.discoveryRefreshMs, () => this.refreshDiscovery(), onError),
       new Repeater(this.config.syncProgressIntervalMs, () => this.writeProgress(), onError),
@@ -270,7 +303,7 @@ export class Bevy extends ReadyResource {
     await this.heartbeat()
     await this.refresh()
     for (const r of this.repeaters) r.start()
-    this.log.info({ id: this.idText, bevy: formatKey(cluster.key), url: this.url, founded: this.founded }, 'node ready')
+    this.log.info({ id: this.idText, bevy: formatKey(this.key), epoch: this.epochNumber, url: this.url, founded: this.founded }, 'node ready')
   }
 
   /** Closes children in the reverse order of opening; safe on a half-opened node. */
@@ -279,6 +312,7 @@ export class Bevy extends ReadyResource {
     await this.reconcileRuns.idle()
     await this.refresher.idle()
     if (this.host !== null) await this.host.close()
+    if (this.epochs !== null) await this.epochs.close()
     this.pings?.close()
     this.mesh?.leaveAll()
     if (this.member !== null) await this.member.close()
@@ -294,9 +328,12 @@ export class Bevy extends ReadyResource {
     const existing = await readBevyFile(storage)
     if (existing !== null) {
       if (this.config.join !== null) this.log.warn({ bevy: formatKey(existing.key) }, 'storage already belongs to a bevy; ignoring --join')
-      return this.startCluster(existing.namespace, existing.key)
+      this.bevyKey = existing.key
+      this.bevyNamespace = existing.namespace
+      return this.startCluster(existing.epoch ?? { epoch: 0, key: existing.key, namespace: existing.namespace })
     }
     const namespace = randomBytes(16).toString('hex')
+    this.bevyNamespace = namespace
     if (this.config.join !== null) {
       const invite = parseInvite(this.config.join, this.clock.now())
       const local = Autobase.getLocalCore(this.namespaceStore(namespace))
@@ -305,24 +342,130 @@ export class Bevy extends ReadyResource {
       await local.close()
       this.log.info('pairing with invite')
       const key = await pairWithInvite(this.requirePairing(), invite, writerKey, this.config.pairTimeoutMs)
-      await writeBevyFile(storage, { key, namespace })
-      this.log.info({ bevy: formatKey(key) }, 'paired')
-      return this.startCluster(namespace, key)
+      this.bevyKey = key
+      // The member admitted this node to the log it writes to now, which its peers advertise.
+      const epoch = await this.advertisedEpoch(key)
+      await writeBevyFile(storage, { key, namespace, epoch: { ...epoch, namespace } })
+      this.log.info({ bevy: formatKey(key), epoch: epoch.epoch }, 'paired')
+      return this.startCluster({ ...epoch, namespace })
     }
-    const cluster = await this.startCluster(namespace, null)
+    const cluster = await this.startCluster({ epoch: 0, key: null, namespace })
     await cluster.append({ type: OpType.ADD_WRITER, key: cluster.localKey, inviteId: NO_INVITE })
+    this.bevyKey = cluster.key
+    this.epoch = { epoch: 0, key: cluster.key, namespace }
     await writeBevyFile(storage, { key: cluster.key, namespace })
     this.founded = true
     this.log.info({ bevy: formatKey(cluster.key) }, 'founded a new bevy')
     return cluster
   }
 
-  private async startCluster (namespace: string, key: Buffer | null): Promise<ClusterBase> {
-    const cluster = new ClusterBase({ store: this.namespaceStore(namespace), key, maxIndexers: this.config.maxIndexers, log: this.log })
+  private async startCluster (epoch: { epoch: number, key: Buffer | null, namespace: string }): Promise<ClusterBase> {
+    const cluster = await this.openLog(epoch.namespace, epoch.key)
     this.cluster = cluster
-    await cluster.ready()
+    this.epoch = { epoch: epoch.epoch, key: cluster.key, namespace: epoch.namespace }
+    this.pings?.advertise({ epoch: epoch.epoch, key: cluster.key })
     this.mesh = new Mesh(this.requireSwarm(), hexKey(this.id))
     return cluster
+  }
+
+  /** Opens (and readies) a log, of this epoch or another, without making it current. */
+  private async openLog (namespace: string, key: Buffer | null): Promise<ClusterBase> {
+    const cluster = new ClusterBase({ store: this.namespaceStore(namespace), key, maxIndexers: this.config.maxIndexers, log: this.log })
+    await cluster.ready()
+    return cluster
+  }
+
+  private watch (cluster: ClusterBase): void {
+    cluster.base.on('update', () => { if (this.cluster === cluster) this.refresh().catch((err) => this.log.error({ err }, 'view refresh failed')) })
+  }
+
+  private epochKeeper (): EpochKeeper {
+    return new EpochKeeper({
+      selfId: this.id,
+      config: this.config,
+      log: this.log,
+      now: () => this.clock.now(),
+      bevyNamespace: this.bevyNamespace,
+      localKeyIn: (namespace) => Autobase.getLocalKey(this.namespaceStore(namespace)),
+      openLog: (namespace, key) => this.openLog(namespace, key),
+      current: () => ({ cluster: this.requireCluster(), ref: this.requireEpoch() }),
+      snapshot: () => this.snapshot,
+      isLive: (idHex) => this.tracker.state(idHex, this.clock.now()) === 'live',
+      heard: () => this.heardEpoch,
+      requestJoin: (request) => this.pings?.requestJoin(request),
+      moveTo: (next, ref) => this.moveTo(next, ref)
+    })
+  }
+
+  /** Makes `next` the log this node writes to, then deletes the old one's cores. */
+  private async moveTo (next: ClusterBase, ref: EpochRef): Promise<void> {
+    const old = this.requireCluster()
+    next.lamport.observe(old.lamport.current)
+    this.cluster = next
+    this.epoch = ref
+    this.watch(next)
+    await writeBevyFile(this.config.storage, { key: this.key, namespace: this.bevyNamespace, epoch: ref })
+    this.pings?.advertise({ epoch: ref.epoch, key: ref.key })
+    this.log.info({ epoch: ref.epoch }, 'moved to a new epoch')
+    await this.refresh()
+    const keep = new Set((await next.coreKeys()).map((k) => k.toString('hex')))
+    const drop = (await old.coreKeys()).filter((k) => !keep.has(k.toString('hex')))
+    await old.close()
+    await this.purgeCores(drop)
+  }
+
+  /** Deletes cores from storage and compacts, so their space comes back. */
+  private async purgeCores (keys: Buffer[]): Promise<void> {
+    const store = this.store
+    if (store === null) return
+    for (const key of keys) {
+      const core = store.get({ key })
+      await core.ready()
+      await core.purge()
+    }
+    await this.compactStorage?.()
+    this.log.info({ cores: keys.length }, 'deleted the old epoch')
+  }
+
+  /** A peer writes to a newer log than this node: the keeper catches up on its next tick. */
+  private heardOfEpoch (peerHex: string, advert: EpochAdvert): void {
+    const known = this.heardEpoch?.advert.epoch ?? -1
+    if (advert.epoch > known) this.heardEpoch = { advert, peerHex }
+  }
+
+  /** Admits a member that missed a rotation: add its new key as a writer and bind its node to it. */
+  private async admitToEpoch (peerHex: string, request: JoinEpochRequest): Promise<void> {
+    const cluster = this.cluster
+    if (cluster === null || !cluster.writable || this.closing !== null || request.epoch !== this.epochNumber) return
+    const node = this.snapshot.byId.get(peerHex)
+    if (node === undefined || node.record.state !== NodeState.ACTIVE) return
+    if (node.record.writerKey.equals(request.writerKey)) return
+    const tag = `${peerHex}:${hexKey(request.writerKey)}`
+    if (this.admitting.has(tag)) return
+    this.admitting.add(tag)
+    try {
+      await cluster.appendMany([
+        { type: OpType.ADD_WRITER, key: request.writerKey, inviteId: NO_INVITE },
+        { type: OpType.REBIND, nodeId: node.record.nodeId, writerKey: request.writerKey }
+      ])
+      this.log.info({ node: formatKey(node.record.nodeId), epoch: request.epoch }, 'admitted a member to this epoch')
+    } finally {
+      this.admitting.delete(tag)
+    }
+  }
+
+  /** The epoch a freshly paired node's peers write to: the first advert, or epoch 0 if none comes. */
+  private async advertisedEpoch (bevyKey: Buffer): Promise<{ epoch: number, key: Buffer }> {
+    const deadline = Date.now() + JOIN_ADVERT_WAIT_MS
+    while (this.heardEpoch === null && Date.now() < deadline && this.closing === null) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    return this.heardEpoch?.advert ?? { epoch: 0, key: bevyKey }
+  }
+
+  private requireEpoch (): EpochRef {
+    if (this.epoch === null) throw new BevyError(ErrorCode.CLOSED, 'the cluster log is not open')
+    return this.epoch
   }
 
   private namespaceStore (namespace: string): Corestore {
@@ -429,13 +572,13 @@ export class Bevy extends ReadyResource {
     const swarm = this.swarm
     const cluster = this.cluster
     if (swarm === null || cluster === null || this.closing !== null) return
-    await swarm.join(cluster.discoveryKey).refresh()
+    await swarm.join(discoveryKey(this.key)).refresh()
   }
 
   async createInvite (opts: { ttlMs?: number, uses?: number } = {}): Promise<Invite> {
     const ttlMs = opts.ttlMs ?? this.config.inviteTtlMs
     const uses = opts.uses ?? this.config.inviteUses
-    return createInvite(this.requireCluster(), this.clock, { ttlMs, uses })
+    return createInvite(this.requireCluster(), this.key, this.clock, { ttlMs, uses })
   }
 
   /** Registers a cloud, or changes its replica count. Resolves once the op is in the local log. */

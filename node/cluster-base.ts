@@ -5,7 +5,7 @@ import Hyperbee from 'hyperbee'
 import ReadyResource from 'ready-resource'
 import type Corestore from 'corestore'
 import type { Logger } from 'pino'
-import { BevyError, encodeOp, ErrorCode, formatKey, LamportClock, type Op } from '../protocol/index.js'
+import { BevyError, encodeOp, ErrorCode, formatKey, LamportClock, prefixEnd, ViewKey, type Op } from '../protocol/index.js'
 import { applyNodes, type ApplyContext } from './view/apply.js'
 import { BeeViewStore } from './view/bee-store.js'
 import { readSnapshot, type ClusterSnapshot } from './view/snapshot.js'
@@ -31,7 +31,8 @@ export class ClusterBase extends ReadyResource {
     const ctx: ApplyContext = {
       maxIndexers: opts.maxIndexers,
       onSkip: (reason, from) => this.log.warn({ from: formatKey(from), reason }, 'skipped op'),
-      onLamport: (n) => this.lamport.observe(n)
+      onLamport: (n) => this.lamport.observe(n),
+      bootstrapKey: () => this.base.key
     }
     this.base = new Autobase<Hyperbee>(opts.store, opts.key, {
       open: (store) => new Hyperbee(store.get('view'), { keyEncoding: 'utf-8', valueEncoding: 'binary', extension: false }),
@@ -128,6 +129,19 @@ export class ClusterBase extends ReadyResource {
       this.base.on('writable', onWritable)
       this.base.on('update', onWritable)
     })
+  }
+
+  /** Every core of this log (local writer, other writers, system core, view), to delete it once left behind. */
+  async coreKeys (): Promise<Buffer[]> {
+    const keys = new Map<string, Buffer>()
+    const add = (key: Buffer | undefined) => { if (key !== undefined) keys.set(key.toString('hex'), key) }
+    add(this.base.local.key)
+    add(this.base.view.core.key)
+    add(this.base.system?.core.key)
+    for await (const { key } of this.view.range(ViewKey.writerPrefix, prefixEnd(ViewKey.writerPrefix))) {
+      add(Buffer.from(key.slice(ViewKey.writerPrefix.length), 'hex'))
+    }
+    return [...keys.values()]
   }
 
   snapshot (): Promise<ClusterSnapshot> {

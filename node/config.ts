@@ -102,6 +102,14 @@ export const TUNABLES = {
   recentEventsKept: {
     default: 200, min: 1, max: 100_000,
     doc: 'Events (joins, downs, moves, handoffs) a node keeps in memory for the dashboard. More history costs a little memory.'
+  },
+  epochMaxViewBlocks: {
+    default: 20_000, min: 0, max: 100_000_000,
+    doc: 'View length (blocks) after which the cluster log moves to a fresh epoch that starts from the durable state alone; 0 never rotates. Lower bounds disk tighter (≈2.5 KB per block per node, two epochs at most) at a rotation more often.'
+  },
+  epochSeedTimeoutMs: {
+    default: 60_000, min: 1000, max: 86_400_000,
+    doc: 'How long nodes wait for a proposed epoch\'s seed while its proposer is down before another node proposes again. Shorter recovers sooner from a proposer that died mid-rotation; too short races a slow one.'
   }
 } satisfies Record<string, Tunable>
 

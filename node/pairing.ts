@@ -36,16 +36,21 @@ export function parseInvite (text: unknown, nowMs: number): ParsedInvite {
 }
 
 /** Creates an invite and records it in the view so any member can honour it. */
-export async function createInvite (cluster: ClusterBase, clock: Clock, opts: { ttlMs: number, uses: number }): Promise<Invite> {
+export async function createInvite (cluster: ClusterBase, bevyKey: Buffer, clock: Clock, opts: { ttlMs: number, uses: number }): Promise<Invite> {
   const expiresMs = clock.now() + opts.ttlMs
-  const created = BlindPairing.createInvite(cluster.key, { expires: expiresMs })
+  const created = BlindPairing.createInvite(bevyKey, { expires: expiresMs })
   await cluster.append({ type: OpType.INVITE, inviteId: created.id, publicKey: created.publicKey, expiresMs, uses: opts.uses })
   return { text: z32.encode(created.invite), id: created.id, expiresMs, uses: opts.uses }
 }
 
-/** The member side: answers pairing requests for invites found in the view. */
-export function memberHandler (cluster: ClusterBase, clock: Clock, log: Logger) {
+/**
+ * The member side: answers pairing requests for invites found in the view, admitting the
+ * candidate to the log this node writes to now (`current`), and answering with the bevy key.
+ */
+export function memberHandler (current: () => ClusterBase | null, bevyKey: Buffer, clock: Clock, log: Logger) {
   return async (request: MemberRequest): Promise<void> => {
+    const cluster = current()
+    if (cluster === null) return
     const inviteBytes = await cluster.view.get(ViewKey.invite(request.inviteId))
     if (inviteBytes === null) return // not one of ours (yet): stay silent, another member may know it
     const invite = decodeRecord(inviteRecordCodec, inviteBytes)
@@ -60,7 +65,7 @@ export function memberHandler (cluster: ClusterBase, clock: Clock, log: Logger) 
     } else if (!decodeRecord(writerRecordCodec, alreadyWriter).inviteId.equals(request.inviteId)) {
       return request.deny({ status: DENY_REJECTED })
     }
-    request.confirm({ key: cluster.key })
+    request.confirm({ key: bevyKey })
   }
 }
 

@@ -5,16 +5,25 @@
 import Protomux, { type Channel } from 'protomux'
 import type { SwarmConnection } from 'hyperswarm'
 import { classify, LivenessTracker, type Liveness, type LivenessParams } from '../placement/index.js'
-import { hexKey, pingCodec, type Load, type Ping, PING_PROTOCOL } from '../protocol/index.js'
+import { epochAdvertCodec, hexKey, joinEpochCodec, pingCodec, type EpochAdvert, type JoinEpochRequest, type Load, type Ping, PING_PROTOCOL } from '../protocol/index.js'
 
 export interface PeerPingsOptions {
   liveness: LivenessParams
   now: () => number
   /** The last open connection to a peer closed: the router may stop choosing it at once. */
   onLost: (peerHex: string) => void
+  /** A peer said which log it writes to. */
+  onEpoch?: (peerHex: string, advert: EpochAdvert) => void
+  /** A peer asked to be admitted to an epoch it missed. */
+  onJoinEpoch?: (peerHex: string, request: JoinEpochRequest) => void
 }
 
-interface Link { channel: Channel, send: (ping: Ping) => void }
+interface Link {
+  channel: Channel
+  send: (ping: Ping) => void
+  advertise: (advert: EpochAdvert) => void
+  requestJoin: (request: JoinEpochRequest) => void
+}
 
 export class PeerPings {
   private readonly tracker: LivenessTracker
@@ -22,6 +31,7 @@ export class PeerPings {
   private readonly links = new Map<string, Set<Link>>()
   private seq = 0
   private closed = false
+  private epoch: EpochAdvert | null = null
 
   constructor (private readonly opts: PeerPingsOptions) {
     this.tracker = new LivenessTracker(opts.liveness)
@@ -32,11 +42,20 @@ export class PeerPings {
     if (this.closed) return
     const peerHex = hexKey(conn.remotePublicKey)
     const link = {} as Link
-    const channel = Protomux.from(conn).createChannel({ protocol: PING_PROTOCOL, onclose: () => this.detach(peerHex, link) })
+    const channel = Protomux.from(conn).createChannel({
+      protocol: PING_PROTOCOL,
+      onopen: () => { if (this.epoch !== null && !this.closed) link.advertise(this.epoch) },
+      onclose: () => this.detach(peerHex, link)
+    })
     if (channel === null) return // this connection has one already
+    // Message order is the wire numbering (PingMessage): append only.
     const message = channel.addMessage({ encoding: pingCodec, onmessage: (ping) => this.received(peerHex, ping) })
+    const epochMessage = channel.addMessage({ encoding: epochAdvertCodec, onmessage: (advert) => { if (!this.closed) this.opts.onEpoch?.(peerHex, advert) } })
+    const joinMessage = channel.addMessage({ encoding: joinEpochCodec, onmessage: (request) => { if (!this.closed) this.opts.onJoinEpoch?.(peerHex, request) } })
     link.channel = channel
     link.send = (ping) => { message.send(ping) }
+    link.advertise = (advert) => { epochMessage.send(advert) }
+    link.requestJoin = (request) => { joinMessage.send(request) }
     let peerLinks = this.links.get(peerHex)
     if (peerLinks === undefined) {
       peerLinks = new Set()
@@ -48,13 +67,29 @@ export class PeerPings {
     channel.open()
   }
 
+  /** Tells every connected peer (and every later one) which log this node writes to. */
+  advertise (advert: EpochAdvert): void {
+    this.epoch = advert
+    this.each((link) => link.advertise(advert))
+  }
+
+  /** Asks every connected peer to admit this node to an epoch it missed. */
+  requestJoin (request: JoinEpochRequest): void {
+    this.each((link) => link.requestJoin(request))
+  }
+
+  private each (send: (link: Link) => void): void {
+    if (this.closed) return
+    for (const peerLinks of this.links.values()) {
+      for (const link of peerLinks) if (link.channel.opened) send(link)
+    }
+  }
+
   /** Sends this node's load to every connected peer. */
   broadcast (load: Load): void {
     if (this.closed) return
     const ping = { seq: ++this.seq, load }
-    for (const peerLinks of this.links.values()) {
-      for (const link of peerLinks) if (link.channel.opened) link.send(ping)
-    }
+    this.each((link) => link.send(ping))
   }
 
   /** A peer's liveness judged by its pings alone, or null when it is not connected or has not pinged yet. */

@@ -15,7 +15,11 @@ export interface NodeFile {
   /** The node's private DHT bootstrap as HOST:PORT[,…], or null for the public DHT; `bevy push` reuses it. */
   bootstrap?: string | null
 }
-export interface BevyFile { key: Buffer, namespace: string }
+/**
+ * `key` names the bevy for good (its topic, its invites); `epoch` is the log it writes to now,
+ * absent until the first rotation (epoch 0's log is the bevy key's, in `namespace`).
+ */
+export interface BevyFile { key: Buffer, namespace: string, epoch?: { epoch: number, key: Buffer, namespace: string } }
 
 export const paths = (storage: string) => ({
   corestore: join(storage, 'corestore'),
@@ -65,15 +69,20 @@ export async function readBevyFile (storage: string): Promise<BevyFile | null> {
   const text = await readTextOrNull(paths(storage).bevyFile)
   if (text === null) return null
   try {
-    const parsed = JSON.parse(text) as { key: string, namespace: string }
-    return { key: parseKey(parsed.key, 'bevy key'), namespace: String(parsed.namespace) }
+    const parsed = JSON.parse(text) as { key: string, namespace: string, epoch?: { epoch: number, key: string, namespace: string } }
+    const file: BevyFile = { key: parseKey(parsed.key, 'bevy key'), namespace: String(parsed.namespace) }
+    if (parsed.epoch !== undefined) {
+      file.epoch = { epoch: Number(parsed.epoch.epoch), key: parseKey(parsed.epoch.key, 'epoch key'), namespace: String(parsed.epoch.namespace) }
+    }
+    return file
   } catch (err) {
     throw new BevyError(ErrorCode.STORAGE, `${paths(storage).bevyFile} is corrupt`, { cause: err })
   }
 }
 
 export async function writeBevyFile (storage: string, bevy: BevyFile): Promise<void> {
-  const body = JSON.stringify({ key: formatKey(bevy.key), namespace: bevy.namespace }, null, 2) + '\n'
+  const epoch = bevy.epoch === undefined ? undefined : { epoch: bevy.epoch.epoch, key: formatKey(bevy.epoch.key), namespace: bevy.epoch.namespace }
+  const body = JSON.stringify({ key: formatKey(bevy.key), namespace: bevy.namespace, epoch }, null, 2) + '\n'
   await writeFileAtomic(paths(storage).bevyFile, body)
 }
 

@@ -4,7 +4,7 @@
 import c from 'compact-encoding'
 import { BevyError, ErrorCode } from './errors.js'
 import { loadCodec, type Load } from './load.js'
-import { boundedString, key32, struct, type Codec } from './struct.js'
+import { boundedArray, boundedBuffer, boundedString, key32, struct, type Codec } from './struct.js'
 
 export const OP_VERSION = 1
 
@@ -20,7 +20,11 @@ export const OpType = {
   CLOUD_ADD: 8,
   CLOUD_REMOVE: 9,
   CLOUD_HOLD: 10,
-  CLOUD_PROGRESS: 11
+  CLOUD_PROGRESS: 11,
+  NEXT_WRITER: 12,
+  EPOCH_PROPOSE: 13,
+  SEED: 14,
+  REBIND: 15
 } as const
 export type OpType = typeof OpType[keyof typeof OpType]
 
@@ -72,7 +76,30 @@ export const syncProgressFields = {
 
 export const MAX_REPLICAS = 16
 
-export type Op = AddWriterOp | AnnounceOp | HeartbeatOp | DrainOp | UndrainOp | LeaveOp | InviteOp | CloudAddOp | CloudRemoveOp | CloudHoldOp | CloudProgressOp
+// Epochs (docs/bounded-storage.md): the cluster log is replaced now and then by a fresh Autobase
+// that starts from the durable state alone, so no node keeps an ever-growing log.
+
+/** A node names the writer key it will use in epoch `epoch`, so a seed can admit it up front. Only the node itself may. */
+export interface NextWriterOp { type: typeof OpType.NEXT_WRITER, nodeId: Buffer, epoch: number, writerKey: Buffer }
+/**
+ * A node proposes the next epoch: `key` is the new Autobase, already seeded. The first proposal
+ * for an epoch stands, unless a later one `replaces` its key (its proposer died before anyone
+ * could read the seed). Only the proposer itself may.
+ */
+export interface EpochProposeOp { type: typeof OpType.EPOCH_PROPOSE, nodeId: Buffer, epoch: number, key: Buffer, replaces: Buffer }
+/** One batch of the durable state a new epoch starts from; only its bootstrap writer may, and only until `done`. */
+export interface SeedOp { type: typeof OpType.SEED, epoch: number, entries: SeedEntry[], done: boolean }
+export interface SeedEntry { key: string, value: Buffer }
+/** Binds a node to a new writer key: a member appends it for a node that proved who it is over the wire. */
+export interface RebindOp { type: typeof OpType.REBIND, nodeId: Buffer, writerKey: Buffer }
+
+/** Bounds on a seed op, so a peer cannot make one op huge. */
+export const MAX_SEED_ENTRIES = 4096
+export const MAX_SEED_KEY_BYTES = 256
+export const MAX_SEED_VALUE_BYTES = 4096
+
+export type Op = AddWriterOp | AnnounceOp | HeartbeatOp | DrainOp | UndrainOp | LeaveOp | InviteOp | CloudAddOp | CloudRemoveOp | CloudHoldOp | CloudProgressOp |
+  NextWriterOp | EpochProposeOp | SeedOp | RebindOp
 type Body<T extends Op> = Omit<T, 'type'>
 
 const nodeRef = struct<Body<DrainOp>>({ lamport: c.uint, nodeId: key32 })
@@ -94,7 +121,15 @@ const BODY_CODECS: { [K in OpType]: Codec<Body<Extract<Op, { type: K }>>> } = {
   [OpType.CLOUD_ADD]: struct<Body<CloudAddOp>>({ lamport: c.uint, key: key32, replicas: c.uint }),
   [OpType.CLOUD_REMOVE]: struct<Body<CloudRemoveOp>>({ lamport: c.uint, key: key32 }),
   [OpType.CLOUD_HOLD]: struct<Body<CloudHoldOp>>({ lamport: c.uint, key: key32, nodeId: key32, held: c.bool, synced: c.bool }),
-  [OpType.CLOUD_PROGRESS]: struct<Body<CloudProgressOp>>({ lamport: c.uint, key: key32, nodeId: key32, ...syncProgressFields })
+  [OpType.CLOUD_PROGRESS]: struct<Body<CloudProgressOp>>({ lamport: c.uint, key: key32, nodeId: key32, ...syncProgressFields }),
+  [OpType.NEXT_WRITER]: struct<Body<NextWriterOp>>({ nodeId: key32, epoch: c.uint, writerKey: key32 }),
+  [OpType.EPOCH_PROPOSE]: struct<Body<EpochProposeOp>>({ nodeId: key32, epoch: c.uint, key: key32, replaces: key32 }),
+  [OpType.SEED]: struct<Body<SeedOp>>({
+    epoch: c.uint,
+    entries: boundedArray(struct<SeedEntry>({ key: boundedString(MAX_SEED_KEY_BYTES), value: boundedBuffer(MAX_SEED_VALUE_BYTES) }), MAX_SEED_ENTRIES),
+    done: c.bool
+  }),
+  [OpType.REBIND]: struct<Body<RebindOp>>({ nodeId: key32, writerKey: key32 })
 }
 
 export const NO_INVITE: Buffer = Buffer.alloc(32)

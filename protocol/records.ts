@@ -38,6 +38,17 @@ export interface HoldRecord extends Stamp { held: boolean, synced: boolean }
 
 export interface ProgressRecord extends Stamp, SyncProgress {}
 
+/** The epoch this view belongs to; absent in epoch 0. Written by the seed's last op. */
+export interface EpochRecord { epoch: number }
+/** The next epoch, as proposed in this one. */
+export interface ProposalRecord { epoch: number, key: Buffer, proposer: Buffer }
+/** The writer key a node will use in `epoch`. */
+export interface NextWriterRecord { epoch: number, writerKey: Buffer }
+
+export const epochRecordCodec = struct<EpochRecord>({ epoch: c.uint })
+export const proposalRecordCodec = struct<ProposalRecord>({ epoch: c.uint, key: key32, proposer: key32 })
+export const nextWriterRecordCodec = struct<NextWriterRecord>({ epoch: c.uint, writerKey: key32 })
+
 export const nodeRecordCodec = struct<NodeRecord>({
   lamport: c.uint,
   writer: key32,
@@ -92,8 +103,21 @@ export const ViewKey = {
   hold: (cloud: Uint8Array, node: Uint8Array) => `hold/${hexKey(cloud)}/${hexKey(node)}`,
   holdPrefix: 'hold/',
   progress: (cloud: Uint8Array, node: Uint8Array) => `sync/${hexKey(cloud)}/${hexKey(node)}`,
-  progressPrefix: 'sync/'
+  progressPrefix: 'sync/',
+  epoch: 'epoch/current',
+  proposal: 'epoch/next',
+  nextWriter: (node: Uint8Array) => `next-writer/${hexKey(node)}`,
+  nextWriterPrefix: 'next-writer/'
 } as const
+
+/**
+ * The durable state a new epoch carries over, by key prefix. Writers are re-admitted by the seed
+ * itself; proposals and next writers belong to the epoch they were made in.
+ */
+export const SEEDED_PREFIXES: readonly string[] = [
+  ViewKey.nodePrefix, ViewKey.drainPrefix, ViewKey.heartbeatPrefix, 'invite/', 'invite-use/',
+  ViewKey.cloudPrefix, ViewKey.holdPrefix, ViewKey.progressPrefix
+]
 
 /** The exclusive upper bound for a range scan over `prefix`. */
 export function prefixEnd (prefix: string): string {

@@ -40,4 +40,39 @@ export function boundedString (maxBytes: number): Codec<string> {
   }
 }
 
+/** A buffer codec that rejects values over a byte bound on decode. */
+export function boundedBuffer (maxBytes: number): Codec<Buffer> {
+  return {
+    preencode: (s, v) => c.buffer.preencode(s, v),
+    encode: (s, v) => c.buffer.encode(s, v),
+    decode (s) {
+      const v = c.buffer.decode(s)
+      if (v === null) return Buffer.alloc(0)
+      if (v.byteLength > maxBytes) throw new RangeError(`buffer over ${maxBytes} bytes`)
+      return v as Buffer
+    }
+  }
+}
+
+/** An array codec that rejects more than `maxItems` items on decode, before decoding them. */
+export function boundedArray<T> (item: Codec<T>, maxItems: number): Codec<T[]> {
+  return {
+    preencode (s, v) {
+      c.uint.preencode(s, v.length)
+      for (const x of v) item.preencode(s, x)
+    },
+    encode (s, v) {
+      c.uint.encode(s, v.length)
+      for (const x of v) item.encode(s, x)
+    },
+    decode (s) {
+      const n = c.uint.decode(s)
+      if (n > maxItems) throw new RangeError(`array over ${maxItems} items`)
+      const out: T[] = []
+      for (let i = 0; i < n; i++) out.push(item.decode(s))
+      return out
+    }
+  }
+}
+
 export const key32: Codec<Buffer> = c.fixed32 as unknown as Codec<Buffer>

@@ -16,7 +16,11 @@ const samples: Op[] = [
   { type: OpType.CLOUD_ADD, lamport: 8, key: randomBytes(32), replicas: 3 },
   { type: OpType.CLOUD_REMOVE, lamport: 9, key: randomBytes(32) },
   { type: OpType.CLOUD_HOLD, lamport: 10, key: randomBytes(32), nodeId: id, held: true, synced: false },
-  { type: OpType.CLOUD_PROGRESS, lamport: 11, key: randomBytes(32), nodeId: id, version: 7, blocksHad: 3, blocksTotal: 9, bytesHad: 100, bytesTotal: 2 ** 40, peers: 2 }
+  { type: OpType.CLOUD_PROGRESS, lamport: 11, key: randomBytes(32), nodeId: id, version: 7, blocksHad: 3, blocksTotal: 9, bytesHad: 100, bytesTotal: 2 ** 40, peers: 2 },
+  { type: OpType.NEXT_WRITER, nodeId: id, epoch: 3, writerKey: randomBytes(32) },
+  { type: OpType.EPOCH_PROPOSE, nodeId: id, epoch: 3, key: randomBytes(32), replaces: randomBytes(32) },
+  { type: OpType.SEED, epoch: 3, entries: [{ key: 'cloud/ab', value: randomBytes(20) }, { key: 'node/cd', value: Buffer.alloc(0) }], done: true },
+  { type: OpType.REBIND, nodeId: id, writerKey: randomBytes(32) }
 ]
 
 test('every op type round-trips', () => {
@@ -24,7 +28,7 @@ test('every op type round-trips', () => {
 })
 
 test('type numbers are append-only: the ones already on disk keep their meaning', () => {
-  assert.deepEqual({ ...OpType }, { ADD_WRITER: 1, ANNOUNCE: 2, HEARTBEAT: 3, DRAIN: 4, UNDRAIN: 5, LEAVE: 6, INVITE: 7, CLOUD_ADD: 8, CLOUD_REMOVE: 9, CLOUD_HOLD: 10, CLOUD_PROGRESS: 11 })
+  assert.deepEqual({ ...OpType }, { ADD_WRITER: 1, ANNOUNCE: 2, HEARTBEAT: 3, DRAIN: 4, UNDRAIN: 5, LEAVE: 6, INVITE: 7, CLOUD_ADD: 8, CLOUD_REMOVE: 9, CLOUD_HOLD: 10, CLOUD_PROGRESS: 11, NEXT_WRITER: 12, EPOCH_PROPOSE: 13, SEED: 14, REBIND: 15 })
   assert.equal(encodeOp(samples[1] as Op)[0], OP_VERSION)
 })
 

@@ -142,3 +142,41 @@ test('an unknown invite admits nobody', async () => {
   assert.equal(added.length, 0)
   assert.equal(store.entries.size, 0)
 })
+
+test('epoch ops: only the bootstrap seeds, only until sealed; the first proposal stands unless replaced by name', async () => {
+  const bootstrap = randomBytes(32)
+  const seeding: ApplyContext = { maxIndexers: 3, bootstrapKey: () => bootstrap }
+  const store = new MemoryViewStore()
+  const apply = (from: Buffer, op: Op) => applyRaw(encodeOp(op), from, store, hostFor(), seeding)
+  const cloudKey = 'cloud/' + randomBytes(32).toString('hex')
+  const seed = (done: boolean, key = cloudKey): Op => ({ type: OpType.SEED, epoch: 1, entries: [{ key, value: Buffer.from([1]) }], done })
+
+  assert.equal((await apply(writerA, seed(false))).applied, false, 'a writer other than the bootstrap cannot seed')
+  assert.equal((await apply(bootstrap, seed(false, 'writer/' + 'ab'.repeat(32)))).applied, false, 'writers are not seeded state')
+  assert.equal((await apply(bootstrap, seed(true))).applied, true)
+  assert.equal((await apply(bootstrap, seed(true))).applied, false, 'a sealed epoch takes no more seed')
+  assert.ok(store.entries.has(cloudKey))
+
+  // Proposals for epoch 2 (this view is epoch 1), by a node that announced itself.
+  await apply(writerA, { type: OpType.ANNOUNCE, lamport: 1, nodeId: nodeA, url: 'http://a:1', zone: 'z', capacity: 1 })
+  const first = randomBytes(32)
+  const second = randomBytes(32)
+  const propose = (epoch: number, key: Buffer, replaces = Buffer.alloc(32)): Op => ({ type: OpType.EPOCH_PROPOSE, nodeId: nodeA, epoch, key, replaces })
+  assert.equal((await apply(writerB, propose(2, first))).applied, false, 'only the proposer itself may propose')
+  assert.equal((await apply(writerA, propose(3, first))).applied, false, 'only the next epoch may be proposed')
+  assert.equal((await apply(writerA, propose(2, first))).applied, true)
+  assert.equal((await apply(writerA, propose(2, second))).applied, false, 'the first proposal stands')
+  assert.equal((await apply(writerA, propose(2, second, first))).applied, true, 'a proposal that names the lost one replaces it')
+})
+
+test('rebind moves a node to a new writer key only when that key is a writer', async () => {
+  const store = await applyAll([announce(writerA, nodeA, 1, 'http://a:1')])
+  const fresh = randomBytes(32)
+  const rebind: Op = { type: OpType.REBIND, nodeId: nodeA, writerKey: fresh }
+  assert.equal((await applyRaw(encodeOp(rebind), writerB, store, hostFor(), ctx)).applied, false, 'not a writer yet')
+  await applyRaw(encodeOp({ type: OpType.ADD_WRITER, key: fresh, inviteId: NO_INVITE }), writerB, store, hostFor(), ctx)
+  assert.equal((await applyRaw(encodeOp(rebind), writerB, store, hostFor(), ctx)).applied, true)
+  const beat: Op = { type: OpType.HEARTBEAT, nodeId: nodeA, seq: 5, clockMs: 1, load: EMPTY_LOAD }
+  assert.equal((await applyRaw(encodeOp(beat), writerA, store, hostFor(), ctx)).applied, false, 'the old key no longer speaks for the node')
+  assert.equal((await applyRaw(encodeOp(beat), fresh, store, hostFor(), ctx)).applied, true, 'the new key does')
+})

@@ -118,6 +118,8 @@ declare module 'corestore' {
     close (): Promise<void>
     update (opts?: { wait?: boolean }): Promise<boolean>
     clear (start: number, end?: number): Promise<unknown>
+    /** Closes every session and deletes the core from storage. */
+    purge (): Promise<void>
     download (range?: { start?: number, end?: number, linear?: boolean }): { done (): Promise<void>, destroy (): void }
   }
   export default class Corestore {
@@ -177,6 +179,9 @@ declare module 'autobase' {
   export default class Autobase<V = unknown> extends EventEmitter {
     constructor (store: Corestore, bootstrap: Uint8Array | null, handlers: AutobaseHandlers<V>)
     static getLocalCore (store: Corestore): Hypercore
+    static getLocalKey (store: Corestore): Promise<Buffer>
+    /** The system core (writers, heads), once open. */
+    system: { core: Hypercore } | null
     key: Buffer
     discoveryKey: Buffer
     local: Hypercore

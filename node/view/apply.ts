@@ -8,6 +8,8 @@ import {
   drainRecordCodec, heartbeatRecordCodec, inviteRecordCodec, nodeRecordCodec, writerRecordCodec,
   type AddWriterOp, type AnnounceOp, type DrainOp, type HeartbeatOp, type InviteOp, type LeaveOp,
   cloudRecordCodec, holdRecordCodec, progressRecordCodec, MAX_REPLICAS,
+  epochRecordCodec, nextWriterRecordCodec, proposalRecordCodec, SEEDED_PREFIXES,
+  type EpochProposeOp, type NextWriterOp, type RebindOp, type SeedOp,
   type CloudAddOp, type CloudHoldOp, type CloudProgressOp, type CloudRemoveOp, type Codec, type NodeRecord, type Op, type Stamp, type UndrainOp
 } from '../../protocol/index.js'
 import type { ViewStore, WriterHost } from './view-store.js'
@@ -19,6 +21,8 @@ export interface ApplyContext {
   onSkip?: (reason: string, from: Buffer) => void
   /** Called with every lamport seen, so the local clock can stay ahead of it. */
   onLamport?: (lamport: number) => void
+  /** The log's bootstrap writer, the only one that may seed it. Without it, seeds are refused. */
+  bootstrapKey?: () => Buffer
 }
 
 export interface InputNode { value: unknown, from: { key: Buffer } }
@@ -67,6 +71,10 @@ export function applyOp (op: Op, from: Buffer, store: ViewStore, host: WriterHos
     case OpType.CLOUD_REMOVE: return applyCloud(op, from, store)
     case OpType.CLOUD_HOLD: return applyHold(op, from, store)
     case OpType.CLOUD_PROGRESS: return applyProgress(op, from, store)
+    case OpType.NEXT_WRITER: return applyNextWriter(op, from, store)
+    case OpType.EPOCH_PROPOSE: return applyProposal(op, from, store)
+    case OpType.SEED: return applySeed(op, from, store, ctx)
+    case OpType.REBIND: return applyRebind(op, store)
   }
 }
 
@@ -167,6 +175,56 @@ async function applyProgress (op: CloudProgressOp, from: Buffer, store: ViewStor
   if (refused !== null) return refused
   const { type: _type, key, nodeId: _node, ...progress } = op
   return putIfNewer(store, ViewKey.progress(key, op.nodeId), progressRecordCodec, { ...progress, writer: from }, 'cloud-progress')
+}
+
+async function applyNextWriter (op: NextWriterOp, from: Buffer, store: ViewStore): Promise<Outcome> {
+  const refused = await refuseUnlessSelf(store, op.nodeId, from, 'next-writer')
+  if (refused !== null) return refused
+  const key = ViewKey.nextWriter(op.nodeId)
+  const existing = await store.get(key)
+  if (existing !== null && decodeRecord(nextWriterRecordCodec, existing).epoch > op.epoch) return skip('next-writer: stale')
+  await store.put(key, encodeRecord(nextWriterRecordCodec, { epoch: op.epoch, writerKey: op.writerKey }))
+  return APPLIED
+}
+
+async function applyProposal (op: EpochProposeOp, from: Buffer, store: ViewStore): Promise<Outcome> {
+  const refused = await refuseUnlessSelf(store, op.nodeId, from, 'epoch-propose')
+  if (refused !== null) return refused
+  if (op.epoch !== await currentEpoch(store) + 1) return skip('epoch-propose: not the next epoch')
+  const existing = await store.get(ViewKey.proposal)
+  // The first proposal stands; a later one only replaces it by naming it (its seed was lost).
+  if (existing !== null && !decodeRecord(proposalRecordCodec, existing).key.equals(op.replaces)) return skip('epoch-propose: already proposed')
+  await store.put(ViewKey.proposal, encodeRecord(proposalRecordCodec, { epoch: op.epoch, key: op.key, proposer: op.nodeId }))
+  return APPLIED
+}
+
+async function applySeed (op: SeedOp, from: Buffer, store: ViewStore, ctx: ApplyContext): Promise<Outcome> {
+  const bootstrap = ctx.bootstrapKey?.()
+  if (bootstrap === undefined || !bootstrap.equals(from)) return skip('seed: not written by the bootstrap writer')
+  if (await store.get(ViewKey.epoch) !== null) return skip('seed: already sealed')
+  if (op.epoch < 1) return skip('seed: epoch must be at least 1')
+  for (const entry of op.entries) {
+    if (!SEEDED_PREFIXES.some((prefix) => entry.key.startsWith(prefix))) return skip(`seed: key ${entry.key} is not durable state`)
+  }
+  for (const entry of op.entries) await store.put(entry.key, entry.value)
+  if (op.done) await store.put(ViewKey.epoch, encodeRecord(epochRecordCodec, { epoch: op.epoch }))
+  return APPLIED
+}
+
+async function applyRebind (op: RebindOp, store: ViewStore): Promise<Outcome> {
+  const node = await readNode(store, op.nodeId)
+  if (node === null) return skip('rebind: unknown node')
+  if (await store.get(ViewKey.writer(op.writerKey)) === null) return skip('rebind: key is not a writer')
+  if (node.writerKey.equals(op.writerKey)) return skip('rebind: already bound')
+  // The stamp stays: a rebind is not a newer announcement, only a new key for the same node.
+  await store.put(ViewKey.node(op.nodeId), encodeRecord(nodeRecordCodec, { ...node, writerKey: op.writerKey }))
+  return APPLIED
+}
+
+/** The epoch a view belongs to: 0 until a seed sealed it. */
+export async function currentEpoch (store: ViewStore): Promise<number> {
+  const bytes = await store.get(ViewKey.epoch)
+  return bytes === null ? 0 : decodeRecord(epochRecordCodec, bytes).epoch
 }
 
 /** Records about a node that only the node itself may write: a skip unless `from` is its writer. */

@@ -1,0 +1,79 @@
+// Epoch rotation: the cluster log moves to a fresh Autobase seeded with the durable state, the
+// bevy keeps working across it, and a node that was away across rotations finds its way back.
+// Nodes run in-process on a loopback DHT, with a tiny epochMaxViewBlocks so rotations come fast.
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { test } from 'node:test'
+import { Bevy } from '../node/bevy.js'
+import { defaultConfig } from '../node/config.js'
+import { readBevyFile } from '../node/storage.js'
+import { hexKey } from '../protocol/index.js'
+import { loopbackDht, onTeardown, tempDir, waitFor } from './helpers.js'
+
+type T = Parameters<typeof tempDir>[0]
+
+const ROTATE_AFTER_VIEW_BLOCKS = 120
+
+async function startNode (t: T, bootstrap: string, opts: { join?: string, storage?: string } = {}): Promise<Bevy> {
+  const [host, port] = bootstrap.split(':')
+  const bevy = new Bevy({
+    config: defaultConfig({
+      storage: opts.storage ?? await tempDir(t),
+      bootstrap: [{ host: host as string, port: Number(port) }],
+      join: opts.join ?? null,
+      heartbeatIntervalMs: 100,
+      suspectAfterMs: 1500,
+      downAfterMs: 3000,
+      pairTimeoutMs: 20_000,
+      epochMaxViewBlocks: ROTATE_AFTER_VIEW_BLOCKS,
+      epochSeedTimeoutMs: 5000
+    }),
+    url: 'http://127.0.0.1:1'
+  })
+  onTeardown(t, () => bevy.close())
+  await bevy.ready()
+  return bevy
+}
+
+const epochs = (nodes: Bevy[]) => nodes.map((n) => n.epochNumber)
+
+test('the log rotates into new epochs that carry the durable state, and an absent node catches up', async (t) => {
+  const dht = await loopbackDht(t)
+  const a = await startNode(t, dht.bootstrap)
+  const b = await startNode(t, dht.bootstrap, { join: (await a.createInvite()).text })
+  const cStorage = await tempDir(t)
+  let c = await startNode(t, dht.bootstrap, { join: (await a.createInvite()).text, storage: cStorage })
+  const cloud = randomBytes(32)
+  await a.addCloud(cloud, 2)
+  const all = () => [a, b, c]
+
+  await t.test('all nodes reach epoch 2 together, with every node and the cloud carried over', async () => {
+    await waitFor(`all nodes in epoch 2 or later (now ${epochs(all()).join(',')})`, () => all().every((n) => n.epochNumber >= 2) ? true : undefined, 60_000)
+    for (const node of all()) {
+      await waitFor('3 nodes and the cloud in the view', () => node.snapshot.nodes.length === 3 && node.snapshot.cloudByKey.has(hexKey(cloud)) ? true : undefined, 20_000)
+      assert.ok(node.key.equals(a.key), 'the bevy key stays')
+      assert.ok(node.writable, 'every node writes in the new epoch')
+    }
+  })
+
+  await t.test('heartbeats keep flowing in the new epoch', async () => {
+    const seqOf = () => a.snapshot.byId.get(hexKey(b.id))?.heartbeat?.seq ?? 0
+    const before = seqOf()
+    await waitFor('a newer heartbeat from b', () => seqOf() > before ? true : undefined, 20_000)
+  })
+
+  await t.test('a node away across two rotations comes back into the current epoch', async () => {
+    const away = c.epochNumber
+    await c.close()
+    await waitFor('the others two epochs further', () => a.epochNumber >= away + 2 && b.epochNumber >= away + 2 ? true : undefined, 60_000)
+    c = await startNode(t, dht.bootstrap, { storage: cStorage })
+    await waitFor(`c back in the others' epoch (c ${c.epochNumber}, a ${a.epochNumber})`, () => c.epochNumber >= away + 2 && c.writable ? true : undefined, 60_000)
+    const seqOf = () => a.snapshot.byId.get(hexKey(c.id))?.heartbeat?.seq ?? 0
+    const before = seqOf()
+    await waitFor('a newer heartbeat from c, seen by a', () => seqOf() > before ? true : undefined, 30_000)
+    assert.ok(c.snapshot.cloudByKey.has(hexKey(cloud)), 'c sees the cloud')
+    const file = await readBevyFile(cStorage)
+    assert.ok(file?.key.equals(a.key))
+    assert.ok((file?.epoch?.epoch ?? 0) >= away + 2, 'bevy.json names the epoch c moved to')
+  })
+})
