@@ -393,7 +393,8 @@ export class Bevy extends ReadyResource {
       isLive: (idHex) => this.tracker.state(idHex, this.clock.now()) === 'live',
       heard: () => this.heardEpoch,
       requestJoin: (request) => this.pings?.requestJoin(request),
-      moveTo: (next, ref) => this.moveTo(next, ref)
+      moveTo: (next, ref) => this.moveTo(next, ref),
+      onProposed: (epoch) => this.emit('epoch-proposed', epoch)
     })
   }
 

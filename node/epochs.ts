@@ -45,6 +45,8 @@ export interface EpochKeeperDeps {
   heard: () => { advert: EpochAdvert } | null
   /** Asks connected peers to admit this node's key to an epoch it was not seeded into. */
   requestJoin: (request: JoinEpochRequest) => void
+  /** Called once this node's proposal is in the current log (tests crash a proposer here). */
+  onProposed?: (epoch: number) => void
   /** Makes `next` the current log; the keeper has handed it over and forgets it. */
   moveTo: (next: ClusterBase, ref: EpochRef) => Promise<void>
 }
@@ -160,6 +162,7 @@ export class EpochKeeper {
     }
     await this.dropPending()
     this.pending = { cluster: next, ref: { epoch, key: next.key, namespace }, proposer: this.deps.selfId, sinceMs: this.deps.now() }
+    this.deps.onProposed?.(epoch)
   }
 
   private async dropPending (): Promise<void> {

@@ -77,3 +77,31 @@ test('the log rotates into new epochs that carry the durable state, and an absen
     assert.ok((file?.epoch?.epoch ?? 0) >= away + 2, 'bevy.json names the epoch c moved to')
   })
 })
+
+test('a proposer that dies mid-rotation is replaced, and the bevy ends on one epoch with nothing lost', async (t) => {
+  const dht = await loopbackDht(t)
+  const storages = [await tempDir(t), await tempDir(t), await tempDir(t)]
+  const first = await startNode(t, dht.bootstrap, { storage: storages[0] as string })
+  const nodes = [first]
+  for (const storage of storages.slice(1)) nodes.push(await startNode(t, dht.bootstrap, { join: (await first.createInvite()).text, storage }))
+  const cloud = randomBytes(32)
+  await first.addCloud(cloud, 2)
+  await waitFor('all see 3 nodes and the cloud', () => nodes.every((n) => n.snapshot.nodes.length === 3 && n.snapshot.cloudByKey.has(hexKey(cloud))) ? true : undefined, 20_000)
+
+  // The chooser is the live node with the smallest id; kill it the moment its proposal is written.
+  const chooser = [...nodes].sort((x, y) => hexKey(x.id).localeCompare(hexKey(y.id)))[0] as Bevy
+  const killed = new Promise<number>((resolve) => chooser.once('epoch-proposed', (epoch: number) => { chooser.close().then(() => resolve(epoch), () => resolve(epoch)) }))
+  const epoch = await killed
+  const survivors = nodes.filter((n) => n !== chooser)
+  await waitFor(`survivors in epoch ${epoch} or later (now ${epochs(survivors).join(',')})`, () => survivors.every((n) => n.epochNumber >= epoch && n.writable) ? true : undefined, 60_000)
+  for (const node of survivors) {
+    await waitFor('the cloud and all 3 nodes in the new epoch', () => node.snapshot.cloudByKey.has(hexKey(cloud)) && node.snapshot.nodes.length === 3 ? true : undefined, 20_000)
+  }
+
+  // The dead proposer comes back and joins whatever epoch the others are in.
+  const back = await startNode(t, dht.bootstrap, { storage: storages[nodes.indexOf(chooser)] as string })
+  const everyone = [...survivors, back]
+  // Rotations go on every few seconds here, so "one epoch" is checked as: all meet on one.
+  await waitFor(`all three on one epoch (${epochs(everyone).join(',')})`, () => back.writable && new Set(epochs(everyone)).size === 1 && back.epochNumber >= epoch ? true : undefined, 60_000)
+  assert.ok(back.snapshot.cloudByKey.has(hexKey(cloud)), 'the cloud is still registered')
+})
