@@ -16,6 +16,7 @@ import { discoveryKey } from 'hypercore-crypto'
 import { chooseReplica, LivenessTracker, rankReplicas, type Placement, type Replica } from '../placement/index.js'
 import { ClusterBase } from './cluster-base.js'
 import { EpochKeeper, type EpochRef } from './epochs.js'
+import { deleteCores } from './delete-cores.js'
 import type { NodeConfig } from './config.js'
 import { CloudHost } from './clouds/cloud-host.js'
 import type { ReplicaState } from './clouds/cloud-replica.js'
@@ -151,6 +152,7 @@ export class Bevy extends ReadyResource {
   /** Admissions to this epoch under way, so a repeated request is not appended twice. */
   private readonly admitting = new Set<string>()
   private compactStorage: (() => Promise<void>) | null = null
+  private coreStorage: CoreStorage | null = null
 
   constructor (opts: BevyOptions) {
     super()
@@ -244,6 +246,7 @@ export class Bevy extends ReadyResource {
     const keyPair = await this.store.createKeyPair('cloud-bevy/node')
     this.nodeId = keyPair.publicKey
     this.swarm = new Hyperswarm({ keyPair, ...(this.config.bootstrap === null ? {} : { bootstrap: this.config.bootstrap }) })
+    this.coreStorage = coreStorage
     this.compactStorage = () => coreStorage.compact(RECLAIM_COMPACTION)
     this.host = new CloudHost({
       store: this.store,
@@ -415,17 +418,12 @@ export class Bevy extends ReadyResource {
     await this.purgeCores(drop)
   }
 
-  /** Deletes cores from storage and compacts, so their space comes back. */
+  /** Deletes closed cores from storage and compacts, so their space comes back. */
   private async purgeCores (keys: Buffer[]): Promise<void> {
-    const store = this.store
-    if (store === null) return
-    for (const key of keys) {
-      const core = store.get({ key })
-      await core.ready()
-      await core.purge()
-    }
+    if (this.coreStorage === null) return
+    const deleted = await deleteCores(this.coreStorage, keys)
     await this.compactStorage?.()
-    this.log.info({ cores: keys.length }, 'deleted the old epoch')
+    this.log.info({ cores: deleted }, 'deleted the old epoch')
   }
 
   /** A peer writes to a newer log than this node: the keeper catches up on its next tick. */
