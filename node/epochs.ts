@@ -58,7 +58,7 @@ interface Target { epoch: number, key: Buffer, proposer: Buffer | null }
 
 export class EpochKeeper {
   private pending: Pending | null = null
-  /** `epoch:key` of the next-writer record last appended, so it is asked for once. */
+  /** `epoch:log key` for which this node's next-writer record is in place, so it is asked for once. */
   private named: string | null = null
   private closed = false
 
@@ -97,9 +97,10 @@ export class EpochKeeper {
   }
 
   private async nameNextWriter (cluster: ClusterBase, epoch: number): Promise<void> {
-    const key = await this.deps.localKeyIn(this.followerNamespace(epoch))
-    const tag = `${epoch}:${hexKey(key)}`
+    // Once per epoch: finding the key opens a core, which a heartbeat-rate tick should not do.
+    const tag = `${epoch}:${hexKey(cluster.key)}`
     if (this.named === tag) return
+    const key = await this.deps.localKeyIn(this.followerNamespace(epoch))
     const bytes = await cluster.view.get(ViewKey.nextWriter(this.deps.selfId))
     const recorded = bytes === null ? null : decodeRecord(nextWriterRecordCodec, bytes)
     if (recorded === null || recorded.epoch !== epoch || !recorded.writerKey.equals(key)) {
