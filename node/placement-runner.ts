@@ -16,7 +16,7 @@ export interface RunnerDeps {
 
 interface Computed {
   placement: Placement
-  nodesKey: string
+  nodes: PlacementNode[]
   clouds: ClusterSnapshot['clouds']
   holdings: ClusterSnapshot['holdings']
 }
@@ -41,9 +41,8 @@ export class PlacementRunner {
     // keep the last judgement rather than take every node, this one included, for down.
     if (this.last !== null && this.deps.tracker.stale(this.deps.clock.now())) return this.last.placement
     const nodes = this.inputNodes(snapshot)
-    const nodesKey = nodes.map((n) => `${n.id}:${n.zone}:${n.capacityBytes}:${n.eligible ? 1 : 0}${n.serving ? 1 : 0}`).join(',')
     const last = this.last
-    if (last !== null && last.nodesKey === nodesKey && last.clouds === snapshot.clouds) {
+    if (last !== null && sameNodeInput(last.nodes, nodes) && last.clouds === snapshot.clouds) {
       if (last.holdings === snapshot.holdings) return last.placement
       this.last = { ...last, placement: last.placement.withHoldings(snapshot.holdings, snapshot.heldBy), holdings: snapshot.holdings }
       return this.last.placement
@@ -54,7 +53,7 @@ export class PlacementRunner {
       holdings: snapshot.holdings,
       heldBy: snapshot.heldBy
     })
-    this.last = { placement, nodesKey, clouds: snapshot.clouds, holdings: snapshot.holdings }
+    this.last = { placement, nodes, clouds: snapshot.clouds, holdings: snapshot.holdings }
     return placement
   }
 
@@ -79,4 +78,15 @@ export class PlacementRunner {
       serving: tracker.state(n.idHex, now) !== 'down'
     }))
   }
+}
+
+/** Field by field, what the engine reads of each node: compared every tick, so no key string is built. */
+function sameNodeInput (a: readonly PlacementNode[], b: readonly PlacementNode[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as PlacementNode
+    const y = b[i] as PlacementNode
+    if (x.id !== y.id || x.zone !== y.zone || x.capacityBytes !== y.capacityBytes || x.eligible !== y.eligible || x.serving !== y.serving) return false
+  }
+  return true
 }

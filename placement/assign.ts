@@ -18,14 +18,16 @@ export interface RankedNodes {
 
 export interface AssignCloud { key: string, replicas: number, a: number, b: number }
 
-export function rankedNodes (nodes: Array<{ id: string, zone: string, capacityBytes: number }>): RankedNodes {
+/** `seedOf`, when given, must return seedsOf(id)[0] | 0: a caller that has the seeds spares hashing every id again. */
+export function rankedNodes (nodes: Array<{ id: string, zone: string, capacityBytes: number }>, seedOf?: (id: string) => number): RankedNodes {
   // Sorting by id makes every array position mean the same node on every machine.
   const sorted = [...nodes].sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0))
+  const seed = seedOf ?? ((id: string) => seedsOf(id)[0] | 0)
   return {
     ids: sorted.map((n) => n.id),
     zones: sorted.map((n) => n.zone),
     weights: Float64Array.from(sorted, (n) => weightOf(n.capacityBytes)),
-    seeds: Int32Array.from(sorted, (n) => seedsOf(n.id)[0] | 0),
+    seeds: Int32Array.from(sorted, (n) => seed(n.id)),
     zoneIdx: zoneIndices(sorted.map((n) => n.zone)),
     zoneCount: new Set(sorted.map((n) => n.zone)).size,
     uniform: new Set(sorted.map((n) => weightOf(n.capacityBytes))).size <= 1
@@ -176,7 +178,8 @@ export function assign (
   }
   const rank = shortcuts.rank ?? ((_pos: number, cloud: AssignCloud, k: number) => rankTop(cloud, nodes, k))
   const filled = new Map<number, number[]>()
-  const keptCount = new Map<number, number>()
+  // Per position, how many members a filled cloud kept.
+  const keptCount = new Int32Array(clouds.length)
   for (const pos of fill) {
     const cloud = clouds[pos] as AssignCloud
     const want = Math.min(cloud.replicas, nodes.ids.length)
@@ -186,7 +189,7 @@ export function assign (
     pick(pos, cloud, rank, nodes, caps, load, members, want)
     for (let j = before; j < members.length; j++) load[members[j] as number]++
     filled.set(pos, members)
-    keptCount.set(pos, before)
+    keptCount[pos] = before
   }
   repairOverload(nodes, caps, load, filled, keptCount)
   return filled
@@ -210,10 +213,15 @@ const REPAIR_MAX_VISITED = 256
  * chose are moved (never the first `keptCount` of a cloud, which it was told to keep), and no move
  * reduces a cloud's zone spread. Deterministic: fixed iteration order.
  */
-function repairOverload (nodes: RankedNodes, caps: Float64Array, load: Float64Array, movable: Map<number, number[]>, keptCount: Map<number, number>): void {
+function repairOverload (nodes: RankedNodes, caps: Float64Array, load: Float64Array, movable: Map<number, number[]>, keptCount: Int32Array): void {
   const n = nodes.ids.length
+  // Nobody over the cap (the common case): nothing to repair, and no index to build. A repair
+  // only moves load to a node under its cap, so it never makes a new overload.
+  let over = false
+  for (let v = 0; v < n && !over; v++) over = (load[v] as number) > (caps[v] as number)
+  if (!over) return
   const holds: number[][] = Array.from({ length: n }, () => [])
-  for (const [pos, members] of movable) members.forEach((m, j) => { if (j >= (keptCount.get(pos) ?? 0)) (holds[m] as number[]).push(pos) })
+  for (const [pos, members] of movable) members.forEach((m, j) => { if (j >= (keptCount[pos] as number)) (holds[m] as number[]).push(pos) })
   const zoneOf = nodes.zoneIdx
   const zoneCount = (members: number[]) => new Set(members.map((m) => zoneOf[m])).size
 

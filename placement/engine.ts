@@ -16,7 +16,7 @@
 import { assign, orderClouds, rankAmong, rankedNodes, rankTop, type AssignCloud, type RankedNodes } from './assign.js'
 import { weightOf } from './hash.js'
 import { Refilled } from './refilled.js'
-import { loadCaps } from './shares.js'
+import { loadCaps, replicaCounts, type ReplicaCounts } from './shares.js'
 import type { Holding, PlacementCloud, PlacementInput, PlacementNode, PlacementParams, Replica } from './types.js'
 
 /**
@@ -25,8 +25,12 @@ import type { Holding, PlacementCloud, PlacementInput, PlacementNode, PlacementP
  */
 const RANKING_DEPTH_PER_REPLICA = 4
 const RANKING_DEPTH_MIN = 16
-/** Computations kept per reference for observers whose node input is the same (restarted nodes often agree). */
-const RECENT_MAX = 8
+/**
+ * Computations kept per reference for observers whose node input is the same (restarted nodes
+ * often agree). In a 1000-node churn storm 8 recomputed a third of the inputs again; 32 catch
+ * nearly every repeat, at a few MB each.
+ */
+const RECENT_MAX = 32
 const NO_HOLDINGS: PlacementInput['holdings'] = new Map()
 
 interface Reference {
@@ -54,6 +58,10 @@ interface Reference {
   recent: Map<string, Placement>
   /** Frozen cloud lists known to match `clouds`: frozen, they cannot have changed since. */
   checkedClouds: WeakSet<readonly PlacementCloud[]>
+  /** The clouds per replica count, for load caps (the reference is for exactly these clouds). */
+  replicaCounts: ReplicaCounts
+  /** Stands for this reference: see Placement.referenceToken. */
+  token: object
 }
 
 export class PlacementEngine {
@@ -82,17 +90,19 @@ export class PlacementEngine {
 
   private computeTargets (ref: Reference, input: PlacementInput): Placement {
     const eligibleNodes = input.nodes.filter((n) => n.eligible)
-    const eligible = rankedNodes(eligibleNodes)
+    // Eligible nodes are reference nodes: their seeds are there already.
+    const eligible = rankedNodes(eligibleNodes, (id) => ref.nodes.seeds[ref.indexOf.get(id) as number] as number)
     const indexOfEligible = new Map(eligible.ids.map((id, i) => [id, i]))
     const toEligible = Int32Array.from(ref.nodes.ids, (id) => indexOfEligible.get(id) ?? -1)
 
     // Only the clouds that lost a member need work; every other cloud keeps its reference set.
-    const affected = new Set<number>()
+    // Flags read in position order give them ascending, the order assign fills in, without a sort.
+    const affected = new Uint8Array(ref.ordered.length)
     // A reference member that stays eligible is kept wherever it is a member.
     const keptLoad = new Float64Array(eligible.ids.length)
     toEligible.forEach((e, r) => {
       const positions = ref.cloudsOfNode[r] as number[]
-      if (e === -1) for (const pos of positions) affected.add(pos)
+      if (e === -1) for (const pos of positions) affected[pos] = 1
       else keptLoad[e] = positions.length
     })
     const kept = (pos: number): number[] => {
@@ -106,7 +116,7 @@ export class PlacementEngine {
     }
     const all = ref.nodes.ids.length
     const rank = (pos: number, cloud: AssignCloud, k: number): number[] => {
-      const deep = ref.deepRankings.get(pos)
+      const deep = ref.deepRankings.size === 0 ? undefined : ref.deepRankings.get(pos)
       const found = deep === undefined
         ? rankAmong(ref.rankings, pos * ref.rankingDepth, ref.rankingCounts[pos] as number, ref.rankingCounts[pos] === all, toEligible, k)
         : rankAmong(deep, 0, deep.length, deep.length === all, toEligible, k)
@@ -116,10 +126,10 @@ export class PlacementEngine {
       ref.deepRankings.set(pos, deeper)
       return rankAmong(deeper, 0, deeper.length, deeper.length === all, toEligible, k) ?? rankTop(cloud, eligible, k)
     }
-    const caps = capsArray(eligible, eligibleNodes, input.clouds, this.params.epsilonPermille)
-    const filled = assign(ref.ordered, eligible, caps, kept, [...affected].sort((x, y) => x - y), { keptLoad, rank })
+    const caps = capsArray(eligible, eligibleNodes, ref.replicaCounts, this.params.epsilonPermille)
+    const filled = assign(ref.ordered, eligible, caps, kept, flaggedPositions(affected), { keptLoad, rank })
     // assign counted every kept and chosen member into keptLoad: each node's final target count.
-    const index: TargetIndex = { token: {}, byNode: new Map(), loads: keptLoad, indexOfEligible, refill: null }
+    const index: TargetIndex = { token: {}, byNode: new Map(), positionsByNode: new Map(), loads: keptLoad, indexOfEligible, refill: null }
     return new Placement(ref, toEligible, eligible.ids, Refilled.pack(filled), input, index)
   }
 
@@ -133,7 +143,8 @@ export class PlacementEngine {
     }
     const ranked = rankedNodes(nodes)
     const ordered = orderClouds(clouds, this.seedCache)
-    const caps = capsArray(ranked, nodes, clouds, this.params.epsilonPermille)
+    const cloudCounts = replicaCounts(clouds)
+    const caps = capsArray(ranked, nodes, cloudCounts, this.params.epsilonPermille)
     const stride = Math.max(1, ...ordered.map((c) => c.replicas))
     // Each cloud's first ranking is kept deeper than assign asks, for later recomputations.
     const rankingDepth = Math.min(ranked.ids.length, Math.max(RANKING_DEPTH_MIN, RANKING_DEPTH_PER_REPLICA * stride))
@@ -171,11 +182,20 @@ export class PlacementEngine {
       rankingDepth,
       deepRankings: new Map(),
       recent: new Map(),
-      checkedClouds: new WeakSet(frozenList(clouds) ? [clouds] : [])
+      checkedClouds: new WeakSet(frozenList(clouds) ? [clouds] : []),
+      replicaCounts: cloudCounts,
+      token: {}
     }
     for (const key of this.seedCache.keys()) if (!this.reference.clouds.has(key)) this.seedCache.delete(key)
     return this.reference
   }
+}
+
+/** The positions whose flag is set, ascending. */
+function flaggedPositions (flags: Uint8Array): number[] {
+  const out: number[] = []
+  for (let pos = 0; pos < flags.length; pos++) if (flags[pos] === 1) out.push(pos)
+  return out
 }
 
 /** A list whose entries cannot change: PlacementRunner passes one per cloud registry. */
@@ -196,7 +216,7 @@ function nodeInputKey (nodes: PlacementNode[]): string {
   return key
 }
 
-function capsArray (ranked: RankedNodes, nodes: PlacementNode[], clouds: readonly PlacementCloud[], epsilonPermille: number | null): Float64Array {
+function capsArray (ranked: RankedNodes, nodes: PlacementNode[], clouds: ReplicaCounts, epsilonPermille: number | null): Float64Array {
   const byId = loadCaps(nodes.map((n) => ({ id: n.id, zone: n.zone, weight: weightOf(n.capacityBytes) })), clouds, epsilonPermille)
   return Float64Array.from(ranked.ids, (id) => byId.get(id) as number)
 }
@@ -207,6 +227,8 @@ interface TargetIndex {
   token: object
   /** node id → the clouds it is a target of, built per node on first ask. */
   byNode: Map<string, readonly string[]>
+  /** node id → the positions of those clouds, built per node on first ask. */
+  positionsByNode: Map<string, Int32Array>
   /** Target count per eligible node. */
   loads: Float64Array
   indexOfEligible: Map<string, number>
@@ -299,8 +321,32 @@ export class Placement {
   targetsOf (nodeId: string): readonly string[] {
     const index = this.targetIndex
     let clouds = index.byNode.get(nodeId)
-    if (clouds === undefined) index.byNode.set(nodeId, clouds = this.listTargetsOf(nodeId))
+    if (clouds === undefined) {
+      const { ordered } = this.ref
+      const keys: string[] = []
+      for (const pos of this.targetPositionsOf(nodeId)) keys.push((ordered[pos] as AssignCloud).key)
+      index.byNode.set(nodeId, clouds = keys)
+    }
     return clouds
+  }
+
+  /**
+   * Stands for the reference assignment this placement was computed from: placements with the
+   * same one number clouds alike, so their target positions compare.
+   */
+  get referenceToken (): object {
+    return this.ref.token
+  }
+
+  /**
+   * targetsOf(nodeId) as the clouds' positions in processing order (ascending): a caller that
+   * only asks whether a node's targets changed compares these without listing keys.
+   */
+  targetPositionsOf (nodeId: string): Int32Array {
+    const index = this.targetIndex
+    let positions = index.positionsByNode.get(nodeId)
+    if (positions === undefined) index.positionsByNode.set(nodeId, positions = this.listTargetPositionsOf(nodeId))
+    return positions
   }
 
   /** Whether the cloud's replica set includes the node: cloudsOf(nodeId).includes(cloudKey), for one cloud. */
@@ -335,22 +381,23 @@ export class Placement {
    * refilled clouds, whose members are all listed in `filled`. Both lists are ascending (filled
    * is in processing order), so one merge gives the node's clouds in processing order.
    */
-  private listTargetsOf (nodeId: string): readonly string[] {
+  private listTargetPositionsOf (nodeId: string): Int32Array {
     const { ref, targetIndex: index } = this
     const e = index.indexOfEligible.get(nodeId)
-    if (e === undefined) return []
+    if (e === undefined) return new Int32Array(0)
     const refill = index.refill ??= this.refilledPositions()
     const kept = ref.cloudsOfNode[ref.indexOf.get(nodeId) as number] as number[]
     const added = refill.positionsOf[e] as number[]
-    const keys: string[] = []
+    const positions = new Int32Array(kept.length + added.length)
+    let at = 0
     let j = 0
     for (const pos of kept) {
       if (refill.refilled[pos] === 1) continue
-      while (j < added.length && (added[j] as number) < pos) keys.push((ref.ordered[added[j++] as number] as AssignCloud).key)
-      keys.push((ref.ordered[pos] as AssignCloud).key)
+      while (j < added.length && (added[j] as number) < pos) positions[at++] = added[j++] as number
+      positions[at++] = pos
     }
-    while (j < added.length) keys.push((ref.ordered[added[j++] as number] as AssignCloud).key)
-    return keys
+    while (j < added.length) positions[at++] = added[j++] as number
+    return at === positions.length ? positions : positions.slice(0, at)
   }
 
   private refilledPositions (): NonNullable<TargetIndex['refill']> {

@@ -24,7 +24,8 @@ export class Refilled {
       if (s > 0 && pos <= (positions[s - 1] as number)) throw new Error('refilled positions must ascend')
       positions[s] = pos
       offsets[s] = at
-      members.set(list, at)
+      // A plain loop: set() from a JS array takes a slow generic path, and this runs per refilled cloud.
+      for (let j = 0; j < list.length; j++) members[at + j] = list[j] as number
       at += list.length
       s++
     }

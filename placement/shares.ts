@@ -16,8 +16,20 @@ export interface ShareCloud { replicas: number }
 
 interface Fraction { num: bigint, den: bigint }
 
-/** Per node id, the most target replicas it may hold: ⌈(1 + ε) · fair share⌉. Infinity when ε is null. */
-export function loadCaps (nodes: ShareNode[], clouds: readonly ShareCloud[], epsilonPermille: number | null): Map<string, number> {
+/** How many clouds there are per replica count: all the caps read of the clouds. */
+export interface ReplicaCounts { clouds: number, perReplicas: ReadonlyMap<number, number> }
+
+export function replicaCounts (clouds: readonly ShareCloud[]): ReplicaCounts {
+  const perReplicas = new Map<number, number>()
+  for (const c of clouds) perReplicas.set(c.replicas, (perReplicas.get(c.replicas) ?? 0) + 1)
+  return { clouds: clouds.length, perReplicas }
+}
+
+/**
+ * Per node id, the most target replicas it may hold: ⌈(1 + ε) · fair share⌉. Infinity when ε is
+ * null. A caller computing caps for the same clouds again passes their replicaCounts instead.
+ */
+export function loadCaps (nodes: ShareNode[], cloudsOrCounts: readonly ShareCloud[] | ReplicaCounts, epsilonPermille: number | null): Map<string, number> {
   const caps = new Map<string, number>()
   if (epsilonPermille === null || nodes.length === 0) {
     for (const n of nodes) caps.set(n.id, Infinity)
@@ -32,10 +44,11 @@ export function loadCaps (nodes: ShareNode[], clouds: readonly ShareCloud[], eps
   const zoneCount = byZone.size
 
   // Every sum below depends on a cloud only through its replica count: sum per distinct count.
+  const counts = 'perReplicas' in cloudsOrCounts ? cloudsOrCounts : replicaCounts(cloudsOrCounts)
   const counted = new Map<number, number>()
-  for (const c of clouds) {
-    const r = Math.min(c.replicas, nodes.length)
-    counted.set(r, (counted.get(r) ?? 0) + 1)
+  for (const [replicas, count] of counts.perReplicas) {
+    const r = Math.min(replicas, nodes.length)
+    counted.set(r, (counted.get(r) ?? 0) + count)
   }
   const cloudsPerCount = new Map([...counted].map(([r, count]) => [r, BigInt(count)]))
   let total = 0n
@@ -59,7 +72,7 @@ export function loadCaps (nodes: ShareNode[], clouds: readonly ShareCloud[], eps
 
   let everywhere = 0n
   for (const [r, count] of cloudsPerCount) if (r >= nodes.length) everywhere += count
-  const nodeBounds: Bounds = { floor: everywhere, limit: BigInt(clouds.length) }
+  const nodeBounds: Bounds = { floor: everywhere, limit: BigInt(counts.clouds) }
   const scale = BigInt(1000 + epsilonPermille)
   for (const [zone, members] of byZone) {
     const weights = new Map(members.map((n) => [n.id, BigInt(n.weight)]))

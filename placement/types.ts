@@ -24,7 +24,7 @@ export interface PlacementInput {
   /** Every registered, not removed cloud. Order does not matter. */
   clouds: readonly PlacementCloud[]
   /** cloud key → node id → holding. */
-  holdings: Map<string, Map<string, Holding>>
+  holdings: ReadonlyMap<string, ReadonlyMap<string, Holding>>
   /** node id → the clouds it holds: `holdings` indexed by node. Derived from `holdings` when absent. */
   heldBy?: Map<string, Set<string>>
 }

@@ -48,10 +48,11 @@ export class SimNode implements LocalHoldings {
   /** A node with a private observer goes back to its group's shared one at this time. */
   privateUntilMs: number | null = null
   /**
-   * The targets this node last fully reconciled against (the placement's token and its own list);
-   * only the token and the list are kept, so an old placement and its holdings can be collected.
+   * The targets this node last fully reconciled against (the placement's token, its reference's
+   * token, and its own list, as positions and keys); only these are kept, so an old placement and
+   * its holdings can be collected.
    */
-  reconciledTargets: { token: object, mine: readonly string[] } | null = null
+  reconciledTargets: { token: object, reference: object, positions: Int32Array, mine: readonly string[] } | null = null
   /** Set when this node must reconcile every cloud: it (re)started, or resumed. */
   dirty = true
   /** Clouds whose reconcile inputs changed since: its copy of them, or their holdings in the view. */
@@ -61,6 +62,8 @@ export class SimNode implements LocalHoldings {
    * cleared when its copies or its hold records change. Spares re-reading every copy per tick.
    */
   heldOutside: { of: readonly string[], clouds: string[] } | null = null
+  /** The target list `of` as a set, for membership tests while the list stays the same. */
+  wanted: { of: readonly string[], set: ReadonlySet<string> } | null = null
   /** When the process last stopped answering (crash or pause), for the router checker. */
   unreachableSinceMs: number | null = null
   readonly clock: Clock
@@ -104,6 +107,7 @@ export class SimNode implements LocalHoldings {
     this.dirty = true
     this.dirtyClouds.clear()
     this.heldOutside = null
+    this.wanted = null
   }
 
   private newReconciler (): Reconciler {

@@ -30,13 +30,22 @@ export class Observer {
   /** Sees the heartbeats in `snapshot`, as a node's readView does. */
   observe (snapshot: ClusterSnapshot): void {
     if (this.frozen) return
-    this.tracker.observeAll(snapshot.nodes.map((n) => ({ id: n.idHex, seq: n.heartbeat?.seq ?? 0 })), this.clock.now())
+    this.tracker.observeAll(heartbeatsOf(snapshot), this.clock.now())
   }
 
   recompute (snapshot: ClusterSnapshot): Placement {
     this.placement = this.runner.current(snapshot)
     return this.placement
   }
+}
+
+/** Every node's heartbeat sequence per snapshot node list, read once for all the observers of a view. */
+const heartbeatLists = new WeakMap<ClusterSnapshot['nodes'], ReadonlyArray<{ id: string, seq: number }>>()
+
+function heartbeatsOf (snapshot: ClusterSnapshot): ReadonlyArray<{ id: string, seq: number }> {
+  let list = heartbeatLists.get(snapshot.nodes)
+  if (list === undefined) heartbeatLists.set(snapshot.nodes, list = snapshot.nodes.map((n) => ({ id: n.idHex, seq: n.heartbeat?.seq ?? 0 })))
+  return list
 }
 
 /** One op in flight or applied: the writer's key and the encoded op. */

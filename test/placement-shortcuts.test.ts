@@ -1,13 +1,15 @@
 // The engine's shortcuts give exactly what the plain computation gives: a subset's ranking read
 // off a deeper ranking, the packed refilled clouds, per-node target lists and counts read off the
-// reference, and computations shared between identical node inputs.
+// reference, computations shared between identical node inputs, load caps from replica counts,
+// and node seeds taken from the reference.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
 import { rankAmong, rankedNodes, rankTop, type AssignCloud } from '../placement/assign.js'
-import { seedsOf } from '../placement/hash.js'
+import { seedsOf, weightOf } from '../placement/hash.js'
 import { PlacementEngine, type PlacementCloud, type PlacementNode } from '../placement/index.js'
 import { Refilled } from '../placement/refilled.js'
+import { loadCaps, replicaCounts } from '../placement/shares.js'
 
 const hex = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('hex'))
 const TiB = 2 ** 40
@@ -67,7 +69,27 @@ test('per-node lists and counts, a reused engine and a shared computation agree 
       const expected = (byNode.get(n.id) ?? []).sort((x, y) => (order.get(x) as number) - (order.get(y) as number))
       assert.deepEqual(reused.targetsOf(n.id), expected)
       assert.equal(reused.targetCount(n.id), expected.length)
+      // Positions are the same list, numbered in processing order, for this reference only.
+      assert.deepEqual([...reused.targetPositionsOf(n.id)], expected.map((key) => order.get(key)))
     }
+    assert.equal(reused.referenceToken, shared.referenceToken, 'one engine, one reference')
+    assert.notEqual(reused.referenceToken, fresh.referenceToken, 'each engine makes its own reference')
     assert.deepEqual(reused.targetLoad(), fresh.targetLoad())
+  }), { numRuns: 150 })
+})
+
+test('load caps from the clouds\' replica counts are the caps from the clouds', () => {
+  fc.assert(fc.property(nodesArb, cloudsArb, fc.constantFrom(null, 0, 50, 100), (nodes, clouds, epsilon) => {
+    const shareNodes = nodes.map((n) => ({ id: n.id, zone: n.zone, weight: weightOf(n.capacityBytes) }))
+    assert.deepEqual(loadCaps(shareNodes, replicaCounts(clouds), epsilon), loadCaps(shareNodes, clouds, epsilon))
+  }), { numRuns: 150 })
+})
+
+test('ranked nodes with seeds looked up are the ranked nodes with seeds hashed', () => {
+  fc.assert(fc.property(nodesArb, (nodes) => {
+    const all = rankedNodes(nodes)
+    const some = nodes.filter((n) => n.eligible)
+    const seedOf = (id: string) => all.seeds[all.ids.indexOf(id)] as number
+    assert.deepEqual(rankedNodes(some, seedOf), rankedNodes(some))
   }), { numRuns: 150 })
 })

@@ -24,7 +24,7 @@ const stateArb = fc.record({
 test('reconcileClouds over every candidate cloud gives what reconcile gives, and inReplicaSet is cloudsOf', () => {
   fc.assert(fc.property(stateArb, (s) => {
     const self = s.nodes[0] as string
-    const holdings: ClusterSnapshot['holdings'] = new Map()
+    const holdings = new Map<string, Map<string, { synced: boolean }>>()
     const heldBy: ClusterSnapshot['heldBy'] = new Map()
     for (const [c, n, synced] of s.held) {
       const cloud = s.clouds[c % s.clouds.length] as string

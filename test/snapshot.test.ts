@@ -30,7 +30,7 @@ const opArb = fc.tuple(fc.nat(2), fc.nat(3), fc.nat(9), fc.nat(50), fc.boolean()
 })
 
 function normal (s: ClusterSnapshot): unknown {
-  const sorted = <T>(m: Map<string, T>) => [...m].sort(([a], [b]) => a.localeCompare(b))
+  const sorted = <T>(m: ReadonlyMap<string, T>) => [...m].sort(([a], [b]) => a.localeCompare(b))
   return {
     nodes: s.nodes,
     byId: sorted(s.byId),

@@ -243,9 +243,19 @@ async function putIfNewer<T extends Stamp> (store: ViewStore, key: string, codec
   return APPLIED
 }
 
-async function readNode (store: ViewStore, nodeId: Buffer): Promise<NodeRecord | null> {
+/**
+ * Node records decoded, by the stored bytes: every heartbeat and hold checks its node's record,
+ * which rarely changes, so a store that hands back the same bytes (the in-memory one) is spared
+ * decoding it again. Frozen, as callers share one copy.
+ */
+const decodedNodes = new WeakMap<Buffer, Readonly<NodeRecord>>()
+
+async function readNode (store: ViewStore, nodeId: Buffer): Promise<Readonly<NodeRecord> | null> {
   const bytes = await store.get(ViewKey.node(nodeId))
-  return bytes === null ? null : decodeRecord(nodeRecordCodec, bytes)
+  if (bytes === null) return null
+  let record = decodedNodes.get(bytes)
+  if (record === undefined) decodedNodes.set(bytes, record = Object.freeze(decodeRecord(nodeRecordCodec, bytes)))
+  return record
 }
 
 async function countRange (store: ViewStore, prefix: string): Promise<number> {

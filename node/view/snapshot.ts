@@ -4,8 +4,9 @@
 // code that compares sections by identity (placement's caches) sees what really changed.
 import {
   cloudRecordCodec, decodeRecord, drainRecordCodec, holdRecordCodec, heartbeatRecordCodec, hexKey, nodeRecordCodec, prefixEnd,
-  progressRecordCodec, ViewKey, writerRecordCodec, type HeartbeatRecord, type NodeRecord, type ProgressRecord
+  progressRecordCodec, ViewKey, writerRecordCodec, type HeartbeatRecord, type HoldRecord, type NodeRecord, type ProgressRecord
 } from '../../protocol/index.js'
+import { OverlayMap } from './overlay-map.js'
 import type { ViewStore } from './view-store.js'
 
 export interface NodeView {
@@ -31,7 +32,7 @@ export interface ClusterSnapshot {
   clouds: CloudView[]
   cloudByKey: Map<string, CloudView>
   /** Hex cloud key → hex node id → whether that node's copy is synced, for nodes holding it. */
-  holdings: Map<string, Map<string, { synced: boolean }>>
+  holdings: ReadonlyMap<string, Map<string, { synced: boolean }>>
   /** Hex node id → the clouds it holds (the same records as `holdings`, indexed by node). */
   heldBy: Map<string, Set<string>>
   /** Hex cloud key → hex node id → the sync progress that node last reported. */
@@ -44,16 +45,15 @@ export const EMPTY_SNAPSHOT: ClusterSnapshot = Object.freeze({
   nodes: [], byId: new Map(), clouds: [], cloudByKey: new Map(), holdings: new Map(), heldBy: new Map(), progress: new Map(), maxLamport: 0
 })
 
-type Holdings = ClusterSnapshot['holdings']
 
 export async function readSnapshot (store: ViewStore): Promise<ClusterSnapshot> {
   const lamport = { max: 0 }
-  const { holdings, heldBy } = await readHoldings(store, lamport)
+  const nodes = await readNodes(store, lamport)
+  const clouds = await readClouds(store, lamport)
   return {
-    ...await readNodes(store, lamport),
-    ...await readClouds(store, lamport),
-    holdings,
-    heldBy,
+    ...nodes,
+    ...clouds,
+    ...await readHoldings(store, lamport, { clouds: clouds.cloudByKey, nodes: nodes.byId }),
     progress: await readProgress(store, lamport),
     maxLamport: lamport.max
   }
@@ -75,16 +75,29 @@ export async function refreshSnapshot (prev: ClusterSnapshot, store: ViewStore, 
   }
   if (!nodesChanged && !cloudsChanged && !progressChanged && holds.length === 0 && heartbeats.length === 0) return prev
   const lamport = { max: prev.maxLamport }
+  const nodes = nodesChanged ? await readNodes(store, lamport) : heartbeats.length > 0 ? await patchHeartbeats(prev, store, heartbeats) : { nodes: prev.nodes, byId: prev.byId }
+  const clouds = cloudsChanged ? await readClouds(store, lamport) : { clouds: prev.clouds, cloudByKey: prev.cloudByKey }
   return {
-    ...(nodesChanged ? await readNodes(store, lamport) : heartbeats.length > 0 ? await patchHeartbeats(prev, store, heartbeats) : { nodes: prev.nodes, byId: prev.byId }),
-    ...(cloudsChanged ? await readClouds(store, lamport) : { clouds: prev.clouds, cloudByKey: prev.cloudByKey }),
-    ...(holds.length > 0 ? await patchHoldings(prev, store, holds, lamport) : { holdings: prev.holdings, heldBy: prev.heldBy }),
+    ...nodes,
+    ...clouds,
+    ...(holds.length > 0 ? await patchHoldings(prev, store, holds, lamport, { clouds: clouds.cloudByKey, nodes: nodes.byId }) : { holdings: prev.holdings, heldBy: prev.heldBy }),
     progress: progressChanged ? await readProgress(store, lamport) : prev.progress,
     maxLamport: lamport.max
   }
 }
 
 interface LamportMax { max: number }
+
+/**
+ * The snapshot's own strings for cloud keys and node ids. Holdings keyed by them are found by
+ * identity, where a key cut out of a view key would be compared character by character on every
+ * lookup (reconcile and placement look holdings up per cloud).
+ */
+interface Names { clouds: ReadonlyMap<string, CloudView>, nodes: ReadonlyMap<string, NodeView> }
+
+function namesOf (names: Names, [cloud, node]: [string, string]): [string, string] {
+  return [names.clouds.get(cloud)?.keyHex ?? cloud, names.nodes.get(node)?.idHex ?? node]
+}
 
 function stamped<T extends { lamport: number }> (lamport: LamportMax, record: T): T {
   if (record.lamport > lamport.max) lamport.max = record.lamport
@@ -141,13 +154,13 @@ async function readClouds (store: ViewStore, lamport: LamportMax): Promise<Pick<
   return { clouds, cloudByKey: new Map(clouds.map((c) => [c.keyHex, c])) }
 }
 
-async function readHoldings (store: ViewStore, lamport: LamportMax): Promise<Pick<ClusterSnapshot, 'holdings' | 'heldBy'>> {
-  const holdings: Holdings = new Map()
+async function readHoldings (store: ViewStore, lamport: LamportMax, names: Names): Promise<Pick<ClusterSnapshot, 'holdings' | 'heldBy'>> {
+  const holdings = new Map<string, Map<string, { synced: boolean }>>()
   const heldBy = new Map<string, Set<string>>()
   for await (const { key, value } of scan(store, ViewKey.holdPrefix)) {
     const record = stamped(lamport, decodeRecord(holdRecordCodec, value))
     if (!record.held) continue
-    const [cloud, node] = splitSuffix(key, ViewKey.holdPrefix)
+    const [cloud, node] = namesOf(names, splitSuffix(key, ViewKey.holdPrefix))
     perCloud(holdings, cloud, node, { synced: record.synced })
     let clouds = heldBy.get(node)
     if (clouds === undefined) heldBy.set(node, clouds = new Set())
@@ -156,36 +169,43 @@ async function readHoldings (store: ViewStore, lamport: LamportMax): Promise<Pic
   return { holdings, heldBy }
 }
 
-/** Copy-on-write: only the clouds and nodes named by `keys` get new inner maps. */
-async function patchHoldings (prev: ClusterSnapshot, store: ViewStore, keys: string[], lamport: LamportMax): Promise<Pick<ClusterSnapshot, 'holdings' | 'heldBy'>> {
-  const holdings: Holdings = new Map(prev.holdings)
-  const heldBy = new Map(prev.heldBy)
-  const copiedClouds = new Set<string>()
-  const copiedNodes = new Set<string>()
+/**
+ * Copy-on-write: only the clouds and nodes named by `keys` get new inner maps, and the 100k-cloud
+ * outer map is not copied either: the new one is the old one with these clouds changed on top.
+ */
+async function patchHoldings (prev: ClusterSnapshot, store: ViewStore, keys: string[], lamport: LamportMax, names: Names): Promise<Pick<ClusterSnapshot, 'holdings' | 'heldBy'>> {
+  const records: Array<[cloud: string, node: string, record: HoldRecord | null]> = []
   for (const key of keys) {
-    const [cloud, node] = splitSuffix(key, ViewKey.holdPrefix)
+    const [cloud, node] = namesOf(names, splitSuffix(key, ViewKey.holdPrefix))
     const bytes = await store.get(key)
-    const record = bytes === null ? null : stamped(lamport, decodeRecord(holdRecordCodec, bytes))
-    if (!copiedClouds.has(cloud)) {
-      copiedClouds.add(cloud)
-      holdings.set(cloud, new Map(holdings.get(cloud)))
-    }
-    if (!copiedNodes.has(node)) {
-      copiedNodes.add(node)
-      heldBy.set(node, new Set(heldBy.get(node)))
-    }
-    const perNode = holdings.get(cloud) as Map<string, { synced: boolean }>
-    const clouds = heldBy.get(node) as Set<string>
-    if (record !== null && record.held) {
-      perNode.set(node, { synced: record.synced })
-      clouds.add(cloud)
-    } else {
-      perNode.delete(node)
-      clouds.delete(cloud)
-    }
+    records.push([cloud, node, bytes === null ? null : stamped(lamport, decodeRecord(holdRecordCodec, bytes))])
   }
-  // Empty entries would make a patched snapshot differ from a fresh read of the same view.
-  for (const cloud of copiedClouds) if (holdings.get(cloud)?.size === 0) holdings.delete(cloud)
+  const heldBy = new Map(prev.heldBy)
+  const copiedNodes = new Set<string>()
+  const holdings = OverlayMap.of(prev.holdings).with((draft) => {
+    const copiedClouds = new Set<string>()
+    for (const [cloud, node, record] of records) {
+      if (!copiedClouds.has(cloud)) {
+        copiedClouds.add(cloud)
+        draft.set(cloud, new Map(draft.get(cloud)))
+      }
+      const perNode = draft.get(cloud) as Map<string, { synced: boolean }>
+      const held = record !== null && record.held
+      if (held) perNode.set(node, { synced: record.synced })
+      else perNode.delete(node)
+      // A node's cloud set is copied only when it gains or loses a cloud, not for a sync report.
+      if (held === (heldBy.get(node)?.has(cloud) ?? false)) continue
+      if (!copiedNodes.has(node)) {
+        copiedNodes.add(node)
+        heldBy.set(node, new Set(heldBy.get(node)))
+      }
+      const clouds = heldBy.get(node) as Set<string>
+      if (held) clouds.add(cloud)
+      else clouds.delete(cloud)
+    }
+    // Empty entries would make a patched snapshot differ from a fresh read of the same view.
+    for (const cloud of copiedClouds) if (draft.get(cloud)?.size === 0) draft.delete(cloud)
+  })
   for (const node of copiedNodes) if (heldBy.get(node)?.size === 0) heldBy.delete(node)
   return { holdings, heldBy }
 }

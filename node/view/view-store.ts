@@ -16,7 +16,12 @@ export interface WriterHost {
 }
 
 export class MemoryViewStore implements ViewStore {
-  readonly entries = new Map<string, Buffer>()
+  /**
+   * Entries by the first two characters of their key: the small sections a heartbeat reads and
+   * writes (node/, hb/) stay in small maps, apart from the 100k-entry hold/ and cloud/ ones, so
+   * a lookup there does not wander through one huge table.
+   */
+  private buckets = new Map<number, Map<string, Buffer>>()
   /**
    * Keys in order per top-level section ("node/", "hold/", ...), each rebuilt only after a new
    * key arrives in it: updates are far more common than inserts, and a new holding should not
@@ -24,43 +29,63 @@ export class MemoryViewStore implements ViewStore {
    */
   private sorted = new Map<string, string[]>()
 
+  /** Every entry, in one new map: for tests and dumps, not for the hot path. */
+  get entries (): ReadonlyMap<string, Buffer> {
+    const all = new Map<string, Buffer>()
+    for (const bucket of this.buckets.values()) for (const [key, value] of bucket) all.set(key, value)
+    return all
+  }
+
   async get (key: string): Promise<Buffer | null> {
-    return this.entries.get(key) ?? null
+    return this.buckets.get(bucketOf(key))?.get(key) ?? null
   }
 
   async put (key: string, value: Buffer): Promise<void> {
-    if (!this.entries.has(key)) this.sorted.delete(sectionOf(key))
-    this.entries.set(key, value)
+    const code = bucketOf(key)
+    let bucket = this.buckets.get(code)
+    if (bucket === undefined) this.buckets.set(code, bucket = new Map())
+    if (!bucket.has(key)) this.sorted.delete(sectionOf(key))
+    bucket.set(key, value)
   }
 
   async * range (gte: string, lt: string): AsyncIterable<ViewEntry> {
     const section = sectionOf(gte)
     // A scan within one section reads that section's index; anything wider reads them all.
-    const keys = section !== '' && lt <= sectionEnd(section) ? this.sectionKeys(section) : [...this.entries.keys()].sort()
+    const keys = section !== '' && lt <= sectionEnd(section) ? this.sectionKeys(section) : [...this.keys()].sort()
     for (let i = lowerBound(keys, gte); i < keys.length && (keys[i] as string) < lt; i++) {
       const key = keys[i] as string
-      yield { key, value: this.entries.get(key) as Buffer }
+      yield { key, value: this.buckets.get(bucketOf(key))?.get(key) as Buffer }
     }
   }
 
   /** A copy that shares the (immutable) values: what one side of a partition starts from. */
   clone (): MemoryViewStore {
     const copy = new MemoryViewStore()
-    for (const [key, value] of this.entries) copy.entries.set(key, value)
+    for (const [code, bucket] of this.buckets) copy.buckets.set(code, new Map(bucket))
     copy.sorted = new Map(this.sorted)
     return copy
+  }
+
+  private * keys (): Generator<string> {
+    for (const bucket of this.buckets.values()) yield * bucket.keys()
   }
 
   private sectionKeys (section: string): string[] {
     let keys = this.sorted.get(section)
     if (keys === undefined) {
       keys = []
-      for (const key of this.entries.keys()) if (key.startsWith(section)) keys.push(key)
+      // A section's keys share its first two characters, so they are all in one bucket.
+      for (const key of this.buckets.get(bucketOf(section))?.keys() ?? []) if (key.startsWith(section)) keys.push(key)
       keys.sort()
       this.sorted.set(section, keys)
     }
     return keys
   }
+}
+
+/** The bucket of a key: its first two characters (NaN stands in for a missing one). */
+function bucketOf (key: string): number {
+  return key.charCodeAt(0) * 65536 + key.charCodeAt(1)
 }
 
 /** "hold/" for "hold/<cloud>/<node>"; "" for a key without a section. */
