@@ -490,7 +490,7 @@ export class Bevy extends ReadyResource {
     const snapshot = await cluster.snapshot()
     cluster.lamport.observe(snapshot.maxLamport)
     const now = this.clock.now()
-    this.tracker.observeAll(snapshot.nodes.map((n) => ({ id: n.idHex, seq: n.heartbeat?.seq ?? 0 })), now)
+    this.tracker.observeAll(snapshot.nodes.map((n) => ({ id: n.idHex, seq: n.heartbeat?.seq ?? 0, clockMs: n.heartbeat?.clockMs })), now)
     // The first read is the state the node starts from, not news.
     if (this.snapshot !== EMPTY_SNAPSHOT) for (const event of viewEvents(this.snapshot, snapshot)) this.events.record(event)
     this.snapshot = snapshot

@@ -56,7 +56,7 @@ export function replicaSignals (cloudHex: string, src: SignalSources): RoutedRep
       zone: node.record.zone,
       local,
       synced: local ? src.localSynced(cloudHex) : r.synced,
-      liveness: local ? 'live' : bestOf(src.tracker.state(r.node, src.nowMs), direct?.liveness ?? null),
+      liveness: local ? 'live' : bestOf(src.tracker.routeState(r.node, src.nowMs), direct?.liveness ?? null),
       loadPermille: load === undefined ? 0 : Math.max(load.cpuPermille, load.eventLoopPermille),
       inFlight: src.feedback.inFlightTo(r.node),
       lastFailureMs: local ? null : src.feedback.lastFailureMs(r.node)

@@ -16,7 +16,18 @@ interface Sighting {
   atMs: number
   /** When the node last came back from down, as this observer saw it. */
   recoveredAtMs: number | null
+  /**
+   * First seen (or re-seen after a blind spell) with a heartbeat whose own timestamp was already
+   * suspectAfterMs old. Placement still gives it the benefit of the doubt (judging it down on a
+   * peer's clock would move data on skew), but the router does not send it requests until its
+   * heartbeat advances: a freshly restarted node would otherwise route to peers that died while it
+   * was away.
+   */
+  unconfirmed: boolean
 }
+
+/** One node's heartbeat as read from the view: its sequence and, if known, its own clock. */
+export interface HeartbeatSighting { id: string, seq: number, clockMs?: number }
 
 export class LivenessTracker {
   private readonly sightings = new Map<string, Sighting>()
@@ -29,10 +40,10 @@ export class LivenessTracker {
    * Records that `id`'s heartbeat sequence is `seq` at `nowMs`. A node first seen counts as
    * fresh: a newly started observer gives everyone one full window before judging them.
    */
-  observe (id: string, seq: number, nowMs: number): void {
+  observe (id: string, seq: number, nowMs: number, clockMs?: number): void {
     const last = this.sightings.get(id)
     if (last === undefined) {
-      this.sightings.set(id, { seq, atMs: nowMs, recoveredAtMs: null })
+      this.sightings.set(id, { seq, atMs: nowMs, recoveredAtMs: null, unconfirmed: this.looksOld(clockMs, nowMs) })
     } else if (seq > last.seq) {
       const gap = classify(nowMs - last.atMs, this.params)
       let recovered = last.recoveredAtMs
@@ -40,8 +51,12 @@ export class LivenessTracker {
       // On probation after coming back: a stall starts the probation over, a clean run ends it.
       else if (recovered !== null && gap === 'suspect') recovered = nowMs
       else if (recovered !== null && nowMs - recovered >= this.params.rejoinStableMs) recovered = null
-      this.sightings.set(id, { seq, atMs: nowMs, recoveredAtMs: recovered })
+      this.sightings.set(id, { seq, atMs: nowMs, recoveredAtMs: recovered, unconfirmed: false })
     }
+  }
+
+  private looksOld (clockMs: number | undefined, nowMs: number): boolean {
+    return clockMs !== undefined && nowMs - clockMs >= this.params.suspectAfterMs
   }
 
   /**
@@ -51,13 +66,16 @@ export class LivenessTracker {
    * "recovered", and placement would strip them all of their replicas; so after such a gap every
    * node counts as first seen, as after a restart.
    */
-  observeAll (heartbeats: Iterable<{ id: string, seq: number }>, nowMs: number): void {
+  observeAll (heartbeats: Iterable<HeartbeatSighting>, nowMs: number): void {
     const blind = this.lastReadMs !== null && (nowMs - this.lastReadMs >= this.params.downAfterMs || nowMs < this.lastReadMs)
     this.lastReadMs = nowMs
-    for (const { id, seq } of heartbeats) {
+    for (const { id, seq, clockMs } of heartbeats) {
       const last = this.sightings.get(id)
-      if (blind && last !== undefined) this.sightings.set(id, { seq: Math.max(seq, last.seq), atMs: nowMs, recoveredAtMs: last.recoveredAtMs })
-      else this.observe(id, seq, nowMs)
+      if (blind && last !== undefined) {
+        this.sightings.set(id, { seq: Math.max(seq, last.seq), atMs: nowMs, recoveredAtMs: last.recoveredAtMs, unconfirmed: seq <= last.seq && this.looksOld(clockMs, nowMs) })
+      } else {
+        this.observe(id, seq, nowMs, clockMs)
+      }
     }
   }
 
@@ -98,6 +116,16 @@ export class LivenessTracker {
   ageMs (id: string, nowMs: number): number | null {
     const last = this.sightings.get(id)
     return last === undefined ? null : Math.max(0, nowMs - last.atMs)
+  }
+
+  /**
+   * Liveness for routing: as state(), except that a node first seen with an old heartbeat is
+   * 'suspect' until its heartbeat advances, so no request goes to it on the strength of a record
+   * written before this observer was watching.
+   */
+  routeState (id: string, nowMs: number): Liveness {
+    const state = this.state(id, nowMs)
+    return state === 'live' && this.sightings.get(id)?.unconfirmed === true ? 'suspect' : state
   }
 
   state (id: string, nowMs: number): Liveness {

@@ -8,7 +8,7 @@
 // placement runner). A node whose judgement really differs gets its own: a restarted process
 // (fresh tracker), a paused one (frozen tracker), or one with a skewed clock.
 import type { Clock } from '../protocol/index.js'
-import type { LivenessTracker, PlacementEngine, Placement } from '../placement/index.js'
+import type { HeartbeatSighting, LivenessTracker, PlacementEngine, Placement } from '../placement/index.js'
 import type { NodeConfig } from '../node/config.js'
 import { PlacementRunner } from '../node/placement-runner.js'
 import { applyNodes, type ApplyContext, type InputNode } from '../node/view/apply.js'
@@ -42,9 +42,9 @@ export class Observer {
 /** Every node's heartbeat sequence per snapshot node list, read once for all the observers of a view. */
 const heartbeatLists = new WeakMap<ClusterSnapshot['nodes'], ReadonlyArray<{ id: string, seq: number }>>()
 
-function heartbeatsOf (snapshot: ClusterSnapshot): ReadonlyArray<{ id: string, seq: number }> {
+function heartbeatsOf (snapshot: ClusterSnapshot): readonly HeartbeatSighting[] {
   let list = heartbeatLists.get(snapshot.nodes)
-  if (list === undefined) heartbeatLists.set(snapshot.nodes, list = snapshot.nodes.map((n) => ({ id: n.idHex, seq: n.heartbeat?.seq ?? 0 })))
+  if (list === undefined) heartbeatLists.set(snapshot.nodes, list = snapshot.nodes.map((n) => ({ id: n.idHex, seq: n.heartbeat?.seq ?? 0, clockMs: n.heartbeat?.clockMs })))
   return list
 }
 

@@ -87,3 +87,16 @@ test('a node on probation that stalls starts its probation over, and one that pa
   t.observe('a', 84_000, 84_000) // a stall after the probation: nothing changes
   assert.equal(t.stable('a', 84_000), true)
 })
+
+test('a node first seen with an old heartbeat is not routed to until its heartbeat advances', () => {
+  const t = new LivenessTracker(params)
+  // A freshly started observer: 'a' heartbeated a moment ago, 'b' last wrote 12 s ago (on its clock).
+  t.observeAll([{ id: 'a', seq: 5, clockMs: 99_000 }, { id: 'b', seq: 7, clockMs: 88_000 }, { id: 'c', seq: 1 }], 100_000)
+  assert.equal(t.state('b', 100_000), 'live', 'placement still gives it one window')
+  assert.equal(t.stable('b', 100_000), true)
+  assert.equal(t.routeState('b', 100_000), 'suspect', 'but the router does not trust the old record')
+  assert.equal(t.routeState('a', 100_000), 'live')
+  assert.equal(t.routeState('c', 100_000), 'live', 'no clock in the record: judged as before')
+  t.observeAll([{ id: 'a', seq: 6, clockMs: 100_000 }, { id: 'b', seq: 8, clockMs: 60_000 }], 101_000)
+  assert.equal(t.routeState('b', 101_000), 'live', 'an advancing heartbeat is proof of life, whatever its clock says')
+})

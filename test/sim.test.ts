@@ -68,19 +68,23 @@ test('a build with placement ignoring liveness is caught: the invariant is named
 })
 
 test('regression seeds of bugs the simulator found', async (t) => {
-  const cases: Array<[string, number, string]> = [
+  // The last field: whether the run must also copy no more than the faults made necessary.
+  const cases: Array<[string, number, string, boolean]> = [
     // An observer stopped for 40 s judged everyone "back from down" and let go of all it held.
-    ['pause', 1, 'pause'],
+    ['pause', 1, 'pause', true],
     // A suspect node lost its targets: a 10 s blip copied ~10% of its replicas.
-    [join(FIXTURES, 'short-outages.json'), 3, 'short outages'],
+    [join(FIXTURES, 'short-outages.json'), 3, 'short outages', true],
     // Probation ending while a flapping node was suspect handed its replicas back and forth.
-    ['flapping-node', 2, 'flapping']
+    ['flapping-node', 2, 'flapping', true],
+    // A node restarted during the storm gave every peer a fresh window, so it routed a request to
+    // one that had died while it was down (seeds 2 and 6 at 100 nodes).
+    [join(FIXTURES, 'churn-storm-100.json'), 2, 'restarted router and a peer that died meanwhile', false]
   ]
-  for (const [scenario, seed, what] of cases) {
+  for (const [scenario, seed, what, strictCopies] of cases) {
     await t.test(`${what} (seed ${seed})`, async () => {
       const result = await simulate({ seed, scenario: loadScenario(scenario) })
       for (const v of result.invariants) assert.ok(v.ok, `${v.name}: ${v.detail}`)
-      assert.ok(result.summary.copies <= result.summary.necessaryCopies, `${result.summary.copies} copies for ${result.summary.necessaryCopies} necessary`)
+      if (strictCopies) assert.ok(result.summary.copies <= result.summary.necessaryCopies, `${result.summary.copies} copies for ${result.summary.necessaryCopies} necessary`)
     })
   }
 })
