@@ -16,7 +16,7 @@ import { discoveryKey } from 'hypercore-crypto'
 import { chooseReplica, LivenessTracker, rankReplicas, type Placement, type Replica } from '../placement/index.js'
 import { ClusterBase } from './cluster-base.js'
 import { EpochKeeper, type EpochRef } from './epochs.js'
-import { deleteCores } from './delete-cores.js'
+import { coresOfWriters, deleteCores } from './delete-cores.js'
 import type { NodeConfig } from './config.js'
 import { CloudHost } from './clouds/cloud-host.js'
 import type { ReplicaState } from './clouds/cloud-replica.js'
@@ -153,6 +153,8 @@ export class Bevy extends ReadyResource {
   private readonly admitting = new Set<string>()
   private compactStorage: (() => Promise<void>) | null = null
   private coreStorage: CoreStorage | null = null
+  /** Writers of proposals this node opened and gave up on, hex: their cores go at the next move. */
+  private readonly abandonedWriters = new Set<string>()
 
   constructor (opts: BevyOptions) {
     super()
@@ -397,6 +399,7 @@ export class Bevy extends ReadyResource {
       heard: () => this.heardEpoch,
       requestJoin: (request) => this.pings?.requestJoin(request),
       moveTo: (next, ref) => this.moveTo(next, ref),
+      abandon: (log) => this.abandon(log),
       onProposed: (epoch) => this.emit('epoch-proposed', epoch)
     })
   }
@@ -412,10 +415,22 @@ export class Bevy extends ReadyResource {
     this.pings?.advertise({ epoch: ref.epoch, key: ref.key })
     this.log.info({ epoch: ref.epoch }, 'moved to a new epoch')
     await this.refresh()
-    const keep = new Set((await next.coreKeys()).map((k) => k.toString('hex')))
-    const drop = (await old.coreKeys()).filter((k) => !keep.has(k.toString('hex')))
+    // Everything the old log and any abandoned proposal wrote or signed goes, except what the new
+    // log stands on (a follower's writer key is the same in every proposal of one epoch).
+    const keep = new Set((await next.coreKeys()).map(hexKey))
+    const writers = new Set([...(await old.writerKeys()).map(hexKey), ...this.abandonedWriters].filter((k) => !keep.has(k)))
+    this.abandonedWriters.clear()
     await old.close()
-    await this.purgeCores(drop)
+    if (this.coreStorage !== null) await this.purgeCores(await coresOfWriters(this.coreStorage, writers, keep))
+  }
+
+  /** Closes a proposal this node gave up on, remembering its writers so the next move deletes it. */
+  private async abandon (log: ClusterBase): Promise<void> {
+    try {
+      for (const key of await log.writerKeys()) this.abandonedWriters.add(hexKey(key))
+    } finally {
+      await log.close()
+    }
   }
 
   /** Deletes closed cores from storage and compacts, so their space comes back. */

@@ -132,15 +132,22 @@ export class ClusterBase extends ReadyResource {
   }
 
   /** Every core of this log (local writer, other writers, system core, view), to delete it once left behind. */
+  /** Every writer this log has admitted, and its own local writer. */
+  async writerKeys (): Promise<Buffer[]> {
+    const keys = [this.base.local.key]
+    for await (const { key } of this.view.range(ViewKey.writerPrefix, prefixEnd(ViewKey.writerPrefix))) {
+      keys.push(Buffer.from(key.slice(ViewKey.writerPrefix.length), 'hex'))
+    }
+    return keys
+  }
+
+  /** The cores this log stands on now: its writers', its view's and its system core. */
   async coreKeys (): Promise<Buffer[]> {
     const keys = new Map<string, Buffer>()
     const add = (key: Buffer | undefined) => { if (key !== undefined) keys.set(key.toString('hex'), key) }
-    add(this.base.local.key)
     add(this.base.view.core.key)
     add(this.base.system?.core.key)
-    for await (const { key } of this.view.range(ViewKey.writerPrefix, prefixEnd(ViewKey.writerPrefix))) {
-      add(Buffer.from(key.slice(ViewKey.writerPrefix.length), 'hex'))
-    }
+    for (const key of await this.writerKeys()) add(key)
     return [...keys.values()]
   }
 

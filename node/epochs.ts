@@ -49,6 +49,8 @@ export interface EpochKeeperDeps {
   onProposed?: (epoch: number) => void
   /** Makes `next` the current log; the keeper has handed it over and forgets it. */
   moveTo: (next: ClusterBase, ref: EpochRef) => Promise<void>
+  /** Closes a log this node gave up on (a proposal that lost); its cores go with the next move. */
+  abandon: (log: ClusterBase) => Promise<void>
 }
 
 interface Pending { cluster: ClusterBase, ref: EpochRef, proposer: Buffer | null, sinceMs: number }
@@ -169,7 +171,7 @@ export class EpochKeeper {
   private async dropPending (): Promise<void> {
     const pending = this.pending
     this.pending = null
-    if (pending !== null) await pending.cluster.close()
+    if (pending !== null) await this.deps.abandon(pending.cluster)
   }
 }
 

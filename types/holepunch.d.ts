@@ -363,3 +363,8 @@ declare module '@hyperswarm/secret-stream' {
     opened: Promise<boolean>
   }
 }
+
+declare module 'hypercore-storage/lib/keys.js' {
+  /** Key builders of hypercore-storage's RocksDB layout; `data(p)` starts core data range p. */
+  export const core: { data (dataPointer: number): Buffer, core (corePointer: number): Buffer }
+}
