@@ -17,6 +17,7 @@ import { chooseReplica, LivenessTracker, rankReplicas, type Placement, type Repl
 import { ClusterBase } from './cluster-base.js'
 import { EpochKeeper, type EpochRef } from './epochs.js'
 import { coresOfWriters, deleteCores } from './delete-cores.js'
+import { leaseDue, type Lease } from './lease.js'
 import type { NodeConfig } from './config.js'
 import { CloudHost } from './clouds/cloud-host.js'
 import type { ReplicaState } from './clouds/cloud-replica.js'
@@ -135,6 +136,8 @@ export class Bevy extends ReadyResource {
   private nodeIdText: string | null = null
   private nodeIdHex: string | null = null
   private heartbeatSeq = 0
+  /** The last lease this node wrote: when, and with which load. */
+  private lastLease: Lease | null = null
   private pings: PeerPings | null = null
   /** What a starting node waits on, for the slow-start report; null once ready. */
   private startupStep: string | null = 'opening storage'
@@ -263,7 +266,8 @@ export class Bevy extends ReadyResource {
     this.pings = new PeerPings({
       liveness: this.config,
       now: () => this.clock.now(),
-      onLost: (peer) => this.routing.fail(peer, this.clock.now()),
+      onLost: (peer) => { this.routing.fail(peer, this.clock.now()); this.tracker.unlinked(peer) },
+      onPing: (peer) => this.tracker.pinged(peer, this.clock.now()),
       onEpoch: (peer, advert) => this.heardOfEpoch(peer, advert),
       onJoinEpoch: (peer, request) => { this.admitToEpoch(peer, request).catch((err) => this.log.warn({ err }, 'admitting a node to this epoch failed')) }
     })
@@ -555,6 +559,11 @@ export class Bevy extends ReadyResource {
     await this.refresh()
   }
 
+  /**
+   * Pings every connected peer with this node's load, and renews its lease in the view when the
+   * lease is due or the load moved materially since the last one: at idle that is one write per
+   * leaseIntervalMs instead of one per ping, which is what keeps the log (and CPU) small.
+   */
   private async heartbeat (): Promise<void> {
     if (this.closing !== null) return
     const load = this.sampler.sample()
@@ -562,7 +571,10 @@ export class Bevy extends ReadyResource {
     this.pings?.broadcast(load)
     const cluster = this.cluster
     if (cluster === null || !cluster.writable) return
-    await cluster.append({ type: OpType.HEARTBEAT, nodeId: this.id, seq: ++this.heartbeatSeq, clockMs: this.clock.now(), load })
+    const now = this.clock.now()
+    if (!leaseDue(this.lastLease, { nowMs: now, load }, this.config)) return
+    this.lastLease = { nowMs: now, load }
+    await cluster.append({ type: OpType.HEARTBEAT, nodeId: this.id, seq: ++this.heartbeatSeq, clockMs: now, load })
   }
 
   /** Logs every change of a node's state as this node judges it. */

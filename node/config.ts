@@ -21,7 +21,15 @@ export const TUNABLES = {
   },
   heartbeatIntervalMs: {
     default: 2000, min: 50, max: 600_000,
-    doc: 'How often a node writes a heartbeat with its load. Shorter detects failures sooner and keeps load fresher, but every heartbeat costs disk on every node.'
+    doc: 'How often a node pings its connected peers with its load (nothing is stored). Shorter detects failures sooner and keeps load fresher, at a little more CPU and traffic.'
+  },
+  leaseIntervalMs: {
+    default: 30_000, min: 50, max: 3_600_000,
+    doc: 'How often a node renews its lease (heartbeat) in the shared view when its load holds steady; connected peers learn liveness and load from pings every heartbeatIntervalMs meanwhile. Longer costs less disk and CPU at idle; nodes that are not connected (a partial mesh) then judge it by the view, allowing this much more before suspect or down. A value below heartbeatIntervalMs acts as heartbeatIntervalMs.'
+  },
+  leaseLoadDeltaPermille: {
+    default: 100, min: 0, max: 1000,
+    doc: 'Load change (CPU, memory or event loop, in permille) that renews the lease early, so the view\'s loads stay useful. Lower keeps them fresher at more writes under changing load.'
   },
   suspectAfterMs: {
     default: 5000, min: 100, max: 3_600_000,

@@ -1,7 +1,8 @@
 // Fast liveness and load between connected nodes, over one protomux channel per swarm connection
-// (protocol/ping.ts). Nothing here reaches the view: placement still decides from the view alone,
-// while the router can trust a replica whose pings are fresh even when the view lags behind (a
-// loaded machine), and stop choosing one whose connection just closed.
+// (protocol/ping.ts). Nothing here reaches the view. Pings are the fast proof of life between
+// leases (onPing feeds the node's liveness tracker), the router trusts a replica whose pings are
+// fresh even when the view lags behind (a loaded machine), and stops choosing one whose connection
+// just closed.
 import Protomux, { type Channel } from 'protomux'
 import type { SwarmConnection } from 'hyperswarm'
 import { classify, LivenessTracker, type Liveness, type LivenessParams } from '../placement/index.js'
@@ -12,6 +13,8 @@ export interface PeerPingsOptions {
   now: () => number
   /** The last open connection to a peer closed: the router may stop choosing it at once. */
   onLost: (peerHex: string) => void
+  /** A peer pinged: direct proof that it is alive now. */
+  onPing?: (peerHex: string) => void
   /** A peer said which log it writes to. */
   onEpoch?: (peerHex: string, advert: EpochAdvert) => void
   /** A peer asked to be admitted to an epoch it missed. */
@@ -125,6 +128,7 @@ export class PeerPings {
     if (this.closed) return
     this.tracker.observe(peerHex, ping.seq, this.opts.now())
     this.loads.set(peerHex, ping.load)
+    this.opts.onPing?.(peerHex)
   }
 
   private detach (peerHex: string, link: Link): void {

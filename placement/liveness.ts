@@ -1,6 +1,9 @@
-// Liveness as one node judges it from the view. Pure: the caller passes the time in.
-// A node's heartbeat age is measured on the observer's own clock from the moment the observer
-// saw the heartbeat sequence advance, so a peer's skewed clock cannot make it look live or dead.
+// Liveness as one node judges it, from the view's leases and from direct pings. Pure: the caller
+// passes the time in. A node's age is measured on the observer's own clock from the moment the
+// observer last had proof of life (its lease sequence advanced in the view, or it pinged us), so a
+// peer's skewed clock cannot make it look live or dead. Leases come only every leaseIntervalMs,
+// so a node this observer knows from the view alone (not connected: a partial mesh) is allowed
+// that much longer, less the ping interval, before it is suspect or down.
 
 export type Liveness = 'live' | 'suspect' | 'down'
 
@@ -9,6 +12,10 @@ export interface LivenessParams {
   downAfterMs: number
   /** How long a node back from down must stay live before placement gives it replicas again. */
   rejoinStableMs: number
+  /** Ping interval; with leaseIntervalMs, sets how much longer view-only evidence may be. */
+  heartbeatIntervalMs?: number
+  /** How often nodes renew their lease in the view (unset: as often as they ping). */
+  leaseIntervalMs?: number
 }
 
 interface Sighting {
@@ -24,6 +31,15 @@ interface Sighting {
    * was away.
    */
   unconfirmed: boolean
+  /**
+   * Judged by its pings: it pinged this observer, and no lease has come since its connection
+   * closed. A node that died stops both, so it is down downAfterMs after its last ping; one that
+   * is alive but out of this observer's reach keeps renewing its lease and is judged by the view,
+   * with the lease's slack.
+   */
+  direct: boolean
+  /** Connected to this observer (it pinged, and the connection has not closed since). */
+  linked: boolean
 }
 
 /** One node's heartbeat as read from the view: its sequence and, if known, its own clock. */
@@ -34,7 +50,12 @@ export class LivenessTracker {
   /** When this observer last read the view (observeAll), or null before the first read. */
   private lastReadMs: number | null = null
 
-  constructor (private readonly params: LivenessParams) {}
+  /** How much older view-only evidence may be than pinged evidence: the lease's extra period. */
+  private readonly viewSlackMs: number
+
+  constructor (private readonly params: LivenessParams) {
+    this.viewSlackMs = Math.max(0, (params.leaseIntervalMs ?? 0) - (params.heartbeatIntervalMs ?? params.leaseIntervalMs ?? 0))
+  }
 
   /**
    * Records that `id`'s heartbeat sequence is `seq` at `nowMs`. A node first seen counts as
@@ -43,20 +64,47 @@ export class LivenessTracker {
   observe (id: string, seq: number, nowMs: number, clockMs?: number): void {
     const last = this.sightings.get(id)
     if (last === undefined) {
-      this.sightings.set(id, { seq, atMs: nowMs, recoveredAtMs: null, unconfirmed: this.looksOld(clockMs, nowMs) })
+      this.sightings.set(id, { seq, atMs: nowMs, recoveredAtMs: null, unconfirmed: this.looksOld(clockMs, nowMs), direct: false, linked: false })
     } else if (seq > last.seq) {
-      const gap = classify(nowMs - last.atMs, this.params)
-      let recovered = last.recoveredAtMs
-      if (gap === 'down') recovered = nowMs
-      // On probation after coming back: a stall starts the probation over, a clean run ends it.
-      else if (recovered !== null && gap === 'suspect') recovered = nowMs
-      else if (recovered !== null && nowMs - recovered >= this.params.rejoinStableMs) recovered = null
-      this.sightings.set(id, { seq, atMs: nowMs, recoveredAtMs: recovered, unconfirmed: false })
+      // A lease renewed after its connection closed: alive, but not reachable from here.
+      this.sightings.set(id, { ...this.advanced(last, nowMs), seq, direct: last.direct && last.linked })
     }
   }
 
+  /** `id` pinged this observer at `nowMs`: direct proof of life. */
+  pinged (id: string, nowMs: number): void {
+    const last = this.sightings.get(id)
+    if (last === undefined) {
+      // A sequence below any lease's, so the first lease read counts as an advance.
+      this.sightings.set(id, { seq: -1, atMs: nowMs, recoveredAtMs: null, unconfirmed: false, direct: true, linked: true })
+    } else {
+      this.sightings.set(id, { ...this.advanced(last, nowMs), direct: true, linked: true })
+    }
+  }
+
+  /** The last connection to `id` closed: from its next lease on, it is judged by the view. */
+  unlinked (id: string): void {
+    const last = this.sightings.get(id)
+    if (last !== undefined) this.sightings.set(id, { ...last, linked: false })
+  }
+
+  /** The sighting after fresh proof of life at `nowMs`, with its probation brought up to date. */
+  private advanced (last: Sighting, nowMs: number): Sighting {
+    const gap = this.classifyAge(nowMs - last.atMs, last.direct)
+    let recovered = last.recoveredAtMs
+    if (gap === 'down') recovered = nowMs
+    // On probation after coming back: a stall starts the probation over, a clean run ends it.
+    else if (recovered !== null && gap === 'suspect') recovered = nowMs
+    else if (recovered !== null && nowMs - recovered >= this.params.rejoinStableMs) recovered = null
+    return { ...last, atMs: nowMs, recoveredAtMs: recovered, unconfirmed: false }
+  }
+
+  private classifyAge (ageMs: number, direct: boolean): Liveness {
+    return classify(direct ? ageMs : ageMs - this.viewSlackMs, this.params)
+  }
+
   private looksOld (clockMs: number | undefined, nowMs: number): boolean {
-    return clockMs !== undefined && nowMs - clockMs >= this.params.suspectAfterMs
+    return clockMs !== undefined && nowMs - clockMs >= this.params.suspectAfterMs + this.viewSlackMs
   }
 
   /**
@@ -72,7 +120,7 @@ export class LivenessTracker {
     for (const { id, seq, clockMs } of heartbeats) {
       const last = this.sightings.get(id)
       if (blind && last !== undefined) {
-        this.sightings.set(id, { seq: Math.max(seq, last.seq), atMs: nowMs, recoveredAtMs: last.recoveredAtMs, unconfirmed: seq <= last.seq && this.looksOld(clockMs, nowMs) })
+        this.sightings.set(id, { ...last, seq: Math.max(seq, last.seq), atMs: nowMs, unconfirmed: seq <= last.seq && this.looksOld(clockMs, nowMs) })
       } else {
         this.observe(id, seq, nowMs, clockMs)
       }
@@ -129,9 +177,9 @@ export class LivenessTracker {
   }
 
   state (id: string, nowMs: number): Liveness {
-    const age = this.ageMs(id, nowMs)
-    if (age === null) return 'down'
-    return classify(age, this.params)
+    const last = this.sightings.get(id)
+    if (last === undefined) return 'down'
+    return this.classifyAge(Math.max(0, nowMs - last.atMs), last.direct)
   }
 }
 

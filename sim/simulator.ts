@@ -222,7 +222,7 @@ class Simulator {
         node.observer = this.newObserver(new LivenessTracker(this.config), node.clock)
         node.observer.observe(group.snapshot)
       }
-      this.queue.push(rngInt(this.rng, this.config.heartbeatIntervalMs), { type: 'heartbeat', node })
+      this.queue.push(rngInt(this.rng, this.config.leaseIntervalMs), { type: 'heartbeat', node })
     }
   }
 
@@ -255,7 +255,7 @@ class Simulator {
   private heartbeat (node: SimNode): void {
     if (!node.up) return // a restart schedules the next one
     this.send(node, { type: OpType.HEARTBEAT, nodeId: node.id, seq: ++node.heartbeatSeq, clockMs: Math.max(0, node.clock.now()), load: node.load() })
-    this.queue.push(this.nowMs + this.config.heartbeatIntervalMs, { type: 'heartbeat', node })
+    this.queue.push(this.nowMs + this.config.leaseIntervalMs, { type: 'heartbeat', node })
   }
 
   /** Puts an op on the wire: it reaches the writer's group after latency, jitter and any losses. */
@@ -603,7 +603,7 @@ class Simulator {
    */
   private detectionBoundMs (): number {
     const net = this.sc.network
-    return this.config.heartbeatIntervalMs + net.latencyMs + net.jitterMs + MAX_RETRANSMITS * net.retransmitMs + APPLY_INTERVAL_MS + this.config.suspectAfterMs
+    return this.config.leaseIntervalMs + net.latencyMs + net.jitterMs + MAX_RETRANSMITS * net.retransmitMs + APPLY_INTERVAL_MS + this.config.suspectAfterMs + Math.max(0, this.config.leaseIntervalMs - this.config.heartbeatIntervalMs)
   }
 
   private spiking (): boolean {

@@ -77,7 +77,7 @@ export async function waitFor<T> (what: string, check: () => Promise<T | undefin
 }
 
 /** Short liveness windows so failure detection is quick in tests. */
-export const FAST_TIMES = ['--heartbeat-interval-ms', '200', '--suspect-after-ms', '1500', '--down-after-ms', '3000']
+export const FAST_TIMES = ['--heartbeat-interval-ms', '200', '--lease-interval-ms', '1000', '--suspect-after-ms', '1500', '--down-after-ms', '3000']
 
 /** Spawns `bevy start` and stops it (SIGKILL if it lingers) when the test ends. */
 export function nodeProcess (t: Teardown, args: string[]): NodeProcess {

@@ -100,3 +100,31 @@ test('a node first seen with an old heartbeat is not routed to until its heartbe
   t.observeAll([{ id: 'a', seq: 6, clockMs: 100_000 }, { id: 'b', seq: 8, clockMs: 60_000 }], 101_000)
   assert.equal(t.routeState('b', 101_000), 'live', 'an advancing heartbeat is proof of life, whatever its clock says')
 })
+
+test('pings are proof of life between leases; a node known from the view alone gets the lease\'s slack', () => {
+  const leased = { ...params, heartbeatIntervalMs: 1000, leaseIntervalMs: 30_000 }
+  const t = new LivenessTracker(leased)
+  t.observeAll([{ id: 'pinging', seq: 1 }, { id: 'remote', seq: 1 }], 0)
+  for (let now = 1000; now <= 20_000; now += 1000) t.pinged('pinging', now)
+  assert.equal(t.state('pinging', 20_000), 'live', 'no lease for 20 s, but it pings')
+  assert.equal(t.state('remote', 20_000), 'live', 'view only: 20 s is within a 30 s lease plus suspectAfterMs')
+  assert.equal(t.state('remote', 29_000 + 5000), 'suspect')
+  assert.equal(t.state('remote', 29_000 + 15_000), 'down')
+  // The pinging node dies: its pings stop, and no lease comes. Down downAfterMs after its last ping.
+  assert.equal(t.state('pinging', 20_000 + 5000), 'suspect')
+  assert.equal(t.state('pinging', 20_000 + 15_000), 'down')
+})
+
+test('a peer whose connection closed but whose lease goes on is judged by the view, not as down', () => {
+  const leased = { ...params, heartbeatIntervalMs: 1000, leaseIntervalMs: 30_000 }
+  const t = new LivenessTracker(leased)
+  t.observeAll([{ id: 'a', seq: 1 }], 0)
+  t.pinged('a', 1000)
+  t.unlinked('a')
+  t.observeAll([{ id: 'a', seq: 2 }], 10_000)
+  assert.equal(t.state('a', 10_000 + 20_000), 'live', 'its lease renewed after the connection closed: view rules now')
+  assert.equal(t.stable('a', 30_000), true)
+  // Connected again: pings rule again.
+  t.pinged('a', 31_000)
+  assert.equal(t.state('a', 31_000 + 15_000), 'down')
+})

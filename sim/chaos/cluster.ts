@@ -10,7 +10,7 @@ import type { StatusReport } from '../../node/status.js'
 
 /** Short liveness windows (as the tests use) so a short run sees full failure/recovery cycles. */
 const FAST_TIMES = [
-  '--heartbeat-interval-ms', '200', '--suspect-after-ms', '1500', '--down-after-ms', '3000',
+  '--heartbeat-interval-ms', '200', '--lease-interval-ms', '1000', '--suspect-after-ms', '1500', '--down-after-ms', '3000',
   '--rejoin-stable-ms', '1000', '--sync-progress-interval-ms', '200', '--disk-usage-interval-ms', '1000',
   '--shutdown-grace-ms', '2000'
 ]
