@@ -24,6 +24,15 @@ export function envPositiveInt (name: string, fallback: number): number {
   return n
 }
 
+/** A positive number (fractions allowed) from the environment, or `fallback` when unset. */
+export function envPositiveNumber (name: string, fallback: number): number {
+  const raw = process.env[name]
+  if (raw === undefined || raw === '') return fallback
+  const n = Number(raw)
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got "${raw}"`)
+  return n
+}
+
 /** Polls `check` every `everyMs` until it returns true; throws after `timeoutMs`. */
 export async function waitFor (what: string, timeoutMs: number, check: () => boolean | Promise<boolean>, everyMs = 100): Promise<void> {
   const deadline = performance.now() + timeoutMs
