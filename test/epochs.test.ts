@@ -22,6 +22,8 @@ async function startNode (t: T, bootstrap: string, opts: { join?: string, storag
       bootstrap: [{ host: host as string, port: Number(port) }],
       join: opts.join ?? null,
       heartbeatIntervalMs: 100,
+      // A lease per ping: the heartbeats are what fills the log up to a rotation here.
+      leaseIntervalMs: 100,
       suspectAfterMs: 1500,
       downAfterMs: 3000,
       pairTimeoutMs: 20_000,
