@@ -17,10 +17,8 @@ export function median (values: number[]): number {
 
 /** A positive integer from the environment, or `fallback` when unset. */
 export function envPositiveInt (name: string, fallback: number): number {
-  const raw = process.env[name]
-  if (raw === undefined || raw === '') return fallback
-  const n = Number(raw)
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got "${raw}"`)
+  const n = envPositiveNumber(name, fallback)
+  if (!Number.isInteger(n)) throw new Error(`${name} must be a positive integer, got "${process.env[name] ?? ''}"`)
   return n
 }
 
