@@ -131,7 +131,6 @@ export class ClusterBase extends ReadyResource {
     })
   }
 
-  /** Every core of this log (local writer, other writers, system core, view), to delete it once left behind. */
   /** Every writer this log has admitted, and its own local writer. */
   async writerKeys (): Promise<Buffer[]> {
     const keys = [this.base.local.key]

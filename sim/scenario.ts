@@ -64,13 +64,14 @@ export function loadScenario (nameOrFile: string): Scenario {
 export function parseScenario (raw: unknown, source = 'scenario'): Scenario {
   const o = object(raw, source)
   const config = defaultTunables()
-  for (const [name, value] of Object.entries(object(o.config ?? {}, `${source}: config`))) {
+  const configured = object(o.config ?? {}, `${source}: config`)
+  for (const [name, value] of Object.entries(configured)) {
     if (!(name in TUNABLES)) throw usage(`${source}: config.${name} is not a tunable`)
     config[name as keyof Tunables] = int(value, `${source}: config.${name}`, 0, Number.MAX_SAFE_INTEGER)
   }
   // The simulator models no pings: its nodes renew their lease in the view every heartbeat, as
   // view-only observers see it, unless a scenario sets a lease interval of its own.
-  if (!('leaseIntervalMs' in (o.config as object ?? {}))) config.leaseIntervalMs = config.heartbeatIntervalMs
+  if (!('leaseIntervalMs' in configured)) config.leaseIntervalMs = config.heartbeatIntervalMs
   const network = object(o.network ?? {}, `${source}: network`)
   const disk = object(o.disk ?? {}, `${source}: disk`)
   const clients = object(o.clients ?? {}, `${source}: clients`)
