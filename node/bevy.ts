@@ -17,7 +17,7 @@ import { chooseReplica, LivenessTracker, rankReplicas, type Placement, type Repl
 import { ClusterBase } from './cluster-base.js'
 import { EpochKeeper, type EpochRef } from './epochs.js'
 import { coresOfWriters, deleteCores } from './delete-cores.js'
-import { leaseDue, type Lease } from './lease.js'
+import { leaseDue, smoothLoad, type Lease } from './lease.js'
 import type { NodeConfig } from './config.js'
 import { CloudHost } from './clouds/cloud-host.js'
 import type { ReplicaState } from './clouds/cloud-replica.js'
@@ -138,6 +138,8 @@ export class Bevy extends ReadyResource {
   private heartbeatSeq = 0
   /** The last lease this node wrote: when, and with which load. */
   private lastLease: Lease | null = null
+  /** The load average leases carry and compare (see smoothLoad). */
+  private smoothedLoad: Lease | null = null
   private pings: PeerPings | null = null
   /** What a starting node waits on, for the slow-start report; null once ready. */
   private startupStep: string | null = 'opening storage'
@@ -572,9 +574,11 @@ export class Bevy extends ReadyResource {
     const cluster = this.cluster
     if (cluster === null || !cluster.writable) return
     const now = this.clock.now()
-    if (!leaseDue(this.lastLease, { nowMs: now, load }, this.config)) return
-    this.lastLease = { nowMs: now, load }
-    await cluster.append({ type: OpType.HEARTBEAT, nodeId: this.id, seq: ++this.heartbeatSeq, clockMs: now, load })
+    const smoothed = smoothLoad(this.smoothedLoad?.load ?? null, load, now - (this.smoothedLoad?.nowMs ?? now), this.config.leaseLoadSmoothingMs)
+    this.smoothedLoad = { nowMs: now, load: smoothed }
+    if (!leaseDue(this.lastLease, this.smoothedLoad, this.config)) return
+    this.lastLease = this.smoothedLoad
+    await cluster.append({ type: OpType.HEARTBEAT, nodeId: this.id, seq: ++this.heartbeatSeq, clockMs: now, load: smoothed })
   }
 
   /** Logs every change of a node's state as this node judges it. */

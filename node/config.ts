@@ -29,7 +29,11 @@ export const TUNABLES = {
   },
   leaseLoadDeltaPermille: {
     default: 100, min: 0, max: 1000,
-    doc: 'Load change (CPU, memory or event loop, in permille) that renews the lease early, so the view\'s loads stay useful. Lower keeps them fresher at more writes under changing load.'
+    doc: 'Change of the smoothed load (CPU, memory or event loop, in permille) that renews the lease early, so the view\'s loads stay useful. Lower keeps them fresher at more writes under changing load.'
+  },
+  leaseLoadSmoothingMs: {
+    default: 10_000, min: 0, max: 600_000,
+    doc: 'Time constant of the load average that the lease carries and compares. Longer ignores longer bursts (fewer early leases on a noisy machine); shorter shows a real change in the view sooner. Pings always carry the latest sample.'
   },
   suspectAfterMs: {
     default: 5000, min: 100, max: 3_600_000,

@@ -1,7 +1,7 @@
 // When a node renews its lease in the view: every leaseIntervalMs, or sooner when its load moved.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { leaseDue } from '../node/lease.js'
+import { leaseDue, smoothLoad } from '../node/lease.js'
 
 const config = { leaseIntervalMs: 30_000, leaseLoadDeltaPermille: 100 }
 const load = (cpuPermille: number, memPermille = 300, eventLoopPermille = 10) => ({ cpuPermille, memPermille, eventLoopPermille, rssBytes: 100e6, memFreeBytes: 1e9, connections: 9 })
@@ -22,4 +22,33 @@ test('a material load change renews the lease early, on any of the three figures
 
 test('a clock stepped backwards renews rather than waiting out a lease from the future', () => {
   assert.equal(leaseDue({ nowMs: 50_000, load: load(50) }, { nowMs: 10_000, load: load(50) }, config), true)
+})
+
+test('the smoothed load ignores a one-sample swing but follows a sustained change', () => {
+  const smoothingMs = 10_000
+  let avg = smoothLoad(null, load(100), 0, smoothingMs)
+  assert.equal(avg.cpuPermille, 100, 'the first sample is taken as is')
+  const spike = smoothLoad(avg, load(900), 2000, smoothingMs)
+  assert.ok(spike.cpuPermille < 100 + config.leaseLoadDeltaPermille * 2, `one 2 s spike to 900 moves the average only to ${spike.cpuPermille}`)
+  for (let t = 0; t < 30_000; t += 2000) avg = smoothLoad(avg, load(600), 2000, smoothingMs)
+  assert.ok(avg.cpuPermille > 550, `30 s at 600 brings the average to ${avg.cpuPermille}`)
+  assert.equal(avg.rssBytes, 100e6, 'counters are taken as sampled')
+})
+
+test('a noisy load renews the lease far less often when judged smoothed', () => {
+  // A shared machine: CPU jumps between 200 and 800 permille from one 2 s sample to the next.
+  const samples = Array.from({ length: 150 }, (_, i) => load(i % 2 === 0 ? 200 : 800))
+  const leases = (smoothingMs: number) => {
+    let avg = null
+    let last = null
+    let n = 0
+    for (const [i, sample] of samples.entries()) {
+      const nowMs = i * 2000
+      avg = smoothLoad(avg, sample, 2000, smoothingMs)
+      if (leaseDue(last, { nowMs, load: avg }, config)) { last = { nowMs, load: avg }; n++ }
+    }
+    return n
+  }
+  assert.equal(leases(0), 150, 'raw samples renew at every ping')
+  assert.ok(leases(10_000) <= 150 * 2000 / config.leaseIntervalMs + 2, `smoothed: ${leases(10_000)} leases in 5 minutes`)
 })
