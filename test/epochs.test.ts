@@ -4,40 +4,15 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { test } from 'node:test'
-import { Bevy } from '../node/bevy.js'
-import { defaultConfig } from '../node/config.js'
+import type { Bevy } from '../node/bevy.js'
 import { readBevyFile } from '../node/storage.js'
 import { hexKey } from '../protocol/index.js'
-import { loopbackDht, onTeardown, tempDir, waitFor } from './helpers.js'
-
-type T = Parameters<typeof tempDir>[0]
+import { startEpochNode, epochsOf, type EpochNodeOptions } from './epoch-nodes.js'
+import { loopbackDht, tempDir, waitFor } from './helpers.js'
 
 const ROTATE_AFTER_VIEW_BLOCKS = 120
-
-async function startNode (t: T, bootstrap: string, opts: { join?: string, storage?: string } = {}): Promise<Bevy> {
-  const [host, port] = bootstrap.split(':')
-  const bevy = new Bevy({
-    config: defaultConfig({
-      storage: opts.storage ?? await tempDir(t),
-      bootstrap: [{ host: host as string, port: Number(port) }],
-      join: opts.join ?? null,
-      heartbeatIntervalMs: 100,
-      // A lease per ping: the heartbeats are what fills the log up to a rotation here.
-      leaseIntervalMs: 100,
-      suspectAfterMs: 1500,
-      downAfterMs: 3000,
-      pairTimeoutMs: 20_000,
-      epochMaxViewBlocks: ROTATE_AFTER_VIEW_BLOCKS,
-      epochSeedTimeoutMs: 5000
-    }),
-    url: 'http://127.0.0.1:1'
-  })
-  onTeardown(t, () => bevy.close())
-  await bevy.ready()
-  return bevy
-}
-
-const epochs = (nodes: Bevy[]) => nodes.map((n) => n.epochNumber)
+const startNode = async (t: Parameters<typeof tempDir>[0], bootstrap: string, opts: EpochNodeOptions = {}) => await startEpochNode(t, bootstrap, ROTATE_AFTER_VIEW_BLOCKS, opts)
+const epochs = epochsOf
 
 test('the log rotates into new epochs that carry the durable state, and an absent node catches up', async (t) => {
   const dht = await loopbackDht(t)
