@@ -62,8 +62,6 @@ export class EpochKeeper {
   private pending: Pending | null = null
   /** `epoch:log key` for which this node's next-writer record is in place, so it is asked for once. */
   private named: string | null = null
-  /** The view snapshot last found without a proposal for the next epoch: at idle the tick reads nothing. */
-  private noProposalIn: ClusterSnapshot | null = null
   private closed = false
 
   constructor (private readonly deps: EpochKeeperDeps) {}
@@ -77,14 +75,8 @@ export class EpochKeeper {
     const heard = this.deps.heard()
     if (heard !== null && heard.advert.epoch > ref.epoch) return this.follow(cluster, ref, { ...heard.advert, proposer: null })
     await this.nameNextWriter(cluster, ref.epoch + 1)
-    // A proposal arrives as a view update, which replaces the snapshot; a pending log has
-    // timeouts to watch, so it is followed on every tick.
-    const snapshot = this.deps.snapshot()
-    if (this.pending !== null || this.noProposalIn !== snapshot) {
-      const proposal = await readProposal(cluster)
-      if (proposal !== null && proposal.epoch === ref.epoch + 1) return this.follow(cluster, ref, proposal)
-      this.noProposalIn = snapshot
-    }
+    const proposal = await readProposal(cluster)
+    if (proposal !== null && proposal.epoch === ref.epoch + 1) return this.follow(cluster, ref, proposal)
     const max = this.deps.config.epochMaxViewBlocks
     if (max > 0 && cluster.base.view.core.length >= max && this.isChooser()) await this.propose(cluster, ref, null)
   }
