@@ -7,12 +7,11 @@ import { test } from 'node:test'
 import type { Bevy } from '../node/bevy.js'
 import { readBevyFile } from '../node/storage.js'
 import { hexKey } from '../protocol/index.js'
-import { startEpochNode, epochsOf, type EpochNodeOptions } from './epoch-nodes.js'
+import { startEpochNode, epochsOf as epochs, type EpochNodeOptions } from './epoch-nodes.js'
 import { loopbackDht, tempDir, waitFor } from './helpers.js'
 
 const ROTATE_AFTER_VIEW_BLOCKS = 120
 const startNode = async (t: Parameters<typeof tempDir>[0], bootstrap: string, opts: EpochNodeOptions = {}) => await startEpochNode(t, bootstrap, ROTATE_AFTER_VIEW_BLOCKS, opts)
-const epochs = epochsOf
 
 test('the log rotates into new epochs that carry the durable state, and an absent node catches up', async (t) => {
   const dht = await loopbackDht(t)
