@@ -59,6 +59,9 @@ test('a pushed cloud replicates, follows versions, survives a lost replica and p
     replicas = await waitFor('three synced replicas', () => syncedTargets(first), 60_000, 200)
     await assertServes(replicas, key, files)
     const outsider = members.find((m) => !replicas.includes(m))!
+    // Sync state spreads through the shared view, so the outsider may learn it a moment after `first`;
+    // until then it has no synced replica to send the client to and rightly answers 503.
+    await waitFor('the outsider sees three synced replicas', () => syncedTargets(outsider), 30_000, 200)
     const res = await fetch(`${outsider.url}/c/${key}/index.html?x=1`, { redirect: 'manual' })
     assert.equal(res.status, 307, 'a node without a copy redirects')
     assert.match(res.headers.get('location') ?? '', new RegExp(`^http://127\\.0\\.0\\.1:\\d+/c/${key}/index\\.html\\?x=1$`))
