@@ -1,6 +1,6 @@
 // The node runtime: storage, swarm, the cluster log, admission, heartbeats and liveness.
 // Lifecycle: ready() opens children in order; close() closes them in reverse. Both idempotent.
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import Autobase from 'autobase'
 import BlindPairing, { type Member } from 'blind-pairing'
 import Corestore from 'corestore'
@@ -9,7 +9,7 @@ import type Hyperdrive from 'hyperdrive'
 import Hyperswarm, { type SwarmConnection } from 'hyperswarm'
 import ReadyResource from 'ready-resource'
 import {
-  BevyError, ErrorCode, formatKey, hexKey, NodeState, NO_INVITE, OpType, parseKey, type Clock, type EpochAdvert, type JoinEpochRequest,
+  BevyError, ErrorCode, formatKey, hexKey, NodeState, NO_INVITE, OpType, parseKey, ViewKey, type Clock, type EpochAdvert, type JoinEpochRequest,
   type ProgressRecord, type Rng
 } from '../protocol/index.js'
 import { discoveryKey } from 'hypercore-crypto'
@@ -26,7 +26,7 @@ import { EventJournal } from './events.js'
 import { LoadSampler } from './load-sampler.js'
 import { silentLogger, type Logger } from './log.js'
 import { Mesh } from './mesh.js'
-import { createInvite, memberHandler, pairWithInvite, parseInvite, type Invite } from './pairing.js'
+import { createInvite, inviteIdOf, memberHandler, pairWithInvite, parseInvite, type Invite } from './pairing.js'
 import { buildStatus, nodeState, type NodeStatusState, type StatusReport } from './status.js'
 import { ensureStorage, loadOrCreateAdminToken, paths, readBevyFile, writeBevyFile } from './storage.js'
 import { PlacementRunner } from './placement-runner.js'
@@ -34,6 +34,7 @@ import { Reconciler } from './reconciler.js'
 import { replicaSignals, type RoutedReplica } from './route-signals.js'
 export type { RoutedReplica } from './route-signals.js'
 import { RouteFeedback } from './route-feedback.js'
+import { PeerFirewall } from './peer-firewall.js'
 import { PeerPings } from './peer-pings.js'
 import { Coalesced, cryptoRng, Repeater, systemClock } from './timer.js'
 import { EMPTY_SNAPSHOT, type CloudView, type ClusterSnapshot } from './view/snapshot.js'
@@ -99,6 +100,14 @@ const LEAVE_REPLICATION_TIMEOUT_MS = 10_000
 /** How long a freshly paired node waits for a peer to say which epoch's log the bevy writes to. */
 const JOIN_ADVERT_WAIT_MS = 5000
 
+/**
+ * Where members find each other: apart from the bevy's discovery key, on which members' open
+ * swarms answer invites, so the two swarms do not dial each other's keys.
+ */
+function membersTopic (bevyKey: Buffer): Buffer {
+  return createHash('sha256').update('cloud-bevy/members').update(bevyKey).digest()
+}
+
 export class Bevy extends ReadyResource {
   readonly config: NodeConfig
   readonly clock: Clock
@@ -120,7 +129,12 @@ export class Bevy extends ReadyResource {
   private store: Corestore | null = null
   private host: CloudHost | null = null
   private diskBytes = 0
+  /** The members' swarm: its key is the node id, its firewall admits members only (see PeerFirewall). */
   private swarm: Hyperswarm | null = null
+  /** The open swarm: cloud replication with anyone (owners, readers) and pairing by invite. */
+  private openSwarm: Hyperswarm | null = null
+  private firewall: PeerFirewall | null = null
+  private joinedTopic = false
   private pairing: BlindPairing | null = null
   private member: Member | null = null
   private cluster: ClusterBase | null = null
@@ -170,7 +184,7 @@ export class Bevy extends ReadyResource {
     this.log = opts.log ?? silentLogger()
     this.events = new EventJournal({ capacity: opts.config.recentEventsKept, log: this.log, now: () => this.clock.now() })
     this.tracker = new LivenessTracker(opts.config)
-    this.sampler = new LoadSampler(() => this.swarm?.connections.size ?? 0)
+    this.sampler = new LoadSampler(() => this.peerCount)
   }
 
   get id (): Buffer {
@@ -204,6 +218,8 @@ export class Bevy extends ReadyResource {
 
   /** The cluster log, for code that appends ops (tests, later the cloud registry). */
   get clusterLog (): ClusterBase { return this.requireCluster() }
+  /** Public keys of the peers connected on the members' swarm (node ids). */
+  get memberPeers (): Buffer[] { return [...(this.swarm?.connections ?? [])].map((conn) => conn.remotePublicKey) }
 
   protected override async _open (): Promise<void> {
     // ReadyResource does not call _close after a failed _open, so release what was opened here.
@@ -236,7 +252,7 @@ export class Bevy extends ReadyResource {
     const view = base?.view.core
     this.log.warn({
       step: this.startupStep,
-      peers: this.swarm?.connections.size ?? 0,
+      peers: this.peerCount,
       logLength: base?.length ?? null,
       viewLength: view?.length ?? null,
       viewLocalLength: view?.contiguousLength ?? null
@@ -252,13 +268,23 @@ export class Bevy extends ReadyResource {
     await this.store.ready()
     const keyPair = await this.store.createKeyPair('cloud-bevy/node')
     this.nodeId = keyPair.publicKey
-    this.swarm = new Hyperswarm({ keyPair, ...(this.config.bootstrap === null ? {} : { bootstrap: this.config.bootstrap }) })
+    const firewall = new PeerFirewall(hexKey(keyPair.publicKey), () => this.clock.now(), this.config.admittedPeerTtlMs)
+    this.firewall = firewall
+    const { maxPeers } = this.config
+    this.swarm = new Hyperswarm({
+      keyPair,
+      maxPeers,
+      firewall: (remoteKey) => !firewall.allows(remoteKey),
+      ...(this.config.bootstrap === null ? {} : { bootstrap: this.config.bootstrap })
+    })
+    // One DHT node serves both swarms: a second would double the routing upkeep of an idle node.
+    this.openSwarm = new Hyperswarm({ keyPair: await this.store.createKeyPair('cloud-bevy/open'), maxPeers, dht: this.swarm.dht })
     this.coreStorage = coreStorage
     this.compactStorage = () => coreStorage.compact(RECLAIM_COMPACTION)
     this.host = new CloudHost({
       store: this.store,
       clock: this.clock,
-      swarm: this.swarm,
+      swarm: this.openSwarm,
       log: this.log,
       compact: () => coreStorage.compact(RECLAIM_COMPACTION),
       onHoldingChange: () => this.scheduleReconcile()
@@ -274,7 +300,8 @@ export class Bevy extends ReadyResource {
       onJoinEpoch: (peer, request) => { this.admitToEpoch(peer, request).catch((err) => this.log.warn({ err }, 'admitting a node to this epoch failed')) }
     })
     this.swarm.on('connection', (conn: SwarmConnection) => this.onConnection(conn))
-    this.pairing = new BlindPairing(this.swarm)
+    this.openSwarm.on('connection', (conn: SwarmConnection) => this.onOpenConnection(conn))
+    this.pairing = new BlindPairing(this.openSwarm)
 
     this.startupStep = 'opening the cluster log'
     const cluster = await this.openCluster()
@@ -282,9 +309,9 @@ export class Bevy extends ReadyResource {
     this.runner = new PlacementRunner({ config: this.config, tracker: this.tracker, clock: this.clock })
     this.reconciler = new Reconciler({ selfHex: hexKey(this.id), nextLamport: () => this.requireCluster().lamport.tick() })
     if (this.closing !== null) return
-    const topic = discoveryKey(this.key)
-    this.swarm.join(topic)
-    this.member = this.pairing.addMember({ discoveryKey: topic, onadd: memberHandler(() => this.cluster, this.key, this.clock, this.log) })
+    this.joinMembersTopic()
+    const onAdmitted = (nodeId: Buffer) => { firewall.admit(nodeId); this.unban(nodeId) }
+    this.member = this.pairing.addMember({ discoveryKey: discoveryKey(this.key), onadd: memberHandler(() => this.cluster, this.key, this.clock, this.log, onAdmitted) })
     this.epochs = this.epochKeeper()
 
     this.startupStep = 'waiting to be admitted as a writer'
@@ -328,6 +355,7 @@ export class Bevy extends ReadyResource {
     this.mesh?.leaveAll()
     if (this.member !== null) await this.member.close()
     if (this.pairing !== null) await this.pairing.close()
+    if (this.openSwarm !== null) await this.openSwarm.destroy()
     if (this.swarm !== null) await this.swarm.destroy()
     if (this.cluster !== null) await this.cluster.close()
     if (this.store !== null) await this.store.close()
@@ -352,8 +380,10 @@ export class Bevy extends ReadyResource {
       const writerKey = local.key
       await local.close()
       this.log.info('pairing with invite')
-      const key = await pairWithInvite(this.requirePairing(), invite, writerKey, this.config.pairTimeoutMs)
+      const key = await pairWithInvite(this.requirePairing(), invite, Buffer.concat([writerKey, this.id]), this.config.pairTimeoutMs)
       this.bevyKey = key
+      // Meet the members now: the one that admitted us lets us in, and tells which log it writes to.
+      this.joinMembersTopic()
       // The member admitted this node to the log it writes to now, which its peers advertise.
       const epoch = await this.advertisedEpoch(key)
       await writeBevyFile(storage, { key, namespace, epoch: { ...epoch, namespace } })
@@ -493,6 +523,44 @@ export class Bevy extends ReadyResource {
     return this.store.namespace('cloud-bevy/' + namespace)
   }
 
+  /** Joins the bevy's topic on the members' swarm, once. */
+  private joinMembersTopic (): void {
+    if (this.joinedTopic) return
+    this.joinedTopic = true
+    this.requireSwarm().join(membersTopic(this.key))
+  }
+
+  private get peerCount (): number {
+    return (this.swarm?.connections.size ?? 0) + (this.openSwarm?.connections.size ?? 0)
+  }
+
+  /** Lets a peer the firewall refused earlier try again (Hyperswarm bans a refused key for good). */
+  private unban (nodeId: Buffer): void {
+    const peer = this.swarm?.peers.get(hexKey(nodeId))
+    if (peer?.banned === true) peer.ban(false)
+  }
+
+  /** Applies the view's membership to the members' swarm: drops peers no longer let in, unbans members. */
+  private enforceMembership (snapshot: ClusterSnapshot): void {
+    const swarm = this.swarm
+    const firewall = this.firewall
+    if (swarm === null || firewall === null) return
+    firewall.update(snapshot)
+    for (const conn of swarm.connections) {
+      if (!firewall.allows(conn.remotePublicKey)) {
+        this.log.info({ peer: formatKey(conn.remotePublicKey) }, 'dropping a peer that is not a member')
+        conn.destroy()
+      }
+    }
+    for (const node of snapshot.nodes) if (firewall.allows(node.record.nodeId)) this.unban(node.record.nodeId)
+  }
+
+  /** Cloud peers and pairing candidates: cores replicate (a peer must know a core's key to read it), nothing else. */
+  private onOpenConnection (conn: SwarmConnection): void {
+    conn.on('error', (err: Error) => this.log.debug({ err: err.message }, 'connection error'))
+    this.store?.replicate(conn)
+  }
+
   private onConnection (conn: SwarmConnection): void {
     conn.on('error', (err: Error) => this.log.debug({ err: err.message }, 'connection error'))
     this.store?.replicate(conn)
@@ -515,6 +583,7 @@ export class Bevy extends ReadyResource {
     // The first read is the state the node starts from, not news.
     if (this.snapshot !== EMPTY_SNAPSHOT) for (const event of viewEvents(this.snapshot, snapshot)) this.events.record(event)
     this.snapshot = snapshot
+    this.enforceMembership(snapshot)
     this.mesh?.sync(snapshot)
     this.checkLiveness()
     this.scheduleReconcile()
@@ -602,7 +671,7 @@ export class Bevy extends ReadyResource {
     const swarm = this.swarm
     const cluster = this.cluster
     if (swarm === null || cluster === null || this.closing !== null) return
-    await swarm.join(discoveryKey(this.key)).refresh()
+    await swarm.join(membersTopic(this.key)).refresh()
   }
 
   async createInvite (opts: { ttlMs?: number, uses?: number } = {}): Promise<Invite> {
@@ -725,6 +794,30 @@ export class Bevy extends ReadyResource {
     } catch {
       return false
     }
+  }
+
+  /**
+   * Evicts a node for good: its writer is removed, every op it writes later is ignored, members
+   * refuse its connections, and placement moves its replicas. A node cannot evict itself.
+   */
+  async evict (nodeId: Buffer): Promise<void> {
+    const cluster = this.requireCluster()
+    const node = this.snapshot.byId.get(hexKey(nodeId))
+    if (node === undefined) throw new BevyError(ErrorCode.NODE_NOT_FOUND, `no node ${formatKey(nodeId)} in this bevy`)
+    if (nodeId.equals(this.id)) throw new BevyError(ErrorCode.BAD_REQUEST, 'a node cannot evict itself; run `bevy leave` on it, or evict it from another node')
+    if (node.record.state === NodeState.EVICTED) return
+    await cluster.append({ type: OpType.EVICT, lamport: cluster.lamport.tick(), nodeId })
+    await this.refresh()
+    this.log.warn({ node: formatKey(nodeId) }, 'evicted a node')
+  }
+
+  /** Revokes an invite: no member admits anyone with it any more. */
+  async revokeInvite (text: string): Promise<void> {
+    const inviteId = inviteIdOf(text)
+    const cluster = this.requireCluster()
+    if (await cluster.view.get(ViewKey.invite(inviteId)) === null) throw new BevyError(ErrorCode.NOT_FOUND, 'this bevy has no such invite')
+    if (await cluster.view.get(ViewKey.inviteRevoked(inviteId)) !== null) return
+    await cluster.append({ type: OpType.INVITE_REVOKE, inviteId })
   }
 
   /** Marks a node draining (its replicas move off, make-before-break) or lets it take replicas again. */

@@ -1,6 +1,6 @@
 // The cluster's shared log: one Autobase per bevy whose view is a Hyperbee, applied by the pure
 // apply in view/apply.ts.
-import Autobase from 'autobase'
+import Autobase, { type ApplyHost } from 'autobase'
 import Hyperbee from 'hyperbee'
 import ReadyResource from 'ready-resource'
 import type Corestore from 'corestore'
@@ -8,6 +8,7 @@ import type { Logger } from 'pino'
 import { BevyError, encodeOp, ErrorCode, formatKey, LamportClock, prefixEnd, ViewKey, type Op } from '../protocol/index.js'
 import { applyNodes, type ApplyContext } from './view/apply.js'
 import { BeeViewStore } from './view/bee-store.js'
+import type { WriterHost } from './view/view-store.js'
 import { readSnapshot, type ClusterSnapshot } from './view/snapshot.js'
 
 export interface ClusterBaseOptions {
@@ -36,7 +37,7 @@ export class ClusterBase extends ReadyResource {
     }
     this.base = new Autobase<Hyperbee>(opts.store, opts.key, {
       open: (store) => new Hyperbee(store.get('view'), { keyEncoding: 'utf-8', valueEncoding: 'binary', extension: false }),
-      apply: async (nodes, view, host) => applyNodes(nodes, new BeeViewStore(view), host, ctx),
+      apply: async (nodes, view, host) => applyNodes(nodes, new BeeViewStore(view), writerHost(host), ctx),
       close: async (view) => view.close()
     })
     this.base.on('error', (err: Error) => this.log.error({ err }, 'cluster log error'))
@@ -152,5 +153,17 @@ export class ClusterBase extends ReadyResource {
 
   snapshot (): Promise<ClusterSnapshot> {
     return readSnapshot(this.view)
+  }
+}
+
+/** Apply's view of Autobase membership: a removal Autobase would refuse (the last indexer) reports false instead of throwing. */
+function writerHost (host: ApplyHost): WriterHost {
+  return {
+    addWriter: (key, opts) => host.addWriter(key, opts),
+    removeWriter: async (key) => {
+      if (!host.removeable(key)) return false
+      await host.removeWriter(key)
+      return true
+    }
   }
 }

@@ -71,6 +71,14 @@ export const TUNABLES = {
     default: 1, min: 1, max: 10_000,
     doc: 'Default number of nodes one invite admits. One is safest; more eases adding many machines.'
   },
+  admittedPeerTtlMs: {
+    default: 120_000, min: 1000, max: 3_600_000,
+    doc: 'How long a node a member just admitted by invite may connect before the view names it. Longer tolerates a slow joiner; shorter closes the door sooner on one that never announces.'
+  },
+  maxPeers: {
+    default: 64, min: 2, max: 10_000,
+    doc: 'Most connections each of a node\'s two swarms (members; cloud peers and pairing) keeps. More serves more cloud peers at once; each connection costs memory and keep-alive traffic.'
+  },
   storageWriteBufferBytes: {
     default: 4 * 1024 * 1024, min: 256 * 1024, max: 256 * 1024 * 1024,
     doc: 'RocksDB memtable size of the node\'s store. It bounds RAM and the write-ahead log preallocated on disk (about 1.1x this); smaller flushes to disk more often. The library default, 64 MiB, costs ~70 MB of disk and up to twice that in RAM.'
@@ -122,6 +130,42 @@ export const TUNABLES = {
   epochSeedTimeoutMs: {
     default: 60_000, min: 1000, max: 86_400_000,
     doc: 'How long nodes wait for a proposed epoch\'s seed while its proposer is down before another node proposes again. Shorter recovers sooner from a proposer that died mid-rotation; too short races a slow one.'
+  },
+  authFailureBurst: {
+    default: 20, min: 1, max: 1_000_000,
+    doc: 'Failed admin sign-ins (a wrong token or session) one client address may make per authFailureWindowMs; after that it gets 429 without its token being checked. Lower slows guessing and log noise; too low locks out an operator behind the same NAT who mistypes.'
+  },
+  authFailureWindowMs: {
+    default: 60_000, min: 1000, max: 86_400_000,
+    doc: 'The window authFailureBurst counts failures in, from an address\'s first failure; a limited address waits until it ends. Longer slows guessing further; a locked-out operator waits longer too.'
+  },
+  maxUrlBytes: {
+    default: 8192, min: 256, max: 1_048_576,
+    doc: 'Longest request URL (path and query) answered; longer gets 414. Cloud paths need at most ~4 KiB; higher admits longer query strings, lower refuses oversized input sooner.'
+  },
+  maxHeaderBytes: {
+    default: 16 * 1024, min: 1024, max: 1_048_576,
+    doc: 'Largest request head (request line and headers) the HTTP parser accepts; larger gets 431. Higher admits big cookies and long URLs; every open connection may buffer this much.'
+  },
+  headersTimeoutMs: {
+    default: 20_000, min: 1000, max: 600_000,
+    doc: 'How long a client may take to send a request\'s headers (checked every few seconds), against slowloris. Shorter frees trickling connections sooner; too short cuts off clients on very slow links. At most requestTimeoutMs.'
+  },
+  requestTimeoutMs: {
+    default: 30_000, min: 1000, max: 3_600_000,
+    doc: 'How long a client may take to send a whole request, body included; then 408. Shorter frees slow uploads sooner; too short breaks large proxied uploads on slow links.'
+  },
+  keepAliveTimeoutMs: {
+    default: 72_000, min: 1000, max: 600_000,
+    doc: 'How long an idle keep-alive connection stays open for its next request. Longer saves handshakes and must exceed any load balancer\'s idle timeout in front; shorter frees sockets from idle clients sooner.'
+  },
+  idleSocketTimeoutMs: {
+    default: 120_000, min: 1000, max: 86_400_000,
+    doc: 'A connection on which nothing moves either way for this long is closed (a client that stops reading a download). Must exceed proxyTimeoutMs; shorter frees stalled sockets sooner.'
+  },
+  maxProxiedRequests: {
+    default: 1024, min: 1, max: 1_000_000,
+    doc: 'Proxied requests, pinned connections and WebSocket relays in flight at once; more get 503 OVERLOADED with Retry-After. Higher absorbs bigger bursts in proxy mode; each costs two sockets and buffers, so too high lets a flood exhaust memory or file descriptors.'
   }
 } satisfies Record<string, Tunable>
 
@@ -236,6 +280,13 @@ export function validateConfig (config: NodeConfig): NodeConfig {
   }
   if (!ROUTE_MODES.includes(config.route)) {
     throw new BevyError(ErrorCode.BAD_CONFIG, `--route must be redirect or proxy, got "${config.route}"`)
+  }
+  // Node's HTTP server refuses to start with headersTimeout > requestTimeout.
+  if (config.headersTimeoutMs > config.requestTimeoutMs) {
+    throw new BevyError(ErrorCode.BAD_CONFIG, '--headers-timeout-ms must be at most --request-timeout-ms')
+  }
+  if (config.idleSocketTimeoutMs <= config.proxyTimeoutMs) {
+    throw new BevyError(ErrorCode.BAD_CONFIG, '--idle-socket-timeout-ms must be longer than --proxy-timeout-ms, or waiting on a slow replica closes the client')
   }
   return config
 }

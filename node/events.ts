@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events'
 import type { Logger } from './log.js'
 
 export const EVENT_KINDS = [
-  'join', 'leave', 'live', 'suspect', 'down', 'drain', 'undrain', 'cloud-added', 'cloud-removed', 'move', 'synced', 'handoff'
+  'join', 'leave', 'live', 'suspect', 'down', 'drain', 'undrain', 'cloud-added', 'cloud-removed', 'move', 'synced', 'handoff', 'evict'
 ] as const
 export type EventKind = typeof EVENT_KINDS[number]
 

@@ -2,7 +2,7 @@
 // same moment often miss each other (Hyperswarm re-queries the DHT only every 10 minutes), and
 // the founder may die; joinPeer by member key makes the mesh independent of both.
 import type Hyperswarm from 'hyperswarm'
-import { NodeState } from '../protocol/index.js'
+import { isGone } from '../protocol/index.js'
 import type { ClusterSnapshot } from './view/snapshot.js'
 
 export class Mesh {
@@ -13,7 +13,7 @@ export class Mesh {
   sync (snapshot: ClusterSnapshot): void {
     const wanted = new Map<string, Buffer>()
     for (const node of snapshot.nodes) {
-      if (node.idHex === this.selfHex || node.record.state === NodeState.LEFT) continue
+      if (node.idHex === this.selfHex || isGone(node.record.state)) continue
       wanted.set(node.idHex, node.record.nodeId)
     }
     for (const [hex, id] of wanted) {

@@ -35,6 +35,16 @@ export function parseInvite (text: unknown, nowMs: number): ParsedInvite {
   return { bytes, discoveryKey: decoded.discoveryKey, expiresMs: decoded.expires }
 }
 
+/** The id an invite is known by in the view, from its text (expired or not). */
+export function inviteIdOf (text: unknown): Buffer {
+  if (typeof text !== 'string' || text.trim().length === 0) throw new BevyError(ErrorCode.BAD_INVITE, 'invite is empty')
+  try {
+    return BlindPairing.decodeInvite(z32.decode(text.trim())).id
+  } catch (err) {
+    throw new BevyError(ErrorCode.BAD_INVITE, 'invite is not valid (garbled or truncated?)', { cause: err })
+  }
+}
+
 /** Creates an invite and records it in the view so any member can honour it. */
 export async function createInvite (cluster: ClusterBase, bevyKey: Buffer, clock: Clock, opts: { ttlMs: number, uses: number }): Promise<Invite> {
   const expiresMs = clock.now() + opts.ttlMs
@@ -47,26 +57,39 @@ export async function createInvite (cluster: ClusterBase, bevyKey: Buffer, clock
  * The member side: answers pairing requests for invites found in the view, admitting the
  * candidate to the log this node writes to now (`current`), and answering with the bevy key.
  */
-export function memberHandler (current: () => ClusterBase | null, bevyKey: Buffer, clock: Clock, log: Logger) {
+export function memberHandler (current: () => ClusterBase | null, bevyKey: Buffer, clock: Clock, log: Logger, onAdmitted: (nodeId: Buffer) => void) {
   return async (request: MemberRequest): Promise<void> => {
     const cluster = current()
     if (cluster === null) return
     const inviteBytes = await cluster.view.get(ViewKey.invite(request.inviteId))
     if (inviteBytes === null) return // not one of ours (yet): stay silent, another member may know it
     const invite = decodeRecord(inviteRecordCodec, inviteBytes)
-    const userData = request.open(invite.publicKey)
+    const candidate = parseCandidate(request.open(invite.publicKey))
+    if (await cluster.view.get(ViewKey.inviteRevoked(request.inviteId)) !== null) return request.deny({ status: DENY_REJECTED })
     if (invite.expiresMs <= clock.now()) return request.deny({ status: DENY_EXPIRED })
-    if (userData === null || userData.byteLength !== 32) return request.deny({ status: DENY_REJECTED })
-    const alreadyWriter = await cluster.view.get(ViewKey.writer(userData))
+    if (candidate === null) return request.deny({ status: DENY_REJECTED })
+    const alreadyWriter = await cluster.view.get(ViewKey.writer(candidate.writerKey))
     if (alreadyWriter === null) {
       if (await countUses(cluster, request.inviteId) >= invite.uses) return request.deny({ status: DENY_USED })
-      await cluster.append({ type: OpType.ADD_WRITER, key: userData, inviteId: request.inviteId })
-      log.info({ writer: formatKey(userData) }, 'admitted a node by invite')
+      await cluster.append({ type: OpType.ADD_WRITER, key: candidate.writerKey, inviteId: request.inviteId })
+      log.info({ writer: formatKey(candidate.writerKey) }, 'admitted a node by invite')
     } else if (!decodeRecord(writerRecordCodec, alreadyWriter).inviteId.equals(request.inviteId)) {
       return request.deny({ status: DENY_REJECTED })
     }
+    if (candidate.nodeId !== null) onAdmitted(candidate.nodeId)
     request.confirm({ key: bevyKey })
   }
+}
+
+/**
+ * What a candidate sends: its writer key, then its node id (the members' swarm key), so the
+ * member can let it connect before it announces. A bare writer key is an older candidate.
+ */
+function parseCandidate (userData: Buffer | null): { writerKey: Buffer, nodeId: Buffer | null } | null {
+  if (userData === null) return null
+  if (userData.byteLength === 32) return { writerKey: userData, nodeId: null }
+  if (userData.byteLength === 64) return { writerKey: userData.subarray(0, 32), nodeId: userData.subarray(32) }
+  return null
 }
 
 async function countUses (cluster: ClusterBase, inviteId: Buffer): Promise<number> {
@@ -76,9 +99,9 @@ async function countUses (cluster: ClusterBase, inviteId: Buffer): Promise<numbe
   return n
 }
 
-/** The candidate side: pairs with an invite and resolves to the bevy key. */
-export async function pairWithInvite (pairing: BlindPairing, invite: ParsedInvite, writerKey: Buffer, timeoutMs: number): Promise<Buffer> {
-  const candidate = pairing.addCandidate({ invite: invite.bytes, userData: writerKey })
+/** The candidate side: pairs with an invite and resolves to the bevy key. `userData` is the writer key and node id. */
+export async function pairWithInvite (pairing: BlindPairing, invite: ParsedInvite, userData: Buffer, timeoutMs: number): Promise<Buffer> {
+  const candidate = pairing.addCandidate({ invite: invite.bytes, userData })
   let timer: NodeJS.Timeout | undefined
   const failed = new Promise<never>((_resolve, reject) => {
     candidate.request.on('rejected', (err: Error & { code?: string }) => reject(rejection(err)))

@@ -1,7 +1,7 @@
 // Runs placement on this node: turns the view and this node's liveness judgement into the
 // engine's input, and recomputes only when that input changed. A heartbeat changes the view
 // but not the input, and a sync report changes only holdings, which targets do not depend on.
-import { NodeState, type Clock } from '../protocol/index.js'
+import { isGone, type Clock } from '../protocol/index.js'
 import { PlacementEngine, type LivenessTracker, type Placement, type PlacementCloud, type PlacementNode } from '../placement/index.js'
 import type { NodeConfig } from './config.js'
 import type { ClusterSnapshot } from './view/snapshot.js'
@@ -70,7 +70,7 @@ export class PlacementRunner {
   inputNodes (snapshot: ClusterSnapshot): PlacementNode[] {
     const now = this.deps.clock.now()
     const { tracker } = this.deps
-    return snapshot.nodes.filter((n) => n.record.state !== NodeState.LEFT).map((n) => ({
+    return snapshot.nodes.filter((n) => !isGone(n.record.state)).map((n) => ({
       id: n.idHex,
       zone: n.record.zone,
       capacityBytes: n.record.capacity,

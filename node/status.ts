@@ -1,5 +1,5 @@
 // Builds the /api/status report from a snapshot and this node's liveness judgement. Pure.
-import { formatKey, NodeState } from '../protocol/index.js'
+import { formatKey, isGone } from '../protocol/index.js'
 import type { LivenessTracker } from '../placement/liveness.js'
 import type { ClusterSnapshot, NodeView } from './view/snapshot.js'
 
@@ -31,7 +31,8 @@ export interface StatusReport {
 }
 
 export function nodeState (node: NodeView, tracker: LivenessTracker, nowMs: number): NodeStatusState {
-  if (node.record.state === NodeState.LEFT) return 'left'
+  // An evicted node is reported left: gone for good, by the operator's hand rather than its own.
+  if (isGone(node.record.state)) return 'left'
   const liveness = tracker.state(node.idHex, nowMs)
   // A draining node that is down is reported down: that is the more urgent fact.
   if (node.drained && liveness !== 'down') return 'draining'

@@ -24,7 +24,9 @@ export const OpType = {
   NEXT_WRITER: 12,
   EPOCH_PROPOSE: 13,
   SEED: 14,
-  REBIND: 15
+  REBIND: 15,
+  EVICT: 16,
+  INVITE_REVOKE: 17
 } as const
 export type OpType = typeof OpType[keyof typeof OpType]
 
@@ -92,6 +94,10 @@ export interface SeedOp { type: typeof OpType.SEED, epoch: number, entries: Seed
 export interface SeedEntry { key: string, value: Buffer }
 /** Binds a node to a new writer key: a member appends it for a node that proved who it is over the wire. */
 export interface RebindOp { type: typeof OpType.REBIND, nodeId: Buffer, writerKey: Buffer }
+/** An operator evicts a node: its writer is removed and everything it writes later is ignored. Final. */
+export interface EvictOp { type: typeof OpType.EVICT, lamport: number, nodeId: Buffer }
+/** An operator revokes an invite: no member admits anyone with it any more. Final. */
+export interface InviteRevokeOp { type: typeof OpType.INVITE_REVOKE, inviteId: Buffer }
 
 /** Bounds on a seed op, so a peer cannot make one op huge. */
 export const MAX_SEED_ENTRIES = 4096
@@ -99,7 +105,7 @@ export const MAX_SEED_KEY_BYTES = 256
 export const MAX_SEED_VALUE_BYTES = 4096
 
 export type Op = AddWriterOp | AnnounceOp | HeartbeatOp | DrainOp | UndrainOp | LeaveOp | InviteOp | CloudAddOp | CloudRemoveOp | CloudHoldOp | CloudProgressOp |
-  NextWriterOp | EpochProposeOp | SeedOp | RebindOp
+  NextWriterOp | EpochProposeOp | SeedOp | RebindOp | EvictOp | InviteRevokeOp
 type Body<T extends Op> = Omit<T, 'type'>
 
 const nodeRef = struct<Body<DrainOp>>({ lamport: c.uint, nodeId: key32 })
@@ -129,7 +135,9 @@ const BODY_CODECS: { [K in OpType]: Codec<Body<Extract<Op, { type: K }>>> } = {
     entries: boundedArray(struct<SeedEntry>({ key: boundedString(MAX_SEED_KEY_BYTES), value: boundedBuffer(MAX_SEED_VALUE_BYTES) }), MAX_SEED_ENTRIES),
     done: c.bool
   }),
-  [OpType.REBIND]: struct<Body<RebindOp>>({ nodeId: key32, writerKey: key32 })
+  [OpType.REBIND]: struct<Body<RebindOp>>({ nodeId: key32, writerKey: key32 }),
+  [OpType.EVICT]: nodeRef,
+  [OpType.INVITE_REVOKE]: struct<Body<InviteRevokeOp>>({ inviteId: key32 })
 }
 
 export const NO_INVITE: Buffer = Buffer.alloc(32)
@@ -150,7 +158,9 @@ export function encodeOp (op: Op): Buffer {
 /** Decodes one op. Anything malformed raises a BevyError and never anything else. */
 export function decodeOp (bytes: unknown): Op {
   if (!(bytes instanceof Uint8Array)) throw new BevyError(ErrorCode.BAD_OP, 'op is not bytes')
-  const state = { start: 0, end: bytes.byteLength, buffer: bytes }
+  // Keys decode as views of the input, so only a Buffer input gives the Buffers Op promises.
+  const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const state = { start: 0, end: buffer.byteLength, buffer }
   let version: number
   let type: number
   try {
@@ -174,5 +184,5 @@ export function decodeOp (bytes: unknown): Op {
 
 export function opName (type: number): string {
   const entry = Object.entries(OpType).find(([, n]) => n === type)
-  return entry === undefined ? `op-${type}` : entry[0].toLowerCase().replace('_', '-')
+  return entry === undefined ? `op-${type}` : entry[0].toLowerCase().replaceAll('_', '-')
 }

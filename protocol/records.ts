@@ -9,8 +9,13 @@ import { boundedString, key32, struct, type Codec } from './struct.js'
 import { MAX_URL_BYTES, MAX_ZONE_BYTES, syncProgressFields, type SyncProgress } from './ops.js'
 
 /** Append only. */
-export const NodeState = { ACTIVE: 0, LEFT: 1 } as const
+export const NodeState = { ACTIVE: 0, LEFT: 1, EVICTED: 2 } as const
 export type NodeState = typeof NodeState[keyof typeof NodeState]
+
+/** A node that left or was evicted: it takes no replicas and is not a peer. */
+export function isGone (state: NodeState): boolean {
+  return state === NodeState.LEFT || state === NodeState.EVICTED
+}
 
 /** Last-writer-wins stamp: the higher lamport wins, ties go to the higher writer key. */
 export interface Stamp { lamport: number, writer: Buffer }
@@ -73,7 +78,8 @@ export function encodeRecord<T> (codec: Codec<T>, value: T): Buffer {
 
 export function decodeRecord<T> (codec: Codec<T>, bytes: Uint8Array): T {
   try {
-    return c.decode(codec, bytes)
+    // As in decodeOp: keys decode as views of the input, so make it a Buffer.
+    return c.decode(codec, Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))
   } catch (err) {
     throw new BevyError(ErrorCode.BAD_OP, 'view record is malformed', { cause: err })
   }
@@ -107,7 +113,10 @@ export const ViewKey = {
   epoch: 'epoch/current',
   proposal: 'epoch/next',
   nextWriter: (node: Uint8Array) => `next-writer/${hexKey(node)}`,
-  nextWriterPrefix: 'next-writer/'
+  nextWriterPrefix: 'next-writer/',
+  /** Marks a writer key of an evicted node: apply ignores every op it writes. */
+  evictedWriter: (key: Uint8Array) => `evicted/${hexKey(key)}`,
+  inviteRevoked: (id: Uint8Array) => `invite-revoked/${hexKey(id)}`
 } as const
 
 /**
@@ -115,7 +124,7 @@ export const ViewKey = {
  * itself; proposals and next writers belong to the epoch they were made in.
  */
 export const SEEDED_PREFIXES: readonly string[] = [
-  ViewKey.nodePrefix, ViewKey.drainPrefix, ViewKey.heartbeatPrefix, 'invite/', 'invite-use/',
+  ViewKey.nodePrefix, ViewKey.drainPrefix, ViewKey.heartbeatPrefix, 'invite/', 'invite-use/', 'invite-revoked/',
   ViewKey.cloudPrefix, ViewKey.holdPrefix, ViewKey.progressPrefix
 ]
 

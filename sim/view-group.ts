@@ -95,4 +95,4 @@ export class ViewGroup {
 }
 
 /** The simulator has no Autobase: writer membership lives only in the view's records. */
-const NO_WRITER_HOST = { async addWriter () {} }
+const NO_WRITER_HOST = { async addWriter () {}, async removeWriter () { return true } }

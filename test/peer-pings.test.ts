@@ -69,7 +69,7 @@ test('routing takes the better of the view\'s and the pings\' judgement, and the
     { type: OpType.ANNOUNCE, lamport: 1, nodeId: node, url: 'http://n', zone: 'z', capacity: 100 },
     { type: OpType.HEARTBEAT, nodeId: node, seq: 1, clockMs: 0, load: EMPTY_LOAD }
   ]
-  await applyNodes(ops.map((op) => ({ value: encodeOp(op), from: { key: writer } })), store, { addWriter: async () => {} }, { maxIndexers: 3 })
+  await applyNodes(ops.map((op) => ({ value: encodeOp(op), from: { key: writer } })), store, { addWriter: async () => {}, removeWriter: async () => true }, { maxIndexers: 3 })
   const snapshot = await readSnapshot(store)
   const nodeHex = hexKey(node)
   const tracker = new LivenessTracker(LIVENESS)

@@ -20,7 +20,9 @@ const samples: Op[] = [
   { type: OpType.NEXT_WRITER, nodeId: id, epoch: 3, writerKey: randomBytes(32) },
   { type: OpType.EPOCH_PROPOSE, nodeId: id, epoch: 3, key: randomBytes(32), replaces: randomBytes(32) },
   { type: OpType.SEED, epoch: 3, entries: [{ key: 'cloud/ab', value: randomBytes(20) }, { key: 'node/cd', value: Buffer.alloc(0) }], done: true },
-  { type: OpType.REBIND, nodeId: id, writerKey: randomBytes(32) }
+  { type: OpType.REBIND, nodeId: id, writerKey: randomBytes(32) },
+  { type: OpType.EVICT, lamport: 12, nodeId: id },
+  { type: OpType.INVITE_REVOKE, inviteId: randomBytes(32) }
 ]
 
 test('every op type round-trips', () => {
@@ -28,7 +30,7 @@ test('every op type round-trips', () => {
 })
 
 test('type numbers are append-only: the ones already on disk keep their meaning', () => {
-  assert.deepEqual({ ...OpType }, { ADD_WRITER: 1, ANNOUNCE: 2, HEARTBEAT: 3, DRAIN: 4, UNDRAIN: 5, LEAVE: 6, INVITE: 7, CLOUD_ADD: 8, CLOUD_REMOVE: 9, CLOUD_HOLD: 10, CLOUD_PROGRESS: 11, NEXT_WRITER: 12, EPOCH_PROPOSE: 13, SEED: 14, REBIND: 15 })
+  assert.deepEqual({ ...OpType }, { ADD_WRITER: 1, ANNOUNCE: 2, HEARTBEAT: 3, DRAIN: 4, UNDRAIN: 5, LEAVE: 6, INVITE: 7, CLOUD_ADD: 8, CLOUD_REMOVE: 9, CLOUD_HOLD: 10, CLOUD_PROGRESS: 11, NEXT_WRITER: 12, EPOCH_PROPOSE: 13, SEED: 14, REBIND: 15, EVICT: 16, INVITE_REVOKE: 17 })
   assert.equal(encodeOp(samples[1] as Op)[0], OP_VERSION)
 })
 

@@ -31,7 +31,7 @@ async function setup (ops: Op[]) {
   const store = new MemoryViewStore()
   let lamport = 100
   const apply = async (more: Op[]) => {
-    await applyNodes(more.map((op) => ({ value: encodeOp(op), from: { key: writer } })), store, { async addWriter () {} }, { maxIndexers: 3 })
+    await applyNodes(more.map((op) => ({ value: encodeOp(op), from: { key: writer } })), store, { async addWriter () {}, async removeWriter () { return true } }, { maxIndexers: 3 })
     return readSnapshot(store)
   }
   const config = defaultConfig({ rejoinStableMs: 0 })

@@ -45,7 +45,7 @@ function normal (s: ClusterSnapshot): unknown {
 test('refreshSnapshot after any batches of ops equals readSnapshot of the same view', async () => {
   await fc.assert(fc.asyncProperty(fc.array(fc.array(opArb, { maxLength: 8 }), { maxLength: 8 }), async (batches) => {
     const store = new ChangeTrackingStore(new MemoryViewStore())
-    const host = { async addWriter () {} }
+    const host = { async addWriter () {}, async removeWriter () { return true } }
     // Announce every node first so node-only records have an owner.
     const intro = nodes.map((nodeId, i) => ({ value: encodeOp({ type: OpType.ANNOUNCE, lamport: 0, nodeId, url: `http://n${i}`, zone: 'z', capacity: 1 }), from: { key: writers[i] as Buffer } }))
     await applyNodes(intro, store, host, { maxIndexers: 3 })

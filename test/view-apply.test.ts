@@ -4,19 +4,16 @@ import { randomBytes } from 'node:crypto'
 import { test } from 'node:test'
 import { applyNodes, applyRaw, type ApplyContext, type InputNode } from '../node/view/apply.js'
 import { readSnapshot } from '../node/view/snapshot.js'
-import { MemoryViewStore, type WriterHost } from '../node/view/view-store.js'
-import { EMPTY_LOAD, encodeOp, NO_INVITE, OpType, type Op } from '../protocol/index.js'
+import { MemoryViewStore } from '../node/view/view-store.js'
+import { EMPTY_LOAD, encodeOp, NO_INVITE, NodeState, OpType, type Op } from '../protocol/index.js'
+import { dump, hostFor, node } from './view-fixtures.js'
 
 const ctx: ApplyContext = { maxIndexers: 3 }
-const hostFor = (added: Array<[string, boolean]> = []): WriterHost => ({
-  async addWriter (key, { indexer }) { added.push([key.toString('hex'), indexer]) }
-})
 
 const writerA = randomBytes(32)
 const writerB = randomBytes(32)
 const nodeA = randomBytes(32)
 const nodeB = randomBytes(32)
-const node = (from: Buffer, op: Op): InputNode => ({ value: encodeOp(op), from: { key: from } })
 const announce = (from: Buffer, nodeId: Buffer, lamport: number, url: string): InputNode =>
   node(from, { type: OpType.ANNOUNCE, lamport, nodeId, url, zone: 'z', capacity: 100 })
 const heartbeat = (from: Buffer, nodeId: Buffer, seq: number): InputNode =>
@@ -26,10 +23,6 @@ async function applyAll (nodes: InputNode[]): Promise<MemoryViewStore> {
   const store = new MemoryViewStore()
   await applyNodes(nodes, store, hostFor(), ctx)
   return store
-}
-
-function dump (store: MemoryViewStore): string {
-  return JSON.stringify([...store.entries].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, v.toString('hex')]))
 }
 
 function shuffle<T> (items: T[], seed: number): T[] {
@@ -179,4 +172,50 @@ test('rebind moves a node to a new writer key only when that key is a writer', a
   const beat: Op = { type: OpType.HEARTBEAT, nodeId: nodeA, seq: 5, clockMs: 1, load: EMPTY_LOAD }
   assert.equal((await applyRaw(encodeOp(beat), writerA, store, hostFor(), ctx)).applied, false, 'the old key no longer speaks for the node')
   assert.equal((await applyRaw(encodeOp(beat), fresh, store, hostFor(), ctx)).applied, true, 'the new key does')
+})
+
+test('evict: the writer is removed, the node is gone for placement, and nothing it writes afterwards counts', async () => {
+  const removed: string[] = []
+  const store = new MemoryViewStore()
+  const host = hostFor([], removed)
+  const apply = (from: Buffer, op: Op) => applyRaw(encodeOp(op), from, store, host, ctx)
+  for (const w of [writerA, writerB]) await apply(writerA, { type: OpType.ADD_WRITER, key: w, inviteId: NO_INVITE })
+  await applyNodes([announce(writerA, nodeA, 1, 'http://a'), announce(writerB, nodeB, 1, 'http://b')], store, host, ctx)
+  assert.equal((await apply(writerB, { type: OpType.EVICT, lamport: 2, nodeId: nodeB })).applied, false, 'a node cannot evict itself')
+  assert.equal((await apply(writerA, { type: OpType.EVICT, lamport: 2, nodeId: randomBytes(32) })).applied, false, 'unknown nodes cannot be evicted')
+  assert.equal((await apply(writerA, { type: OpType.EVICT, lamport: 2, nodeId: nodeB })).applied, true)
+  assert.deepEqual(removed, [writerB.toString('hex')])
+  const before = dump(store)
+  const snapshot = await readSnapshot(store)
+  assert.equal(snapshot.byId.get(nodeB.toString('hex'))?.record.state, NodeState.EVICTED)
+
+  // Whatever the evicted writer sends later is skipped: its own records, cloud and admin ops, even a fresh announce.
+  const cloud = randomBytes(32)
+  const later: Op[] = [
+    { type: OpType.HEARTBEAT, nodeId: nodeB, seq: 9, clockMs: 9, load: EMPTY_LOAD },
+    { type: OpType.ANNOUNCE, lamport: 99, nodeId: nodeB, url: 'http://b2', zone: 'z', capacity: 1 },
+    { type: OpType.LEAVE, lamport: 99, nodeId: nodeB },
+    { type: OpType.CLOUD_ADD, lamport: 99, key: cloud, replicas: 1 },
+    { type: OpType.DRAIN, lamport: 99, nodeId: nodeA },
+    { type: OpType.ADD_WRITER, key: randomBytes(32), inviteId: NO_INVITE },
+    { type: OpType.EVICT, lamport: 99, nodeId: nodeA }
+  ]
+  for (const op of later) assert.equal((await apply(writerB, op)).applied, false, `evicted writer's ${op.type} is skipped`)
+  assert.equal(dump(store), before)
+  assert.equal((await apply(writerA, { type: OpType.EVICT, lamport: 3, nodeId: nodeB })).applied, false, 'eviction happens once')
+})
+
+test('a revoked invite admits nobody, and revoking an unknown invite does nothing', async () => {
+  const store = new MemoryViewStore()
+  const added: Array<[string, boolean]> = []
+  const host = hostFor(added)
+  const inviteId = randomBytes(32)
+  const apply = (op: Op) => applyRaw(encodeOp(op), writerA, store, host, ctx)
+  await apply({ type: OpType.ADD_WRITER, key: writerA, inviteId: NO_INVITE })
+  assert.equal((await apply({ type: OpType.INVITE_REVOKE, inviteId })).applied, false)
+  await apply({ type: OpType.INVITE, inviteId, publicKey: randomBytes(32), expiresMs: 1, uses: 5 })
+  assert.equal((await apply({ type: OpType.ADD_WRITER, key: randomBytes(32), inviteId })).applied, true)
+  assert.equal((await apply({ type: OpType.INVITE_REVOKE, inviteId })).applied, true)
+  assert.equal((await apply({ type: OpType.ADD_WRITER, key: randomBytes(32), inviteId })).applied, false, 'revoked: no further use')
+  assert.equal(added.length, 2)
 })

@@ -64,7 +64,14 @@ declare module 'hyperdht/testnet.js' {
 declare module 'hyperswarm' {
   import { EventEmitter } from 'node:events'
   import type { Duplex } from 'node:stream'
-  export interface PeerInfo { publicKey: Buffer, topics: Buffer[], client: boolean }
+  export interface PeerInfo {
+    publicKey: Buffer
+    topics: Buffer[]
+    client: boolean
+    /** Set when the firewall refused the peer; the swarm never tries it again until unset. */
+    banned: boolean
+    ban (banned: boolean): void
+  }
   export interface SwarmConnection extends Duplex {
     remotePublicKey: Buffer
     publicKey: Buffer
@@ -80,6 +87,8 @@ declare module 'hyperswarm' {
     keyPair?: { publicKey: Buffer, secretKey: Buffer }
     bootstrap?: Array<{ host: string, port: number } | string>
     maxPeers?: number
+    /** A DHT node to share with another swarm instead of starting one. */
+    dht?: EventEmitter
     firewall?: (remotePublicKey: Buffer, payload?: unknown) => boolean
   }
   export default class Hyperswarm extends EventEmitter {
@@ -121,6 +130,9 @@ declare module 'corestore' {
     /** Closes every session and deletes the core from storage. */
     purge (): Promise<void>
     download (range?: { start?: number, end?: number, linear?: boolean }): { done (): Promise<void>, destroy (): void }
+    /** Small values kept with the core in its storage. */
+    setUserData (key: string, value: Buffer | null): Promise<void>
+    getUserData (key: string): Promise<Buffer | null>
   }
   export default class Corestore {
     constructor (storage: string | import('hypercore-storage').default, opts?: Record<string, unknown>)

@@ -13,7 +13,13 @@ export function inviteCommand (): Command {
   adminOptions(cmd)
   option(cmd, '--ttl <duration>', 'how long the invite stays valid (e.g. 30m, 24h, 7d)', '24h')
   option(cmd, '--uses <n>', 'how many machines may join with it', '1')
-  cmd.action(async (opts: AdminOpts & { ttl: string, uses: string }) => {
+  option(cmd, '--revoke <invite>', 'revoke this invite instead: no member admits anyone with it any more')
+  cmd.action(async (opts: AdminOpts & { ttl: string, uses: string, revoke?: string }) => {
+    if (opts.revoke !== undefined) {
+      await adminRequest(await resolveTarget(opts), 'POST', '/api/invites/revoke', { invite: opts.revoke })
+      process.stdout.write('invite revoked\n')
+      return
+    }
     const body = { ttlMs: parseDuration(opts.ttl, '--ttl'), uses: parseIntSetting('uses', opts.uses, 1, 10_000) }
     const reply = await adminRequest<{ invite: string }>(await resolveTarget(opts), 'POST', '/api/invites', body)
     process.stdout.write(reply.invite + '\n')

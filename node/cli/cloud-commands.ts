@@ -1,4 +1,4 @@
-// `bevy cloud add|ls|show|rm` and `bevy drain|undrain`: clients of the admin API.
+// `bevy cloud add|ls|show|rm`, `bevy drain|undrain` and `bevy remove`: clients of the admin API.
 import Table from 'cli-table3'
 import { Command } from 'commander'
 import { formatKey, MAX_REPLICAS, parseKey } from '../../protocol/index.js'
@@ -75,6 +75,18 @@ export function drainCommand (drain: boolean): Command {
     const node = formatKey(parseKey(nodeText, 'node id'))
     await adminRequest(await resolveTarget(opts), drain ? 'POST' : 'DELETE', `/api/nodes/${node}/drain`)
     print(`node ${node} ${drain ? 'draining' : 'undrained'}`)
+  })
+  return cmd
+}
+
+export function removeCommand (): Command {
+  const cmd = adminOptions(new Command('remove')
+    .description('evict a node for good: its writer is removed, its connections refused and its replicas move (it must wipe its storage to join again)')
+    .argument('<node>', 'the node id (z-base-32 or hex)'))
+  cmd.action(async (nodeText: string, opts: AdminOpts) => {
+    const node = formatKey(parseKey(nodeText, 'node id'))
+    await adminRequest(await resolveTarget(opts), 'DELETE', `/api/nodes/${node}`)
+    print(`node ${node} evicted`)
   })
   return cmd
 }

@@ -10,7 +10,8 @@ import {
   cloudRecordCodec, holdRecordCodec, progressRecordCodec, MAX_REPLICAS,
   epochRecordCodec, nextWriterRecordCodec, proposalRecordCodec, SEEDED_PREFIXES,
   type EpochProposeOp, type NextWriterOp, type RebindOp, type SeedOp,
-  type CloudAddOp, type CloudHoldOp, type CloudProgressOp, type CloudRemoveOp, type Codec, type NodeRecord, type Op, type Stamp, type UndrainOp
+  type CloudAddOp, type CloudHoldOp, type CloudProgressOp, type CloudRemoveOp, type Codec, type NodeRecord, type Op, type Stamp, type UndrainOp,
+  type EvictOp, type InviteRevokeOp
 } from '../../protocol/index.js'
 import type { ViewStore, WriterHost } from './view-store.js'
 
@@ -49,6 +50,9 @@ export async function applyRaw (bytes: unknown, from: Buffer, store: ViewStore, 
     throw err
   }
   if ('lamport' in op) ctx.onLamport?.(op.lamport)
+  // An evicted node's writer may still have ops in flight (or write more before Autobase drops
+  // it): none of them counts, whatever it is.
+  if (await store.get(ViewKey.evictedWriter(from)) !== null) return skip(`${opName(op.type)}: written by an evicted node`)
   try {
     return await applyOp(op, from, store, host, ctx)
   } catch (err) {
@@ -75,6 +79,8 @@ export function applyOp (op: Op, from: Buffer, store: ViewStore, host: WriterHos
     case OpType.EPOCH_PROPOSE: return applyProposal(op, from, store)
     case OpType.SEED: return applySeed(op, from, store, ctx)
     case OpType.REBIND: return applyRebind(op, store)
+    case OpType.EVICT: return applyEvict(op, from, store, host)
+    case OpType.INVITE_REVOKE: return applyInviteRevoke(op, store)
   }
 }
 
@@ -87,6 +93,7 @@ async function applyAddWriter (op: AddWriterOp, store: ViewStore, host: WriterHo
     const invite = decodeRecord(inviteRecordCodec, inviteBytes)
     const used = await countRange(store, ViewKey.inviteUsePrefix(op.inviteId))
     if (used >= invite.uses) return skip('add-writer: invite used up')
+    if (await store.get(ViewKey.inviteRevoked(op.inviteId)) !== null) return skip('add-writer: invite revoked')
     await store.put(ViewKey.inviteUse(op.inviteId, op.key), Buffer.alloc(0))
   }
   const indexers = await countIndexers(store)
@@ -99,6 +106,7 @@ async function applyAddWriter (op: AddWriterOp, store: ViewStore, host: WriterHo
 async function applyAnnounce (op: AnnounceOp, from: Buffer, store: ViewStore): Promise<Outcome> {
   const existing = await readNode(store, op.nodeId)
   if (existing !== null && !existing.writerKey.equals(from)) return skip('announce: node id belongs to another writer')
+  if (existing?.state === NodeState.EVICTED) return skip('announce: node was evicted')
   const next: NodeRecord = {
     lamport: op.lamport,
     writer: from,
@@ -134,6 +142,7 @@ async function applyLeave (op: LeaveOp, from: Buffer, store: ViewStore): Promise
   const node = await readNode(store, op.nodeId)
   if (node === null) return skip('leave: unknown node')
   if (!node.writerKey.equals(from)) return skip('leave: not written by the node itself')
+  if (node.state === NodeState.EVICTED) return skip('leave: node was evicted')
   const next: NodeRecord = { ...node, lamport: op.lamport, writer: from, state: NodeState.LEFT }
   if (!stampWins(next, node)) return skip('leave: stale')
   await store.put(ViewKey.node(op.nodeId), encodeRecord(nodeRecordCodec, next))
@@ -156,8 +165,9 @@ async function applyCloud (op: CloudAddOp | CloudRemoveOp, from: Buffer, store: 
   const key = ViewKey.cloud(op.key)
   const existing = await store.get(key)
   const previous = existing === null ? null : decodeRecord(cloudRecordCodec, existing)
-  // A removal keeps the replica count, so the tombstone still says what the cloud was.
-  const next = { lamport: op.lamport, writer: from, replicas: adding ? op.replicas : (previous?.replicas ?? 0), removed: !adding }
+  // A tombstone carries no replica count: copying the record it replaces would make it depend on
+  // which adds happened to be applied before the removal, so views would differ by order.
+  const next = { lamport: op.lamport, writer: from, replicas: adding ? op.replicas : 0, removed: !adding }
   if (previous !== null && !stampWins(next, previous)) return skip(`${opName(op.type)}: stale`)
   await store.put(key, encodeRecord(cloudRecordCodec, next))
   return APPLIED
@@ -221,6 +231,34 @@ async function applyRebind (op: RebindOp, store: ViewStore): Promise<Outcome> {
   return APPLIED
 }
 
+async function applyEvict (op: EvictOp, from: Buffer, store: ViewStore, host: WriterHost): Promise<Outcome> {
+  const node = await readNode(store, op.nodeId)
+  if (node === null) return skip('evict: unknown node')
+  if (node.state === NodeState.EVICTED) return skip('evict: already evicted')
+  if (node.writerKey.equals(from)) return skip('evict: a node cannot evict itself (it leaves)')
+  // Eviction is final, so it needs no stamp contest: the node record keeps its stamp and only
+  // changes state, and no later announce or leave of the node is accepted.
+  await store.put(ViewKey.node(op.nodeId), encodeRecord(nodeRecordCodec, { ...node, state: NodeState.EVICTED }))
+  await store.put(ViewKey.evictedWriter(node.writerKey), Buffer.alloc(0))
+  const writerKey = ViewKey.writer(node.writerKey)
+  const writer = await store.get(writerKey)
+  if (writer !== null) {
+    // Autobase refuses to remove the last indexer; the writer stays but every op it writes is ignored.
+    if (await host.removeWriter(node.writerKey)) {
+      await store.put(writerKey, encodeRecord(writerRecordCodec, { ...decodeRecord(writerRecordCodec, writer), indexer: false }))
+    }
+  }
+  return APPLIED
+}
+
+async function applyInviteRevoke (op: InviteRevokeOp, store: ViewStore): Promise<Outcome> {
+  if (await store.get(ViewKey.invite(op.inviteId)) === null) return skip('invite-revoke: unknown invite')
+  const key = ViewKey.inviteRevoked(op.inviteId)
+  if (await store.get(key) !== null) return skip('invite-revoke: already revoked')
+  await store.put(key, Buffer.alloc(0))
+  return APPLIED
+}
+
 /** The epoch a view belongs to: 0 until a seed sealed it. */
 export async function currentEpoch (store: ViewStore): Promise<number> {
   const bytes = await store.get(ViewKey.epoch)
@@ -232,6 +270,7 @@ async function refuseUnlessSelf (store: ViewStore, nodeId: Buffer, from: Buffer,
   const node = await readNode(store, nodeId)
   if (node === null) return skip(`${what}: unknown node`)
   if (!node.writerKey.equals(from)) return skip(`${what}: not written by the node itself`)
+  if (node.state === NodeState.EVICTED) return skip(`${what}: node was evicted`)
   return null
 }
 

@@ -17,6 +17,7 @@ export function viewEvents (prev: ClusterSnapshot, next: ClusterSnapshot): BevyE
         continue
       }
       if (before.record.state !== NodeState.LEFT && node.record.state === NodeState.LEFT) out.push({ kind: 'leave', node: id, message: 'node left the bevy' })
+      if (before.record.state !== NodeState.EVICTED && node.record.state === NodeState.EVICTED) out.push({ kind: 'evict', node: id, message: 'node evicted by an operator' })
       if (before.drained !== node.drained) out.push({ kind: node.drained ? 'drain' : 'undrain', node: id, message: node.drained ? 'node draining' : 'node undrained' })
     }
   }

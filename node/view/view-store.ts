@@ -13,6 +13,8 @@ export interface ViewStore {
 /** Side effects on the Autobase itself (writer membership) that apply may request. */
 export interface WriterHost {
   addWriter (key: Buffer, opts: { indexer: boolean }): Promise<void>
+  /** Removes a writer; false when Autobase may not (it is the last indexer). */
+  removeWriter (key: Buffer): Promise<boolean>
 }
 
 export class MemoryViewStore implements ViewStore {

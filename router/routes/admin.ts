@@ -20,6 +20,18 @@ export function adminRoutes (bevy: Bevy) {
       return { invite: invite.text, expiresAt: new Date(invite.expiresMs).toISOString(), uses: invite.uses }
     })
 
+    app.post<{ Body: { invite: string } }>('/api/invites/revoke', {
+      schema: {
+        summary: 'Revoke an invite: no member admits anyone with it any more',
+        tags: ['nodes'],
+        body: { type: 'object', properties: { invite: { type: 'string', minLength: 1, maxLength: 1024 } }, required: ['invite'], additionalProperties: false },
+        response: { 200: { type: 'object', properties: { revoked: { type: 'boolean' } }, required: ['revoked'] }, '4xx': errorSchema, '5xx': errorSchema }
+      }
+    }, async (request) => {
+      await requireOpen(bevy).revokeInvite(request.body.invite)
+      return { revoked: true }
+    })
+
     app.post('/api/leave', {
       schema: {
         summary: 'Leave the bevy for good and stop this node. 409 STILL_HOLDING while it holds replicas: drain it first (`bevy leave` does it all)',

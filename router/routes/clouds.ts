@@ -69,7 +69,7 @@ export function cloudRoutes (bevy: Bevy) {
   }
 }
 
-/** Drains: /api/nodes/<id>/drain. */
+/** Drains (/api/nodes/<id>/drain) and evictions (DELETE /api/nodes/<id>). */
 export function nodeRoutes (bevy: Bevy) {
   return async function (app: FastifyInstance): Promise<void> {
     const reply = { 200: { type: 'object', properties: { node: { type: 'string' }, drained: { type: 'boolean' } } }, ...errors }
@@ -82,6 +82,12 @@ export function nodeRoutes (bevy: Bevy) {
       const id = parseKey(request.params.id, 'node id')
       await requireOpen(bevy).setDrained(id, false)
       return { node: formatKey(id), drained: false }
+    })
+    const evicted = { 200: { type: 'object', properties: { node: { type: 'string' }, evicted: { type: 'boolean' } }, required: ['node', 'evicted'] }, ...errors }
+    app.delete<{ Params: { id: string } }>('/api/nodes/:id', { schema: { summary: 'Evict a node: its writer is removed, its connections refused, its replicas move', tags: ['nodes'], response: evicted } }, async (request) => {
+      const id = parseKey(request.params.id, 'node id')
+      await requireOpen(bevy).evict(id)
+      return { node: formatKey(id), evicted: true }
     })
   }
 }
