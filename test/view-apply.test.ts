@@ -5,7 +5,7 @@ import { test } from 'node:test'
 import { applyNodes, applyRaw, type ApplyContext, type InputNode } from '../node/view/apply.js'
 import { readSnapshot } from '../node/view/snapshot.js'
 import { MemoryViewStore } from '../node/view/view-store.js'
-import { EMPTY_LOAD, encodeOp, NO_INVITE, NodeState, OpType, type Op } from '../protocol/index.js'
+import { EMPTY_LOAD, encodeOp, MAX_LAMPORT, NO_INVITE, NodeState, OpType, type Op } from '../protocol/index.js'
 import { dump, hostFor, node } from './view-fixtures.js'
 
 const ctx: ApplyContext = { maxIndexers: 3 }
@@ -218,4 +218,16 @@ test('a revoked invite admits nobody, and revoking an unknown invite does nothin
   assert.equal((await apply({ type: OpType.INVITE_REVOKE, inviteId })).applied, true)
   assert.equal((await apply({ type: OpType.ADD_WRITER, key: randomBytes(32), inviteId })).applied, false, 'revoked: no further use')
   assert.equal(added.length, 2)
+})
+
+test('a stamp beyond MAX_LAMPORT is refused, so one peer cannot push every clock past what can be encoded', async () => {
+  const seen: number[] = []
+  const store = new MemoryViewStore()
+  const host = hostFor()
+  const stamps = { maxIndexers: 3, onLamport: (n: number) => seen.push(n) }
+  await applyRaw(encodeOp({ type: OpType.ADD_WRITER, key: writerA, inviteId: NO_INVITE }), writerA, store, host, stamps)
+  const huge = await applyRaw(encodeOp({ type: OpType.CLOUD_ADD, lamport: 2 ** 53 - 1, key: randomBytes(32), replicas: 1 }), writerA, store, host, stamps)
+  assert.equal(huge.applied, false)
+  assert.deepEqual(seen, [])
+  assert.equal((await applyRaw(encodeOp({ type: OpType.CLOUD_ADD, lamport: MAX_LAMPORT, key: randomBytes(32), replicas: 1 }), writerA, store, host, stamps)).applied, true)
 })

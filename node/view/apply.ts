@@ -4,7 +4,7 @@
 // order Autobase linearised them in. A malformed or unauthorised op is skipped, never thrown.
 import {
   BevyError, decodeOp, decodeRecord, encodeRecord, isBevyError, NodeState, NO_INVITE, OpType,
-  opName, prefixEnd, stampWins, ViewKey,
+  MAX_LAMPORT, opName, prefixEnd, stampWins, ViewKey,
   drainRecordCodec, heartbeatRecordCodec, inviteRecordCodec, nodeRecordCodec, writerRecordCodec,
   type AddWriterOp, type AnnounceOp, type DrainOp, type HeartbeatOp, type InviteOp, type LeaveOp,
   cloudRecordCodec, holdRecordCodec, progressRecordCodec, MAX_REPLICAS,
@@ -49,7 +49,10 @@ export async function applyRaw (bytes: unknown, from: Buffer, store: ViewStore, 
     if (isBevyError(err)) return skip(`${err.code}: ${err.message}`)
     throw err
   }
-  if ('lamport' in op) ctx.onLamport?.(op.lamport)
+  if ('lamport' in op) {
+    if (op.lamport > MAX_LAMPORT) return skip(`${opName(op.type)}: lamport ${op.lamport} is beyond ${MAX_LAMPORT}`)
+    ctx.onLamport?.(op.lamport)
+  }
   // An evicted node's writer may still have ops in flight (or write more before Autobase drops
   // it): none of them counts, whatever it is.
   if (await store.get(ViewKey.evictedWriter(from)) !== null) return skip(`${opName(op.type)}: written by an evicted node`)
