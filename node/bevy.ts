@@ -23,6 +23,7 @@ import { CloudHost } from './clouds/cloud-host.js'
 import type { ReplicaState } from './clouds/cloud-replica.js'
 import { dirBytes, freeDiskBytes } from './disk.js'
 import { EventJournal } from './events.js'
+import { fullReason } from './fullness.js'
 import { LoadSampler } from './load-sampler.js'
 import { silentLogger, type Logger } from './log.js'
 import { Mesh } from './mesh.js'
@@ -334,7 +335,7 @@ export class Bevy extends ReadyResource {
       new Repeater(Math.min(1000, this.config.heartbeatIntervalMs), async () => { this.checkLiveness(); this.scheduleReconcile() }, onError),
       new Repeater(this.config.discoveryRefreshMs, () => this.refreshDiscovery(), onError),
       new Repeater(this.config.syncProgressIntervalMs, () => this.writeProgress(), onError),
-      new Repeater(this.config.diskUsageIntervalMs, async () => { this.diskBytes = await dirBytes(this.config.storage) }, onError)
+      new Repeater(this.config.diskUsageIntervalMs, async () => { this.diskBytes = await dirBytes(this.config.storage); await this.checkFull() }, onError)
     )
     this.diskBytes = await dirBytes(storage)
     this.sampler.refreshCpu()
@@ -616,6 +617,30 @@ export class Bevy extends ReadyResource {
     if (cluster === null || host === null || !cluster.writable || this.closing !== null) return
     const ops = host.progressOps(this.id, () => cluster.lamport.tick())
     if (ops.length > 0) await cluster.appendMany(ops)
+  }
+
+  /**
+   * Tells the bevy whether this node takes new replicas: full when its storage reaches the
+   * capacity it offered, the disk runs low or it holds maxCloudsPerNode clouds. Placement then
+   * sends new clouds elsewhere and leaves this node the ones it holds, which it keeps serving.
+   */
+  private async checkFull (): Promise<void> {
+    const { cluster, host } = this
+    const self = this.snapshot.byId.get(hexKey(this.id))
+    if (cluster === null || host === null || self === undefined || !cluster.writable || this.closing !== null) return
+    const reason = fullReason({
+      diskBytes: this.diskBytes,
+      capacityBytes: self.record.capacity,
+      freeDiskBytes: await freeDiskBytes(this.config.storage),
+      cloudsHeld: [...host.heldClouds()].length,
+      wasFull: self.full
+    }, this.config)
+    const full = reason !== null
+    if (full === self.full) return
+    await cluster.append({ type: OpType.FULL, lamport: cluster.lamport.tick(), nodeId: this.id, full })
+    if (full) this.log.warn({ reason }, 'node full: taking no new replicas, keeping and serving the ones it holds')
+    else this.log.info('node has room again: taking new replicas')
+    await this.refresh()
   }
 
   /** Announces url, zone and capacity when the view does not already hold them. */

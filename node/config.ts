@@ -75,6 +75,18 @@ export const TUNABLES = {
     default: 120_000, min: 1000, max: 3_600_000,
     doc: 'How long a node a member just admitted by invite may connect before the view names it. Longer tolerates a slow joiner; shorter closes the door sooner on one that never announces.'
   },
+  maxCloudsPerNode: {
+    default: 100_000, min: 1, max: 10_000_000,
+    doc: 'Most clouds one node holds; at the cap it reports itself full and takes no new replicas (it keeps serving its own). Lower bounds memory and open files per node; the bevy then needs more nodes for as many clouds.'
+  },
+  minFreeDiskBytes: {
+    default: 64 * 1024 * 1024, min: 0, max: 1024 ** 5,
+    doc: 'Free disk below which a node reports itself full, whatever --capacity says. Higher keeps more room for the clouds it holds to grow; lower uses the disk more fully.'
+  },
+  fullResumeMarginPermille: {
+    default: 50, min: 0, max: 500,
+    doc: 'How far below a limit (disk, free space, clouds) a full node must get before it takes new replicas again. Wider stops a node at the line from flipping; narrower uses the space sooner.'
+  },
   maxPeers: {
     default: 64, min: 2, max: 10_000,
     doc: 'Most connections each of a node\'s two swarms (members; cloud peers and pairing) keeps. More serves more cloud peers at once; each connection costs memory and keep-alive traffic.'

@@ -42,7 +42,9 @@ export class PlacementRunner {
     if (this.last !== null && this.deps.tracker.stale(this.deps.clock.now())) return this.last.placement
     const nodes = this.inputNodes(snapshot)
     const last = this.last
-    if (last !== null && sameNodeInput(last.nodes, nodes) && last.clouds === snapshot.clouds) {
+    // A full node's targets follow its holdings, so then new holdings mean a new computation.
+    const targetsIgnoreHoldings = !nodes.some((n) => n.full === true)
+    if (last !== null && sameNodeInput(last.nodes, nodes) && last.clouds === snapshot.clouds && (targetsIgnoreHoldings || last.holdings === snapshot.holdings)) {
       if (last.holdings === snapshot.holdings) return last.placement
       this.last = { ...last, placement: last.placement.withHoldings(snapshot.holdings, snapshot.heldBy), holdings: snapshot.holdings }
       return this.last.placement
@@ -75,7 +77,8 @@ export class PlacementRunner {
       zone: n.record.zone,
       capacityBytes: n.record.capacity,
       eligible: !n.drained && tracker.stable(n.idHex, now),
-      serving: tracker.state(n.idHex, now) !== 'down'
+      serving: tracker.state(n.idHex, now) !== 'down',
+      full: n.full
     }))
   }
 }
@@ -86,7 +89,7 @@ function sameNodeInput (a: readonly PlacementNode[], b: readonly PlacementNode[]
   for (let i = 0; i < a.length; i++) {
     const x = a[i] as PlacementNode
     const y = b[i] as PlacementNode
-    if (x.id !== y.id || x.zone !== y.zone || x.capacityBytes !== y.capacityBytes || x.eligible !== y.eligible || x.serving !== y.serving) return false
+    if (x.id !== y.id || x.zone !== y.zone || x.capacityBytes !== y.capacityBytes || x.eligible !== y.eligible || x.serving !== y.serving || x.full !== y.full) return false
   }
   return true
 }

@@ -12,6 +12,8 @@ export interface NodeStatus {
   state: NodeStatusState
   indexer: boolean
   capacity: number
+  /** Takes no new replicas: its disk or cloud cap is reached (it keeps serving what it holds). */
+  full: boolean
   load: { cpu: number, mem: number, eventLoop: number, rssBytes: number, memFreeBytes: number, connections: number } | null
   heartbeatSeq: number | null
   heartbeatAgeMs: number | null
@@ -61,6 +63,7 @@ export function buildStatus (opts: {
         state: nodeState(node, opts.tracker, opts.nowMs),
         indexer: node.indexer,
         capacity: node.record.capacity,
+        full: node.full,
         load: hb === null
           ? null
           : {

@@ -145,6 +145,9 @@ function rankByWeightedScore (cloud: AssignCloud, nodes: RankedNodes, k: number)
   return top
 }
 
+/** The cap of a node that takes no new members at all (a full node): assign never picks it. */
+export const CLOSED_CAP = -Infinity
+
 /** Ways for a caller that knows more to spare assign work; each must give what assign would compute. */
 export interface AssignShortcuts {
   /** Per node, how many members `kept` lists for it over all clouds. */
@@ -235,7 +238,7 @@ function repairOverload (nodes: RankedNodes, caps: Float64Array, load: Float64Ar
         const members = movable.get(pos) as number[]
         const spread = zoneCount(members)
         for (let w = 0; w < n; w++) {
-          if (seen.has(w) || members.includes(w)) continue
+          if (seen.has(w) || members.includes(w) || caps[w] === CLOSED_CAP) continue
           if (zoneCount(members.map((m) => (m === u ? w : m))) < spread) continue
           seen.add(w)
           prev.set(w, { from: u, pos })
@@ -311,7 +314,7 @@ const UNDER_CAP = 2
 function takeWhere (ranked: number[], chosen: number[], want: number, needs: number, zoneOf: Int32Array, caps: Float64Array, load: Float64Array): void {
   for (const i of ranked) {
     if (chosen.length === want) return
-    if (chosen.includes(i)) continue
+    if (chosen.includes(i) || caps[i] === CLOSED_CAP) continue
     if ((needs & UNDER_CAP) !== 0 && !((load[i] as number) < (caps[i] as number))) continue
     if ((needs & FRESH_ZONE) !== 0 && chosen.some((m) => zoneOf[m] === zoneOf[i])) continue
     chosen.push(i)

@@ -13,7 +13,7 @@
 // Recomputations are the common case (every node recomputes when its liveness judgement changes):
 // they read each cloud's ranking off the reference's instead of ranking every node again, and a
 // node input seen lately (another node judging alike) gets the computation already made.
-import { assign, orderClouds, rankAmong, rankedNodes, rankTop, type AssignCloud, type RankedNodes } from './assign.js'
+import { assign, CLOSED_CAP, orderClouds, rankAmong, rankedNodes, rankTop, type AssignCloud, type RankedNodes } from './assign.js'
 import { weightOf } from './hash.js'
 import { Refilled } from './refilled.js'
 import { loadCaps, replicaCounts, type ReplicaCounts } from './shares.js'
@@ -72,6 +72,9 @@ export class PlacementEngine {
 
   compute (input: PlacementInput): Placement {
     const ref = this.referenceFor(input.nodes, input.clouds)
+    // A full node keeps only the targets it holds: then targets depend on holdings too, and
+    // the per-input cache below would not see them change. Full nodes are rare; compute afresh.
+    if (input.nodes.some((n) => n.full === true)) return this.computeTargets(ref, input)
     // The targets are a function of the node input and the reference alone: observers that judge
     // every node alike (a bevy's nodes, restarted ones that caught up) share one computation.
     const key = nodeInputKey(input.nodes)
@@ -98,19 +101,25 @@ export class PlacementEngine {
     // Only the clouds that lost a member need work; every other cloud keeps its reference set.
     // Flags read in position order give them ascending, the order assign fills in, without a sort.
     const affected = new Uint8Array(ref.ordered.length)
-    // A reference member that stays eligible is kept wherever it is a member.
+    // A reference member that stays eligible is kept wherever it is a member; a full one only
+    // where it holds the cloud already.
+    const full = fullNodes(input, ref)
+    const keeps = (pos: number, r: number): boolean => full === null || full[r] === 0 ||
+      input.holdings.get((ref.ordered[pos] as AssignCloud).key)?.has(ref.nodes.ids[r] as string) === true
     const keptLoad = new Float64Array(eligible.ids.length)
     toEligible.forEach((e, r) => {
       const positions = ref.cloudsOfNode[r] as number[]
       if (e === -1) for (const pos of positions) affected[pos] = 1
-      else keptLoad[e] = positions.length
+      else if (full === null || full[r] === 0) keptLoad[e] = positions.length
+      else for (const pos of positions) if (keeps(pos, r)) keptLoad[e]++; else affected[pos] = 1
     })
     const kept = (pos: number): number[] => {
       const out: number[] = []
       const base = pos * ref.stride
       for (let j = 0; j < (ref.counts[pos] as number); j++) {
-        const e = toEligible[ref.targets[base + j] as number] as number
-        if (e !== -1) out.push(e)
+        const r = ref.targets[base + j] as number
+        const e = toEligible[r] as number
+        if (e !== -1 && keeps(pos, r)) out.push(e)
       }
       return out
     }
@@ -127,6 +136,7 @@ export class PlacementEngine {
       return rankAmong(deeper, 0, deeper.length, deeper.length === all, toEligible, k) ?? rankTop(cloud, eligible, k)
     }
     const caps = capsArray(eligible, eligibleNodes, ref.replicaCounts, this.params.epsilonPermille)
+    if (full !== null) toEligible.forEach((e, r) => { if (e !== -1 && full[r] === 1) caps[e] = CLOSED_CAP })
     const filled = assign(ref.ordered, eligible, caps, kept, flaggedPositions(affected), { keptLoad, rank })
     // assign counted every kept and chosen member into keptLoad: each node's final target count.
     const index: TargetIndex = { token: {}, byNode: new Map(), positionsByNode: new Map(), loads: keptLoad, indexOfEligible, refill: null }
@@ -189,6 +199,14 @@ export class PlacementEngine {
     for (const key of this.seedCache.keys()) if (!this.reference.clouds.has(key)) this.seedCache.delete(key)
     return this.reference
   }
+}
+
+/** Per reference node, 1 when it is full; null when no node is (the common case). */
+function fullNodes (input: PlacementInput, ref: Reference): Uint8Array | null {
+  if (!input.nodes.some((n) => n.full === true)) return null
+  const flags = new Uint8Array(ref.nodes.ids.length)
+  for (const n of input.nodes) if (n.full === true) flags[ref.indexOf.get(n.id) as number] = 1
+  return flags
 }
 
 /** The positions whose flag is set, ascending. */

@@ -8,6 +8,11 @@ export interface PlacementNode {
   eligible: boolean
   /** Up enough to keep serving what it holds (live or suspect), so it can hand off. */
   serving: boolean
+  /**
+   * Takes no new targets (its disk or cloud cap is reached) but keeps the ones it holds. Absent
+   * means false. A full node makes targets depend on holdings, so such inputs skip the caches.
+   */
+  full?: boolean
 }
 
 export interface PlacementCloud {

@@ -26,7 +26,8 @@ export const OpType = {
   SEED: 14,
   REBIND: 15,
   EVICT: 16,
-  INVITE_REVOKE: 17
+  INVITE_REVOKE: 17,
+  FULL: 18
 } as const
 export type OpType = typeof OpType[keyof typeof OpType]
 
@@ -98,6 +99,8 @@ export interface RebindOp { type: typeof OpType.REBIND, nodeId: Buffer, writerKe
 export interface EvictOp { type: typeof OpType.EVICT, lamport: number, nodeId: Buffer }
 /** An operator revokes an invite: no member admits anyone with it any more. Final. */
 export interface InviteRevokeOp { type: typeof OpType.INVITE_REVOKE, inviteId: Buffer }
+/** A node says it takes no new replicas (disk or cloud cap reached), or takes them again. Only the node itself may. */
+export interface FullOp { type: typeof OpType.FULL, lamport: number, nodeId: Buffer, full: boolean }
 
 /** Bounds on a seed op, so a peer cannot make one op huge. */
 export const MAX_SEED_ENTRIES = 4096
@@ -105,7 +108,7 @@ export const MAX_SEED_KEY_BYTES = 256
 export const MAX_SEED_VALUE_BYTES = 4096
 
 export type Op = AddWriterOp | AnnounceOp | HeartbeatOp | DrainOp | UndrainOp | LeaveOp | InviteOp | CloudAddOp | CloudRemoveOp | CloudHoldOp | CloudProgressOp |
-  NextWriterOp | EpochProposeOp | SeedOp | RebindOp | EvictOp | InviteRevokeOp
+  NextWriterOp | EpochProposeOp | SeedOp | RebindOp | EvictOp | InviteRevokeOp | FullOp
 type Body<T extends Op> = Omit<T, 'type'>
 
 const nodeRef = struct<Body<DrainOp>>({ lamport: c.uint, nodeId: key32 })
@@ -137,7 +140,8 @@ const BODY_CODECS: { [K in OpType]: Codec<Body<Extract<Op, { type: K }>>> } = {
   }),
   [OpType.REBIND]: struct<Body<RebindOp>>({ nodeId: key32, writerKey: key32 }),
   [OpType.EVICT]: nodeRef,
-  [OpType.INVITE_REVOKE]: struct<Body<InviteRevokeOp>>({ inviteId: key32 })
+  [OpType.INVITE_REVOKE]: struct<Body<InviteRevokeOp>>({ inviteId: key32 }),
+  [OpType.FULL]: struct<Body<FullOp>>({ lamport: c.uint, nodeId: key32, full: c.bool })
 }
 
 export const NO_INVITE: Buffer = Buffer.alloc(32)

@@ -31,6 +31,9 @@ export interface NodeRecord extends Stamp {
 
 export interface DrainRecord extends Stamp { drained: boolean }
 
+/** A node's own word that it takes no new replicas (its disk or its cloud cap is reached). */
+export interface FullRecord extends Stamp { full: boolean }
+
 export interface HeartbeatRecord { seq: number, clockMs: number, load: Load }
 
 export interface WriterRecord { indexer: boolean, inviteId: Buffer }
@@ -65,6 +68,7 @@ export const nodeRecordCodec = struct<NodeRecord>({
   state: c.uint as Codec<NodeState>
 })
 export const drainRecordCodec = struct<DrainRecord>({ lamport: c.uint, writer: key32, drained: c.bool })
+export const fullRecordCodec = struct<FullRecord>({ lamport: c.uint, writer: key32, full: c.bool })
 export const heartbeatRecordCodec = struct<HeartbeatRecord>({ seq: c.uint, clockMs: c.uint, load: loadCodec })
 export const writerRecordCodec = struct<WriterRecord>({ indexer: c.bool, inviteId: key32 })
 export const inviteRecordCodec = struct<InviteRecord>({ publicKey: key32, expiresMs: c.uint, uses: c.uint })
@@ -116,7 +120,9 @@ export const ViewKey = {
   nextWriterPrefix: 'next-writer/',
   /** Marks a writer key of an evicted node: apply ignores every op it writes. */
   evictedWriter: (key: Uint8Array) => `evicted/${hexKey(key)}`,
-  inviteRevoked: (id: Uint8Array) => `invite-revoked/${hexKey(id)}`
+  inviteRevoked: (id: Uint8Array) => `invite-revoked/${hexKey(id)}`,
+  full: (id: Uint8Array) => `full/${hexKey(id)}`,
+  fullPrefix: 'full/'
 } as const
 
 /**
@@ -124,7 +130,7 @@ export const ViewKey = {
  * itself; proposals and next writers belong to the epoch they were made in.
  */
 export const SEEDED_PREFIXES: readonly string[] = [
-  ViewKey.nodePrefix, ViewKey.drainPrefix, ViewKey.heartbeatPrefix, 'invite/', 'invite-use/', 'invite-revoked/',
+  ViewKey.nodePrefix, ViewKey.drainPrefix, ViewKey.heartbeatPrefix, ViewKey.fullPrefix, 'invite/', 'invite-use/', 'invite-revoked/',
   ViewKey.cloudPrefix, ViewKey.holdPrefix, ViewKey.progressPrefix
 ]
 

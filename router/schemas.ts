@@ -36,6 +36,7 @@ export const statusSchema = {
           state: { type: 'string', enum: ['live', 'suspect', 'down', 'draining', 'left'] },
           indexer: { type: 'boolean' },
           capacity: { type: 'integer' },
+          full: { type: 'boolean' },
           load: loadSchema,
           heartbeatSeq: { type: ['integer', 'null'] },
           heartbeatAgeMs: { type: ['integer', 'null'] },

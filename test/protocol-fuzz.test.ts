@@ -13,7 +13,7 @@ import {
   BevyError, boundedArray, boundedBuffer, boundedString, decodeOp, decodeRecord, encodeOp, encodeRecord, ErrorCode, formatKey,
   hexKey, key32, loadCodec, MAX_REPLICAS, MAX_URL_BYTES, MAX_ZONE_BYTES, NO_INVITE, NodeState, OP_VERSION, OpType, parseDuration,
   parseKey, SEEDED_PREFIXES, struct, ViewKey,
-  cloudRecordCodec, drainRecordCodec, epochAdvertCodec, epochRecordCodec, heartbeatRecordCodec, holdRecordCodec, inviteRecordCodec,
+  cloudRecordCodec, drainRecordCodec, fullRecordCodec, epochAdvertCodec, epochRecordCodec, heartbeatRecordCodec, holdRecordCodec, inviteRecordCodec,
   joinEpochCodec, nextWriterRecordCodec, nodeRecordCodec, pingCodec, progressRecordCodec, proposalRecordCodec, writerRecordCodec,
   type Codec, type Load, type Op, type SeedEntry
 } from '../protocol/index.js'
@@ -44,6 +44,7 @@ function recordArbs (key: fc.Arbitrary<Buffer>, n: fc.Arbitrary<number>) {
       ...stamp, nodeId: key, writerKey: key, url: text(MAX_URL_BYTES), zone: text(MAX_ZONE_BYTES), capacity: n, state: fc.constantFrom(...Object.values(NodeState))
     }),
     drain: fc.record({ ...stamp, drained: fc.boolean() }),
+    full: fc.record({ ...stamp, full: fc.boolean() }),
     heartbeat: fc.record({ seq: n, clockMs: n, load: loadOf(n) }),
     writer: fc.record({ indexer: fc.boolean(), inviteId: key }),
     invite: fc.record({ publicKey: key, expiresMs: n, uses: n }),
@@ -88,6 +89,7 @@ const SEED_ENTRIES: Record<string, fc.Arbitrary<SeedEntry>> = {
   [ViewKey.nodePrefix]: fc.tuple(nodeId, pooled.node, fc.constantFrom(...WRITERS, UNBOUND)).map(([id, record, bound]) =>
     ({ key: ViewKey.node(id), value: encodeRecord(nodeRecordCodec, { ...record, nodeId: id, writerKey: bound }) })),
   [ViewKey.drainPrefix]: fc.tuple(nodeId, pooled.drain).map(([id, r]) => ({ key: ViewKey.drain(id), value: encodeRecord(drainRecordCodec, r) })),
+  [ViewKey.fullPrefix]: fc.tuple(nodeId, pooled.full).map(([id, r]) => ({ key: ViewKey.full(id), value: encodeRecord(fullRecordCodec, r) })),
   [ViewKey.heartbeatPrefix]: fc.tuple(nodeId, pooled.heartbeat).map(([id, r]) => ({ key: ViewKey.heartbeat(id), value: encodeRecord(heartbeatRecordCodec, r) })),
   'invite/': fc.tuple(inviteId, pooled.invite).map(([id, r]) => ({ key: ViewKey.invite(id), value: encodeRecord(inviteRecordCodec, r) })),
   'invite-use/': fc.tuple(inviteId, writerKey).map(([id, w]) => ({ key: ViewKey.inviteUse(id, w), value: Buffer.alloc(0) })),
@@ -123,7 +125,8 @@ const OP_ARBS: { [K in OpType]: fc.Arbitrary<Extract<Op, { type: K }>> } = {
   }),
   [OpType.REBIND]: fc.record({ type: fc.constant(OpType.REBIND), nodeId, writerKey }),
   [OpType.EVICT]: fc.record({ type: fc.constant(OpType.EVICT), lamport: small, nodeId }),
-  [OpType.INVITE_REVOKE]: fc.record({ type: fc.constant(OpType.INVITE_REVOKE), inviteId })
+  [OpType.INVITE_REVOKE]: fc.record({ type: fc.constant(OpType.INVITE_REVOKE), inviteId }),
+  [OpType.FULL]: fc.record({ type: fc.constant(OpType.FULL), lamport: small, nodeId, full: fc.boolean() })
 }
 const opArb: fc.Arbitrary<Op> = fc.oneof(...Object.values(OP_ARBS) as Array<fc.Arbitrary<Op>>)
 
@@ -226,6 +229,7 @@ const records = recordArbs(bytes32, uint)
 const recordTargets = {
   nodeRecordCodec: asRecord('nodeRecordCodec', nodeRecordCodec, records.node),
   drainRecordCodec: asRecord('drainRecordCodec', drainRecordCodec, records.drain),
+  fullRecordCodec: asRecord('fullRecordCodec', fullRecordCodec, records.full),
   heartbeatRecordCodec: asRecord('heartbeatRecordCodec', heartbeatRecordCodec, records.heartbeat),
   writerRecordCodec: asRecord('writerRecordCodec', writerRecordCodec, records.writer),
   inviteRecordCodec: asRecord('inviteRecordCodec', inviteRecordCodec, records.invite),
@@ -388,6 +392,7 @@ const EMPTY = Symbol('empty value')
 const VIEW_SECTIONS: Record<string, [ids: number, codec: Codec<unknown> | typeof EMPTY]> = {
   node: [1, nodeRecordCodec],
   drain: [1, drainRecordCodec],
+  full: [1, fullRecordCodec],
   hb: [1, heartbeatRecordCodec],
   writer: [1, writerRecordCodec],
   invite: [1, inviteRecordCodec],

@@ -22,7 +22,8 @@ const samples: Op[] = [
   { type: OpType.SEED, epoch: 3, entries: [{ key: 'cloud/ab', value: randomBytes(20) }, { key: 'node/cd', value: Buffer.alloc(0) }], done: true },
   { type: OpType.REBIND, nodeId: id, writerKey: randomBytes(32) },
   { type: OpType.EVICT, lamport: 12, nodeId: id },
-  { type: OpType.INVITE_REVOKE, inviteId: randomBytes(32) }
+  { type: OpType.INVITE_REVOKE, inviteId: randomBytes(32) },
+  { type: OpType.FULL, lamport: 13, nodeId: id, full: true }
 ]
 
 test('every op type round-trips', () => {
@@ -30,7 +31,7 @@ test('every op type round-trips', () => {
 })
 
 test('type numbers are append-only: the ones already on disk keep their meaning', () => {
-  assert.deepEqual({ ...OpType }, { ADD_WRITER: 1, ANNOUNCE: 2, HEARTBEAT: 3, DRAIN: 4, UNDRAIN: 5, LEAVE: 6, INVITE: 7, CLOUD_ADD: 8, CLOUD_REMOVE: 9, CLOUD_HOLD: 10, CLOUD_PROGRESS: 11, NEXT_WRITER: 12, EPOCH_PROPOSE: 13, SEED: 14, REBIND: 15, EVICT: 16, INVITE_REVOKE: 17 })
+  assert.deepEqual({ ...OpType }, { ADD_WRITER: 1, ANNOUNCE: 2, HEARTBEAT: 3, DRAIN: 4, UNDRAIN: 5, LEAVE: 6, INVITE: 7, CLOUD_ADD: 8, CLOUD_REMOVE: 9, CLOUD_HOLD: 10, CLOUD_PROGRESS: 11, NEXT_WRITER: 12, EPOCH_PROPOSE: 13, SEED: 14, REBIND: 15, EVICT: 16, INVITE_REVOKE: 17, FULL: 18 })
   assert.equal(encodeOp(samples[1] as Op)[0], OP_VERSION)
 })
 

@@ -11,7 +11,7 @@ import {
   epochRecordCodec, nextWriterRecordCodec, proposalRecordCodec, SEEDED_PREFIXES,
   type EpochProposeOp, type NextWriterOp, type RebindOp, type SeedOp,
   type CloudAddOp, type CloudHoldOp, type CloudProgressOp, type CloudRemoveOp, type Codec, type NodeRecord, type Op, type Stamp, type UndrainOp,
-  type EvictOp, type InviteRevokeOp
+  type EvictOp, type InviteRevokeOp, type FullOp, fullRecordCodec
 } from '../../protocol/index.js'
 import type { ViewStore, WriterHost } from './view-store.js'
 
@@ -84,6 +84,7 @@ export function applyOp (op: Op, from: Buffer, store: ViewStore, host: WriterHos
     case OpType.REBIND: return applyRebind(op, store)
     case OpType.EVICT: return applyEvict(op, from, store, host)
     case OpType.INVITE_REVOKE: return applyInviteRevoke(op, store)
+    case OpType.FULL: return applyFull(op, from, store)
   }
 }
 
@@ -252,6 +253,12 @@ async function applyEvict (op: EvictOp, from: Buffer, store: ViewStore, host: Wr
     }
   }
   return APPLIED
+}
+
+async function applyFull (op: FullOp, from: Buffer, store: ViewStore): Promise<Outcome> {
+  const refused = await refuseUnlessSelf(store, op.nodeId, from, 'full')
+  if (refused !== null) return refused
+  return putIfNewer(store, ViewKey.full(op.nodeId), fullRecordCodec, { lamport: op.lamport, writer: from, full: op.full }, 'full')
 }
 
 async function applyInviteRevoke (op: InviteRevokeOp, store: ViewStore): Promise<Outcome> {

@@ -3,7 +3,7 @@
 // shares the rest with the previous snapshot, so a heartbeat does not re-decode 100k clouds and
 // code that compares sections by identity (placement's caches) sees what really changed.
 import {
-  cloudRecordCodec, decodeRecord, drainRecordCodec, holdRecordCodec, heartbeatRecordCodec, hexKey, nodeRecordCodec, prefixEnd,
+  cloudRecordCodec, decodeRecord, drainRecordCodec, fullRecordCodec, holdRecordCodec, heartbeatRecordCodec, hexKey, nodeRecordCodec, prefixEnd,
   progressRecordCodec, ViewKey, writerRecordCodec, type HeartbeatRecord, type HoldRecord, type NodeRecord, type ProgressRecord
 } from '../../protocol/index.js'
 import { OverlayMap } from './overlay-map.js'
@@ -14,6 +14,8 @@ export interface NodeView {
   idHex: string
   record: NodeRecord
   drained: boolean
+  /** The node takes no new replicas (its disk or cloud cap is reached); it keeps what it holds. */
+  full: boolean
   heartbeat: HeartbeatRecord | null
   indexer: boolean
 }
@@ -71,7 +73,7 @@ export async function refreshSnapshot (prev: ClusterSnapshot, store: ViewStore, 
     else if (key.startsWith(ViewKey.heartbeatPrefix)) heartbeats.push(key)
     else if (key.startsWith(ViewKey.cloudPrefix)) cloudsChanged = true
     else if (key.startsWith(ViewKey.progressPrefix)) progressChanged = true
-    else if (key.startsWith(ViewKey.nodePrefix) || key.startsWith(ViewKey.drainPrefix) || key.startsWith(ViewKey.writerPrefix)) nodesChanged = true
+    else if (key.startsWith(ViewKey.nodePrefix) || key.startsWith(ViewKey.drainPrefix) || key.startsWith(ViewKey.fullPrefix) || key.startsWith(ViewKey.writerPrefix)) nodesChanged = true
   }
   if (!nodesChanged && !cloudsChanged && !progressChanged && holds.length === 0 && heartbeats.length === 0) return prev
   const lamport = { max: prev.maxLamport }
@@ -109,7 +111,7 @@ async function readNodes (store: ViewStore, lamport: LamportMax): Promise<Pick<C
   const byId = new Map<string, NodeView>()
   for await (const { value } of scan(store, ViewKey.nodePrefix)) {
     const record = stamped(lamport, decodeRecord(nodeRecordCodec, value))
-    const view: NodeView = { idHex: hexKey(record.nodeId), record, drained: false, heartbeat: null, indexer: false }
+    const view: NodeView = { idHex: hexKey(record.nodeId), record, drained: false, full: false, heartbeat: null, indexer: false }
     nodes.push(view)
     byId.set(view.idHex, view)
   }
@@ -117,6 +119,11 @@ async function readNodes (store: ViewStore, lamport: LamportMax): Promise<Pick<C
     const node = byId.get(key.slice(ViewKey.drainPrefix.length))
     const drain = stamped(lamport, decodeRecord(drainRecordCodec, value))
     if (node !== undefined) node.drained = drain.drained
+  }
+  for await (const { key, value } of scan(store, ViewKey.fullPrefix)) {
+    const node = byId.get(key.slice(ViewKey.fullPrefix.length))
+    const full = stamped(lamport, decodeRecord(fullRecordCodec, value))
+    if (node !== undefined) node.full = full.full
   }
   for await (const { key, value } of scan(store, ViewKey.heartbeatPrefix)) {
     const node = byId.get(key.slice(ViewKey.heartbeatPrefix.length))
