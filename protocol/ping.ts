@@ -12,6 +12,9 @@ export const PING_PROTOCOL = 'cloud-bevy/liveness/v1'
 /** Append only: the position in the channel's message list. */
 export const PingMessage = { PING: 0, EPOCH: 1, JOIN_EPOCH: 2 } as const
 
+/** The largest peer message (ping, epoch advert, join request) accepted. */
+export const MAX_PEER_MESSAGE_BYTES = 1024
+
 /**
  * A message codec whose decode raises only BevyErrors. Protomux drops the connection on any throw,
  * but its safety-catch rethrows a native one (RangeError, TypeError) as uncaught, which would take
@@ -22,6 +25,8 @@ function message<T> (name: string, codec: Codec<T>): Codec<T> {
     preencode: codec.preencode,
     encode: codec.encode,
     decode (state) {
+      // Every peer message is a few dozen bytes; a bigger frame is a misbehaving peer, dropped.
+      if (state.end - state.start > MAX_PEER_MESSAGE_BYTES) throw new BevyError(ErrorCode.BAD_OP, `${name} message is ${state.end - state.start} bytes, over ${MAX_PEER_MESSAGE_BYTES}`)
       try {
         return codec.decode(state)
       } catch (err) {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { test } from 'node:test'
-import { BevyError, decodeOp, encodeOp, EMPTY_LOAD, ErrorCode, NO_INVITE, OP_VERSION, OpType, type Op } from '../protocol/index.js'
+import { BevyError, decodeOp, encodeOp, encodeRecord, EMPTY_LOAD, ErrorCode, MAX_PEER_MESSAGE_BYTES, NO_INVITE, OP_VERSION, OpType, pingCodec, type Op } from '../protocol/index.js'
 
 const id = randomBytes(32)
 const samples: Op[] = [
@@ -67,4 +67,11 @@ test('random garbage never throws anything but a BevyError', () => {
 test('oversized strings are refused on decode', () => {
   const op = { ...samples[1], url: 'http://x/' + 'a'.repeat(5000) } as Op
   assert.throws(() => decodeOp(encodeOp(op)), (err: unknown) => err instanceof BevyError && err.code === ErrorCode.BAD_OP)
+})
+
+test('a peer message over MAX_PEER_MESSAGE_BYTES is refused before it is decoded', () => {
+  const ok = encodeRecord(pingCodec, { seq: 1, load: EMPTY_LOAD })
+  const padded = Buffer.concat([ok, Buffer.alloc(MAX_PEER_MESSAGE_BYTES)])
+  assert.deepEqual(pingCodec.decode({ start: 0, end: ok.byteLength, buffer: ok }), { seq: 1, load: EMPTY_LOAD })
+  assert.throws(() => pingCodec.decode({ start: 0, end: padded.byteLength, buffer: padded }), (err: unknown) => err instanceof BevyError && err.code === ErrorCode.BAD_OP)
 })
