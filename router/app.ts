@@ -3,8 +3,10 @@ import fastifyCookie from '@fastify/cookie'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Bevy } from '../node/bevy.js'
-import { ErrorCode } from '../protocol/index.js'
+import { ErrorCode, type Clock } from '../protocol/index.js'
 import { bearerToken, tokenMatches } from './auth.js'
+import { AuthFailureLimiter, clientKey, refuseLimited } from './auth-limit.js'
+import { limitOptions, urlTooLong } from './http-limits.js'
 import { errorBody, frameworkErrors, registerErrorHandling } from './errors.js'
 import { adminRoutes } from './routes/admin.js'
 import { registerCloudRouting } from './cloud-routing.js'
@@ -15,7 +17,7 @@ import { healthRoutes } from './routes/health.js'
 import { dashboardRoutes } from './routes/dashboard.js'
 import { NodeMetrics, metricsRoutes } from './metrics.js'
 import { registerOpenApi } from './openapi.js'
-import { sessionOf, sessionRoutes, SessionStore } from './session.js'
+import { SESSION_COOKIE, sessionOf, sessionRoutes, SessionStore } from './session.js'
 import { PACKAGE_VERSION } from '../node/version.js'
 
 export interface AppOptions {
@@ -23,8 +25,14 @@ export interface AppOptions {
   /** The admin token; read lazily because the node loads it during ready(). */
   adminToken: () => string
   log?: Logger
+  /** Overrides the config's requestTimeoutMs (and caps headersTimeoutMs to it). */
   requestTimeoutMs?: number
+  /** Monotonic clock the auth limiter's windows run on; tests move it by hand. */
+  authClock?: Clock
 }
+
+/** Wall-clock jumps must not lengthen or end a lockout. */
+const monotonicClock: Clock = { now: () => performance.now() }
 
 /** /api routes anyone may call: the health probe, and signing in and out (they check the token themselves). */
 const PUBLIC_ROUTES = new Set(['GET /api/health', 'POST /api/session', 'DELETE /api/session'])
@@ -36,20 +44,39 @@ function guarded (method: string, url: string): boolean {
   return !PUBLIC_ROUTES.has(`${method === 'HEAD' ? 'GET' : method} ${path}`)
 }
 
+/** Signing in checks the token in its handler; the auth limiter covers it as well. */
+function signingIn (method: string, url: string): boolean {
+  return method === 'POST' && url.split('?', 1)[0] === '/api/session'
+}
+
 export function buildApp (opts: AppOptions): FastifyInstance {
+  const { bevy } = opts
+  const { config } = bevy
+  const requestTimeoutMs = opts.requestTimeoutMs ?? config.requestTimeoutMs
+  const limits = { ...config, requestTimeoutMs, headersTimeoutMs: Math.min(config.headersTimeoutMs, requestTimeoutMs) }
   const app = Fastify({
     // Per-request lines are info-level; the node's http logger runs at warn to keep them out.
     ...(opts.log === undefined ? { logger: false } : { loggerInstance: opts.log }),
     // Refuse unknown body fields instead of silently dropping them.
     ajv: { customOptions: { removeAdditional: false } },
-    requestTimeout: opts.requestTimeoutMs ?? 30_000,
-    bodyLimit: 64 * 1024,
-    frameworkErrors,
+    ...limitOptions(limits, () => bevy.idTextOrNull),
+    // These answers come before any hook: name the node here as the hook below does.
+    frameworkErrors: (err, request, reply) => {
+      const nodeId = bevy.idTextOrNull
+      if (nodeId !== null) reply.header('X-Bevy-Node', nodeId)
+      frameworkErrors(err, request, reply)
+    },
     rewriteUrl: addressByHost
   }) as unknown as FastifyInstance
   registerErrorHandling(app)
-  const { bevy } = opts
-  const sessions = new SessionStore({ ttlMs: bevy.config.sessionTtlMs, now: () => bevy.clock.now() })
+  const sessions = new SessionStore({ ttlMs: config.sessionTtlMs, now: () => bevy.clock.now() })
+  const authLimit = new AuthFailureLimiter({
+    burst: config.authFailureBurst,
+    windowMs: config.authFailureWindowMs,
+    clock: opts.authClock ?? monotonicClock,
+    // Once per address and window; what was presented is never logged.
+    onLimited: (address, window) => app.log.warn({ address, ...window }, 'too many failed admin sign-ins from one address; refusing it until the window ends')
+  })
   const metrics = new NodeMetrics(bevy)
   // Cookies are parsed only where auth needs them (sessionOf), never on cloud requests.
   app.register(fastifyCookie, { hook: false })
@@ -59,16 +86,29 @@ export function buildApp (opts: AppOptions): FastifyInstance {
   app.addHook('onRequest', (request, reply, done) => {
     const nodeId = bevy.idTextOrNull
     if (nodeId !== null) reply.header('X-Bevy-Node', nodeId)
-    if (guarded(request.method, request.url) && !authorised(app, request.headers, opts.adminToken(), sessions)) {
-      reply.code(401).header('WWW-Authenticate', 'Bearer').send(errorBody(ErrorCode.UNAUTHORIZED, 'admin token or dashboard session required'))
+    if (urlTooLong(request.raw.url, limits)) {
+      reply.code(414).send(errorBody(ErrorCode.URI_TOO_LONG, `the URL is longer than ${limits.maxUrlBytes} bytes`))
       return
+    }
+    const needsAuth = guarded(request.method, request.url)
+    if (needsAuth || signingIn(request.method, request.url)) {
+      // A limited address is refused before anything it presented is read.
+      const address = clientKey(request)
+      const waitMs = authLimit.retryAfterMs(address)
+      if (waitMs > 0) return void refuseLimited(reply, waitMs)
+      if (needsAuth && !authorised(app, request.headers, opts.adminToken, sessions)) {
+        // A request that presents nothing guesses nothing: a signed-out dashboard is not an attack.
+        if (request.headers.authorization !== undefined || request.headers.cookie?.includes(SESSION_COOKIE) === true) authLimit.fail(address)
+        reply.code(401).header('WWW-Authenticate', 'Bearer').send(errorBody(ErrorCode.UNAUTHORIZED, 'admin token or dashboard session required'))
+        return
+      }
     }
     done()
   })
   // Fastify's own clock for the request (reply.elapsedTime), measured from before our hooks ran.
   app.addHook('onResponse', (_request, reply, done) => { metrics.latency(reply.elapsedTime / 1000); done() })
 
-  app.register(sessionRoutes({ sessions, adminToken: opts.adminToken, secure: bevy.config.publicUrl?.startsWith('https:') ?? false, ttlMs: bevy.config.sessionTtlMs }))
+  app.register(sessionRoutes({ sessions, adminToken: opts.adminToken, authLimit, secure: config.publicUrl?.startsWith('https:') ?? false, ttlMs: config.sessionTtlMs }))
   app.register(metricsRoutes(metrics))
   app.register(dashboardRoutes(bevy))
   app.register(healthRoutes)
@@ -83,13 +123,15 @@ export function buildApp (opts: AppOptions): FastifyInstance {
     isMember: (nodeId) => opts.bevy.isMember(nodeId),
     // The hook above adds only X-Bevy-Node (the bevy's id) to a cloud request's answer.
     fastRedirects: true,
-    metrics
+    metrics,
+    maxProxiedRequests: config.maxProxiedRequests,
+    maxUrlBytes: config.maxUrlBytes
   })
   return app
 }
 
-function authorised (app: FastifyInstance, headers: { authorization?: string, cookie?: string }, token: string, sessions: SessionStore): boolean {
+function authorised (app: FastifyInstance, headers: { authorization?: string, cookie?: string }, token: () => string, sessions: SessionStore): boolean {
   const bearer = bearerToken(headers.authorization)
-  if (bearer !== undefined) return tokenMatches(bearer, token)
+  if (bearer !== undefined) return tokenMatches(bearer, token())
   return sessions.valid(sessionOf(app, headers.cookie))
 }

@@ -1,8 +1,9 @@
 // Everything that answers cloud requests on one app: content routes, the replica proxy (pinned
 // connections first, fast-proxy per request otherwise) and the WebSocket relay, with one lifetime.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { RouteMode } from '../node/config.js'
+import { TUNABLES, type RouteMode } from '../node/config.js'
 import { cloudOfHost, hostAddressedUrl, parseCloudUrl } from './cloud-path.js'
+import { ConcurrencyGate } from './concurrency-gate.js'
 import { pinConnections, pinOrigin, type PinTarget } from './connection-pinning.js'
 import { HOP_HEADER, ROUTE_HEADER } from './forwarding.js'
 import type { RouterMetrics } from './metrics.js'
@@ -25,31 +26,46 @@ export interface CloudRoutingOptions {
    */
   fastRedirects?: boolean
   metrics?: RouterMetrics
+  /** Proxied requests, pinned connections and WebSocket relays in flight at once; more get 503. */
+  maxProxiedRequests?: number
+  /** Longer URLs are left to the app, which answers 414: no fast path may take them. */
+  maxUrlBytes?: number
 }
 
 export function registerCloudRouting (app: FastifyInstance, opts: CloudRoutingOptions): void {
   const { source } = opts
+  const maxUrlBytes = opts.maxUrlBytes ?? TUNABLES.maxUrlBytes.default
+  const gate = new ConcurrencyGate(opts.maxProxiedRequests ?? TUNABLES.maxProxiedRequests.default)
   const proxy = new ReplicaProxy({ timeoutMs: opts.proxyTimeoutMs })
-  const detachUpgrades = proxyUpgrades(app.server, { source, timeoutMs: opts.proxyTimeoutMs })
+  const detachUpgrades = proxyUpgrades(app.server, { source, timeoutMs: opts.proxyTimeoutMs, gate, maxUrlBytes })
   const unpin = pinConnections(app.server, {
-    choose: (head) => pinTarget(head, opts),
+    // A full gate or a long URL: not pinned, so the HTTP server gives the 503 or 414.
+    choose: (head) => gate.full || head.url.length > maxUrlBytes ? null : pinTarget(head, opts),
     self: () => source.idTextOrNull,
     isMember: opts.isMember,
-    begin: (nodeHex) => source.routing.begin(nodeHex),
+    begin: (nodeHex) => {
+      // choose() just saw a free slot, in this same tick.
+      const leave = gate.tryEnter()
+      const done = source.routing.begin(nodeHex)
+      return () => { done(); leave?.() }
+    },
     fail: (nodeHex) => source.routing.fail(nodeHex, source.clock.now()),
     timeoutMs: opts.proxyTimeoutMs
   })
   // After pinning: pinned connections reach the request handlers as before, and are never redirected.
-  const stopRedirects = opts.fastRedirects === true && opts.mode !== 'proxy' ? redirectFirst(app.server, { source, metrics: opts.metrics }) : null
+  const stopRedirects = opts.fastRedirects === true && opts.mode !== 'proxy' ? redirectFirst(app.server, { source, metrics: opts.metrics, maxUrlBytes }) : null
   app.addHook('onRequest', adoptPinnedRequest)
   // Fastify answers 503 to requests that arrive while it closes; the fast path must not answer them.
   if (stopRedirects !== null) app.addHook('preClose', (done) => { stopRedirects(); done() })
+  // Relayed WebSockets end as the node starts to stop: they have no request to let finish, and
+  // the server's close (before onClose) would wait on them for as long as their clients stay.
+  app.addHook('preClose', (done) => { detachUpgrades(); done() })
   app.addHook('onClose', async () => {
     unpin()
     detachUpgrades()
     proxy.close()
   })
-  app.register(cloudContentRoutes({ source, proxy, mode: opts.mode, metrics: opts.metrics }))
+  app.register(cloudContentRoutes({ source, proxy, gate, mode: opts.mode, metrics: opts.metrics }))
 }
 
 /**

@@ -8,6 +8,10 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.BAD_CONFIG]: 400,
   [ErrorCode.BAD_PATH]: 400,
   [ErrorCode.BAD_VERSION]: 400,
+  [ErrorCode.BAD_INVITE]: 400,
+  [ErrorCode.INVITE_EXPIRED]: 400,
+  [ErrorCode.INVITE_USED]: 400,
+  [ErrorCode.INVITE_REJECTED]: 400,
   [ErrorCode.FILE_NOT_FOUND]: 404,
   [ErrorCode.NO_REPLICA]: 503,
   [ErrorCode.UPSTREAM_FAILED]: 502,
@@ -20,7 +24,23 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.NOT_WRITABLE]: 503,
   [ErrorCode.NOT_READY]: 503,
   [ErrorCode.STILL_HOLDING]: 409,
-  [ErrorCode.CLOSED]: 503
+  [ErrorCode.CLOSED]: 503,
+  [ErrorCode.RATE_LIMITED]: 429,
+  [ErrorCode.URI_TOO_LONG]: 414,
+  [ErrorCode.HEADERS_TOO_LARGE]: 431,
+  [ErrorCode.BODY_TOO_LARGE]: 413,
+  [ErrorCode.REQUEST_TIMEOUT]: 408,
+  [ErrorCode.OVERLOADED]: 503
+}
+
+/** Fastify's codes for a client's mistakes, in our vocabulary; other FST_ codes are BAD_REQUEST. */
+const FRAMEWORK_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: ErrorCode.BODY_TOO_LARGE
+}
+
+function clientErrorCode (code: string | undefined): string {
+  if (code === undefined) return ErrorCode.BAD_REQUEST
+  return FRAMEWORK_CODES[code] ?? (code.startsWith('FST_') ? ErrorCode.BAD_REQUEST : code)
 }
 
 /**
@@ -74,7 +94,7 @@ export function registerErrorHandling (app: FastifyInstance): void {
       request.log.error({ err }, 'unhandled error')
       return reply.code(500).send(errorBody(ErrorCode.INTERNAL, 'internal error'))
     }
-    return reply.code(status).send(errorBody(err.code ?? ErrorCode.BAD_REQUEST, err.message))
+    return reply.code(status).send(errorBody(clientErrorCode(err.code), err.message))
   })
   app.setNotFoundHandler((_request, reply) => reply.code(404).send(errorBody(ErrorCode.NOT_FOUND, 'no such route')))
 }

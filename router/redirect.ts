@@ -33,6 +33,8 @@ export function redirectHeaders (route: RemoteRoute, rawUrl: string, self: strin
 export interface FastRedirectOptions {
   source: CloudSource
   metrics?: RouterMetrics
+  /** Longer URLs go to Fastify, which answers 414. */
+  maxUrlBytes: number
 }
 
 /**
@@ -51,7 +53,7 @@ export function redirectFirst (server: Server, opts: FastRedirectOptions): () =>
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     if (open) {
       const start = performance.now()
-      if (fastRedirect(req, res, opts.source)) {
+      if (fastRedirect(req, res, opts.source, opts.maxUrlBytes)) {
         metrics.outcome('redirected')
         metrics.latency((performance.now() - start) / 1000)
         return
@@ -68,13 +70,13 @@ export function redirectFirst (server: Server, opts: FastRedirectOptions): () =>
  * for /c/<cloud>/... (or a cloud's host) with a valid path that needs no slash added, without a hop
  * header or X-Bevy-Route: proxy, not on a pinned connection, routed to another node.
  */
-function fastRedirect (req: IncomingMessage, res: ServerResponse, source: CloudSource): boolean {
+function fastRedirect (req: IncomingMessage, res: ServerResponse, source: CloudSource, maxUrlBytes: number): boolean {
   const method = req.method
   if (method !== 'GET' && method !== 'HEAD') return false
   const headers = req.headers
   if (headers[HOP_HEADER] !== undefined || headers[ROUTE_HEADER] === 'proxy') return false
   const url = req.url
-  if (url === undefined || url.charCodeAt(0) !== 47 /* / */) return false
+  if (url === undefined || url.charCodeAt(0) !== 47 /* / */ || url.length > maxUrlBytes) return false
   const cloud = cloudOfHost(headers.host)
   const rawUrl = cloud === null ? url : hostAddressedUrl(cloud, url)
   if (!rawUrl.startsWith('/c/')) return false

@@ -7,6 +7,7 @@ import type {} from '@fastify/swagger'
 import type { FastifyInstance } from 'fastify'
 import { ErrorCode } from '../protocol/index.js'
 import { tokenMatches } from './auth.js'
+import { clientKey, refuseLimited, type AuthFailureLimiter } from './auth-limit.js'
 import { errorBody } from './errors.js'
 import { errorSchema } from './schemas.js'
 
@@ -49,6 +50,8 @@ const okSchema = { type: 'object', properties: { ok: { type: 'boolean' } }, requ
 export interface SessionRouteOptions {
   sessions: SessionStore
   adminToken: () => string
+  /** Counts wrong tokens per client address; a limited address is refused before comparing. */
+  authLimit: AuthFailureLimiter
   /** Mark the cookie Secure: the node is reached over https (its public URL says so). */
   secure: boolean
   ttlMs: number
@@ -72,7 +75,13 @@ export function sessionRoutes (opts: SessionRouteOptions) {
         response: { 200: okSchema, '4xx': errorSchema }
       }
     }, async (request, reply) => {
+      // Checked again here (the app's hook checked before the body arrived): attempts in flight
+      // together must not get past the burst.
+      const address = clientKey(request)
+      const waitMs = opts.authLimit.retryAfterMs(address)
+      if (waitMs > 0) return refuseLimited(reply, waitMs)
       if (!tokenMatches(request.body.token, opts.adminToken())) {
+        opts.authLimit.fail(address)
         return reply.code(401).send(errorBody(ErrorCode.UNAUTHORIZED, 'wrong admin token'))
       }
       reply.setCookie(SESSION_COOKIE, opts.sessions.create(), { ...cookie, maxAge: Math.floor(opts.ttlMs / 1000) })

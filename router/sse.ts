@@ -30,18 +30,23 @@ export class EventStreams {
       'cache-control': 'no-store',
       connection: 'keep-alive'
     })
+    // A HEAD request gets the head a GET would, and its end: Node sends no body for HEAD, so an
+    // open stream would send nothing at all and hold the connection for good.
+    const head = reply.request.method === 'HEAD'
     let id = 0
-    const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS)
+    const keepalive = head ? null : setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS)
     const end = () => {
       if (!this.open.delete(end)) return
-      clearInterval(keepalive)
+      if (keepalive !== null) clearInterval(keepalive)
       onEnd()
       res.end()
     }
     this.open.add(end)
+    // 'close' comes after the caller has subscribed, so its onEnd unsubscribes, even for HEAD.
     res.on('close', end)
+    if (head) res.end()
     return {
-      send: (event, data) => { res.write(`id: ${++id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`) },
+      send: (event, data) => { if (!head) res.write(`id: ${++id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`) },
       end
     }
   }

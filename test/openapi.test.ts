@@ -153,6 +153,7 @@ test('the OpenAPI document is valid and every route it lists answers as it says'
   const unseededCloud = formatKey(randomBytes(32)) // registered, nobody has it: no replica to serve it
   const self = bevy.idText
   let sessionCookie = ''
+  let madeInvite = ''
   const updateListeners = bevy.listenerCount('update')
   let etag = ''
 
@@ -233,8 +234,10 @@ test('the OpenAPI document is valid and every route it lists answers as it says'
     },
     {
       op: 'POST /api/invites', name: 'ttl and uses', request: () => ({ method: 'POST', url: '/api/invites', headers: auth, payload: { ttlMs: 60_000, uses: 2 } }), status: 200,
-      check: (a) => { assert.equal(json(a).uses, 2); assert.ok(json(a).invite.length > 0) }
+      check: (a) => { assert.equal(json(a).uses, 2); assert.ok(json(a).invite.length > 0); madeInvite = json(a).invite }
     },
+    { op: 'POST /api/invites/revoke', name: 'an invite made here', request: () => ({ method: 'POST', url: '/api/invites/revoke', headers: auth, payload: { invite: madeInvite } }), status: 200, check: (a) => assert.deepEqual(json(a), { revoked: true }) },
+    { op: 'POST /api/invites/revoke', name: 'garbage', request: () => ({ method: 'POST', url: '/api/invites/revoke', headers: auth, payload: { invite: 'nonsense' } }), status: 400, check: errorCode('BAD_INVITE') },
     { op: 'POST /api/invites', name: 'an invalid uses', request: () => ({ method: 'POST', url: '/api/invites', headers: auth, payload: { uses: 0 } }), status: 400, check: errorCode('BAD_REQUEST') },
     // The node holds replicas, so it refuses to leave: the test never makes it actually leave.
     { op: 'POST /api/leave', name: 'while holding replicas', request: () => ({ method: 'POST', url: '/api/leave', headers: auth }), status: 409, check: errorCode('STILL_HOLDING') },
@@ -249,6 +252,8 @@ test('the OpenAPI document is valid and every route it lists answers as it says'
       check: (a) => assert.deepEqual(json(a), { node: self, drained: false })
     },
     { op: 'POST /api/nodes/{id}/drain', name: 'an unknown node', request: () => ({ method: 'POST', url: `/api/nodes/${unknownCloud}/drain`, headers: auth }), status: 404, check: errorCode('NODE_NOT_FOUND') },
+    { op: 'DELETE /api/nodes/{id}', name: 'this node itself', request: () => ({ method: 'DELETE', url: `/api/nodes/${self}`, headers: auth }), status: 400, check: errorCode('BAD_REQUEST') },
+    { op: 'DELETE /api/nodes/{id}', name: 'an unknown node', request: () => ({ method: 'DELETE', url: `/api/nodes/${unknownCloud}`, headers: auth }), status: 404, check: errorCode('NODE_NOT_FOUND') },
     { op: 'DELETE /api/nodes/{id}/drain', name: 'a malformed id', request: () => ({ method: 'DELETE', url: '/api/nodes/nope/drain', headers: auth }), status: 400, check: errorCode('BAD_KEY') },
     { op: 'POST /api/session', name: 'a wrong token', request: () => ({ method: 'POST', url: '/api/session', payload: { token: 'wrong' } }), status: 401, check: errorCode('UNAUTHORIZED') },
     {

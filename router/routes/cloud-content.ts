@@ -16,9 +16,12 @@ import { NO_ROUTER_METRICS, type RouterMetrics } from '../metrics.js'
 import { redirectHeaders, type RemoteRoute } from '../redirect.js'
 import { errorSchema } from '../schemas.js'
 import type { ReplicaProxy, UpstreamResponse } from '../replica-proxy.js'
+import type { ConcurrencyGate } from '../concurrency-gate.js'
 
 /** Seconds a client should wait before retrying a cloud with no replica up. */
 const RETRY_AFTER_S = 5
+/** Seconds a client should wait when this node proxies all it may: requests in flight end fast. */
+const OVERLOADED_RETRY_AFTER_S = 1
 const READ_METHODS = new Set(['GET', 'HEAD'])
 /** Methods whose request has no body to lose, so a failed attempt can go to the next replica. */
 const RETRYABLE_METHODS = READ_METHODS
@@ -34,6 +37,8 @@ export interface CloudSource {
 export interface CloudContentOptions {
   source: CloudSource
   proxy: ReplicaProxy
+  /** Caps proxied requests in flight; none when absent. */
+  gate?: ConcurrencyGate
   /** The node's default for requests that do not ask with X-Bevy-Route. */
   mode: RouteMode
   metrics?: RouterMetrics
@@ -49,7 +54,7 @@ interface ForwardedRequest {
 }
 
 export function cloudContentRoutes (opts: CloudContentOptions) {
-  const { source, proxy } = opts
+  const { source, proxy, gate } = opts
   const metrics = opts.metrics ?? NO_ROUTER_METRICS
 
   return async function (app: FastifyInstance): Promise<void> {
@@ -97,11 +102,26 @@ export function cloudContentRoutes (opts: CloudContentOptions) {
       }
     })
 
+    /** Proxies the request while holding one of the node's proxy slots; 503 OVERLOADED when none is free. */
+    async function forward (request: FastifyRequest, reply: FastifyReply, first: RemoteRoute, req: ForwardedRequest) {
+      const leave = gate === undefined ? () => {} : gate.tryEnter()
+      if (leave === null) {
+        metrics.outcome('unavailable')
+        reply.header('Retry-After', String(OVERLOADED_RETRY_AFTER_S))
+        throw new BevyError(ErrorCode.OVERLOADED, 'this node is proxying as much as it may; retry shortly')
+      }
+      try {
+        return await forwardHeld(request, reply, first, req)
+      } finally {
+        leave()
+      }
+    }
+
     /**
      * Proxies the request to `first`; a GET or HEAD that gets no answer tries one more replica.
      * A replica that failed is avoided locally for suspectAfterMs, before its heartbeat says so.
      */
-    async function forward (request: FastifyRequest, reply: FastifyReply, first: RemoteRoute, req: ForwardedRequest) {
+    async function forwardHeld (request: FastifyRequest, reply: FastifyReply, first: RemoteRoute, req: ForwardedRequest) {
       const self = source.idTextOrNull ?? ''
       const headers = forwardingHeaders(request.raw, req.hops, self)
       const tried = new Set(hopNodeHexes(req.hops))
