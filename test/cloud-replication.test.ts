@@ -3,12 +3,12 @@
 // without the owner when a replica dies, and a node that leaves a cloud's set purges its copy.
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import type { CloudInfo } from '../node/bevy.js'
 import type { StatusReport } from '../node/status.js'
-import { api, getJson, loopbackDht, type Member, nodeArgs, nodeProcess, readyWithin, runBevy, tempDir, waitFor } from './helpers.js'
+import { api, getJson, loopbackDht, type Member, nodeArgs, nodeProcess, readyWithin, runBevy, tempDir, waitFor, writeFiles } from './helpers.js'
 
 test('a pushed cloud replicates, follows versions, survives a lost replica and purges on handoff', { timeout: 300_000 }, async (t) => {
   const dht = await loopbackDht(t)
@@ -124,13 +124,6 @@ test('a pushed cloud replicates, follows versions, survives a lost replica and p
     return { diskBytes: status.node.diskBytes, cloudBytes: status.nodes.find((n) => n.id === m.id)?.cloudBytes ?? 0 }
   }
 })
-
-async function writeFiles (root: string, files: Map<string, Buffer>): Promise<void> {
-  for (const [path, bytes] of files) {
-    await mkdir(join(root, path, '..'), { recursive: true })
-    await writeFile(join(root, path), bytes)
-  }
-}
 
 /**
  * Every replica serves every file itself, byte for byte. The hop header asks each node as a

@@ -1,6 +1,6 @@
 // Shared test plumbing: temp dirs, a loopback DHT, waiting on conditions, node processes.
-import { spawn } from 'node:child_process'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
@@ -117,8 +117,11 @@ export async function getJson<T> (url: string, token?: string): Promise<T> {
 /** Drives an owner seeds from this process, as real clouds for node processes to replicate. */
 export interface SeededDrives { keys: string[], drives: Hyperdrive[] }
 
-/** Creates `count` drives with one small file each and seeds them on a loopback DHT until the test ends. */
-export async function seedDrives (t: Teardown, dht: PrivateDht, count: number): Promise<SeededDrives> {
+/**
+ * Creates `count` drives and seeds them on a loopback DHT until the test ends. Each holds one small
+ * page, or the files `filesOf(i)` gives (path without the leading slash to bytes).
+ */
+export async function seedDrives (t: Teardown, dht: PrivateDht, count: number, filesOf?: (i: number) => Map<string, Buffer>): Promise<SeededDrives> {
   const store = new Corestore(await tempDir(t, 'bevy-owner-'))
   const swarm = new Hyperswarm({ bootstrap: parseBootstrap(dht.bootstrap) })
   onTeardown(t, async () => { await swarm.destroy(); await store.close() })
@@ -127,7 +130,8 @@ export async function seedDrives (t: Teardown, dht: PrivateDht, count: number): 
   for (let i = 0; i < count; i++) {
     const drive = new Hyperdrive(store.namespace(`drive-${i}`))
     await drive.ready()
-    await drive.put('/index.html', Buffer.from(`<h1>cloud ${i}</h1>`))
+    const files = filesOf?.(i) ?? new Map([['index.html', Buffer.from(`<h1>cloud ${i}</h1>`)]])
+    for (const [path, bytes] of files) await drive.put('/' + path, bytes)
     swarm.join(drive.discoveryKey, { server: true, client: true })
     drives.push(drive)
   }
@@ -153,8 +157,16 @@ export interface Run { code: number | null, stdout: string, stderr: string }
 
 /** Runs one `bevy` command to completion. */
 export function runBevy (args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN_PATH, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  return spawnBevy(args, env).done
+}
+
+/** A `bevy` command under way: `done` resolves when it exits (code null if a signal ended it). */
+export interface RunningBevy { child: ChildProcess, done: Promise<Run> }
+
+/** Starts one `bevy` command, for a caller that may signal it before it finishes. */
+export function spawnBevy (args: string[], env: NodeJS.ProcessEnv = {}): RunningBevy {
+  const child = spawn(process.execPath, [BIN_PATH, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const done = new Promise<Run>((resolve, reject) => {
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
@@ -162,6 +174,15 @@ export function runBevy (args: string[], env: NodeJS.ProcessEnv = {}): Promise<R
     child.on('error', reject)
     child.on('close', (code) => resolve({ code, stdout, stderr }))
   })
+  return { child, done }
+}
+
+/** Writes each file (path relative to `root`, '/'-separated) under `root`, creating folders. */
+export async function writeFiles (root: string, files: Map<string, Buffer>): Promise<void> {
+  for (const [path, bytes] of files) {
+    await mkdir(join(root, path, '..'), { recursive: true })
+    await writeFile(join(root, path), bytes)
+  }
 }
 
 export type { TestContext }

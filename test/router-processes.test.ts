@@ -40,10 +40,15 @@ test('every node routes clients to a live, synced replica, and stops choosing on
   await api(members[0]!, 'POST', '/api/clouds', { key, replicas: 3 })
   const content = '<h1>cloud 0</h1>'
 
-  const replicas = await waitFor('three synced replicas', async () => {
-    const info = await api<CloudInfo>(members[0]!, 'GET', `/api/clouds/${key}`)
-    const ready = info.placement.filter((r) => r.role === 'target' && r.synced)
-    return ready.length === 3 ? ready.map((r) => members.find((m) => m.id === r.node)!) : undefined
+  // Sync state spreads through the view: wait until every node knows the three synced replicas,
+  // or one that learns it a moment late rightly answers 503 to the reads below.
+  const replicas = await waitFor('three synced replicas, as every node sees them', async () => {
+    const views = await Promise.all(members.map(async (m) => {
+      const info = await api<CloudInfo>(m, 'GET', `/api/clouds/${key}`)
+      return info.placement.filter((r) => r.role === 'target' && r.synced).map((r) => r.node).sort().join(',')
+    }))
+    const ready = (views[0] ?? '').split(',').filter((id) => id !== '')
+    return ready.length === 3 && views.every((v) => v === views[0]) ? ready.map((id) => members.find((m) => m.id === id)!) : undefined
   }, 60_000, 200)
   const outsider = members.find((m) => !replicas.includes(m))!
   const replicaOf = (location: string | null): Member | undefined => byUrl.get(new URL(location ?? 'http://x').origin)

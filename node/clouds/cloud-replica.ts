@@ -1,5 +1,9 @@
 // One cloud held on this node: its drive opened read-only by key in its own corestore
 // namespace, announced on its discovery topic, downloaded whole and followed as it grows.
+// Requests are served from the newest version complete here: while a newer one downloads, they
+// see the last complete one, whole, so an owner that vanishes mid-push leaves no torn files. That
+// version is recorded in the drive's own storage, so a restart that finds a newer version half
+// downloaded (a crash mid-sync, the owner gone) still serves it rather than nothing.
 import Hyperdrive from 'hyperdrive'
 import type { Hypercore } from 'corestore'
 import type Corestore from 'corestore'
@@ -17,6 +21,11 @@ export interface ReplicaStatus extends SyncProgress {
 }
 
 interface Download { destroy (): void }
+
+/** User data on the drive's db core: the db length (drive version) last complete here. */
+const COMPLETE_KEY = 'cloud-bevy/complete-length'
+/** How long a checkout no longer served stays open for the requests still reading it. */
+const RETIRE_AFTER_MS = 60_000
 
 /** Core events that change a replica's progress or peers. */
 const CHANGE_EVENTS = ['append', 'download', 'peer-add', 'peer-remove'] as const
@@ -36,7 +45,16 @@ export interface CloudReplicaOptions {
 
 export class CloudReplica extends ReadyResource {
   readonly key: Buffer
-  readonly drive: Hyperdrive
+  /** The drive as it downloads and follows: every version known, complete or not. */
+  private readonly live: Hyperdrive
+  /** The db length (drive version) last complete here, in this run or an earlier one; 0 if none. */
+  private lastComplete = 0
+  /** A checkout of `lastComplete`, served while the live drive is incomplete; null otherwise. */
+  private fallback: Hyperdrive | null = null
+  /** The db length last recorded as complete (COMPLETE_KEY), so each is written once. */
+  private recordedComplete = -1
+  /** The write of that record, which close waits for. */
+  private recording: Promise<void> = Promise.resolve()
   private readonly opts: CloudReplicaOptions
   private readonly downloads: Download[] = []
   private readonly listening: Array<{ core: Hypercore, off: () => void }> = []
@@ -49,13 +67,19 @@ export class CloudReplica extends ReadyResource {
     super()
     this.opts = opts
     this.key = opts.key
-    this.drive = new Hyperdrive(opts.store, opts.key)
+    this.live = new Hyperdrive(opts.store, opts.key)
+  }
+
+  /** The drive requests are served from: the live one when complete, else the last complete version. */
+  get drive (): Hyperdrive {
+    return this.fallback ?? this.live
   }
 
   protected override async _open (): Promise<void> {
-    const { drive, opts } = this
+    const { live: drive, opts } = this
     await drive.ready()
     if (drive.writable || opts.follow === false) return // an owner's own drive has nothing to fetch
+    await this.recallComplete()
     this.follow(drive.core)
     if (drive.blobs !== null) this.follow(drive.blobs.core)
     else (drive as unknown as NodeJS.EventEmitter).once('blobs', () => { if (this.closing === null && drive.blobs !== null) this.follow(drive.blobs.core) })
@@ -69,8 +93,48 @@ export class CloudReplica extends ReadyResource {
   protected override async _close (): Promise<void> {
     for (const d of this.downloads) d.destroy()
     for (const l of this.listening) l.off()
-    if (this.listening.length > 0) await this.opts.swarm.leave(this.drive.discoveryKey).catch(() => {})
-    await this.drive.close()
+    if (this.listening.length > 0) await this.opts.swarm.leave(this.live.discoveryKey).catch(() => {})
+    await this.recording
+    await this.live.close() // closes the fallback checkout too
+  }
+
+  /**
+   * After a restart: the version an earlier run recorded as complete counts as synced (and is
+   * served until the live drive is complete) if its db blocks and every blob block its entries use
+   * are still here; a purge clears them.
+   */
+  private async recallComplete (): Promise<void> {
+    const db = this.live.core
+    const blobs = this.live.blobs?.core ?? null
+    if (blobs === null) return
+    const recorded = await db.getUserData(COMPLETE_KEY).catch(() => null)
+    const length = recorded === null || recorded === undefined ? 0 : Number(recorded.toString())
+    if (!(length > 0 && length <= db.contiguousLength)) return
+    // The live drive is that version with nothing more known: status() finds it complete anyway.
+    if (length === db.length && blobs.contiguousLength >= blobs.length) return
+    if (await this.live.getBlobsLength(length) > blobs.contiguousLength) return
+    this.lastComplete = length
+    this.recordedComplete = length
+    this.everSynced = true
+  }
+
+  /** Serves `lastComplete` from a checkout while the live drive is incomplete, the live drive once it is. */
+  private serveComplete (liveComplete: boolean): void {
+    const wanted = liveComplete ? 0 : this.lastComplete
+    if ((this.fallback?.version ?? 0) === wanted) return
+    const retired = this.fallback
+    this.fallback = wanted === 0 ? null : this.live.checkout(wanted)
+    // Requests under way may still read the old checkout; the live drive closes it at the latest.
+    if (retired !== null) setTimeout(() => { retired.close().catch(() => {}) }, RETIRE_AFTER_MS).unref()
+  }
+
+  /** Records `length` as complete in the drive's storage, once per length. */
+  private recordComplete (length: number): void {
+    if (this.recordedComplete === length || this.closing !== null) return
+    this.recordedComplete = length
+    this.recording = this.recording
+      .then(() => this.live.core.setUserData(COMPLETE_KEY, Buffer.from(String(length))))
+      .catch(() => { this.recordedComplete = -1 })
   }
 
   /** Downloads every block of `core`, now and as it grows, and reports each change. */
@@ -97,8 +161,8 @@ export class CloudReplica extends ReadyResource {
   }
 
   status (): ReplicaStatus {
-    const db = this.drive.core
-    const blobs = this.drive.blobs?.core ?? null
+    const db = this.live.core
+    const blobs = this.live.blobs?.core ?? null
     const blocksHad = db.contiguousLength + (blobs?.contiguousLength ?? 0)
     const blocksTotal = db.length + (blobs?.length ?? 0)
     // Every known block is here; but a blob core just opened may not know its length yet, so
@@ -107,12 +171,17 @@ export class CloudReplica extends ReadyResource {
     const needed = this.blobsNeeded?.dbLength === db.length ? this.blobsNeeded.blocks : null
     if (looksComplete && needed === null) this.checkBlobsNeeded(db.length)
     const complete = looksComplete && needed !== null && (blobs?.contiguousLength ?? 0) >= needed
-    if (complete) this.everSynced = true
+    if (complete) {
+      this.everSynced = true
+      this.lastComplete = db.length
+      this.recordComplete(db.length)
+    }
+    if (this.closing === null) this.serveComplete(complete)
     const state: ReplicaState = complete ? 'synced' : db.length === 0 ? 'waiting' : 'syncing'
     return {
       state,
       synced: this.everSynced,
-      version: this.drive.version,
+      version: this.live.version,
       blocksHad,
       blocksTotal,
       bytesHad: bytesHad(db) + (blobs === null ? 0 : bytesHad(blobs)),
@@ -125,7 +194,7 @@ export class CloudReplica extends ReadyResource {
   private checkBlobsNeeded (dbLength: number): void {
     if (this.checking === dbLength || this.closing !== null) return
     this.checking = dbLength
-    this.drive.getBlobsLength(dbLength).then((blocks) => {
+    this.live.getBlobsLength(dbLength).then((blocks) => {
       this.blobsNeeded = { dbLength, blocks }
       this.opts.onChange()
     }, () => {}).finally(() => { if (this.checking === dbLength) this.checking = -1 })
@@ -136,7 +205,7 @@ export class CloudReplica extends ReadyResource {
     await this.ready().catch(() => {})
     for (const d of this.downloads) d.destroy()
     this.downloads.length = 0
-    const cores = [this.drive.blobs?.core, this.drive.core].filter((c): c is Hypercore => c !== undefined && c !== null && !c.closed)
+    const cores = [this.live.blobs?.core, this.live.core].filter((c): c is Hypercore => c !== undefined && c !== null && !c.closed)
     for (const core of cores) if (core.length > 0) await core.clear(0, core.length)
     await this.close()
   }
