@@ -9,7 +9,7 @@ import { BevyError, ErrorCode, formatKey, MAX_REPLICAS } from '../../protocol/in
 import type { CloudInfo, ReplicaInfo } from '../bevy.js'
 import { parseBootstrap, parseIntSetting } from '../config.js'
 import { OwnerDrive } from '../owner/owner-drive.js'
-import { readNodeFile } from '../storage.js'
+import { keepFilesPrivate, readNodeFile } from '../storage.js'
 import { adminRequest, resolveTarget, type AdminTarget } from './admin-client.js'
 import { adminOptions, option, parseDuration } from './options.js'
 
@@ -28,6 +28,7 @@ export function pushCommand (): Command {
   option(cmd, '--wait', 'stay online until every replica has this version (default: until one has)', false)
   option(cmd, '--timeout <duration>', 'give up seeding after this long', '10m')
   cmd.action(async (dir: string, opts: PushOpts) => {
+    keepFilesPrivate()
     const replicas = parseIntSetting('replicas', opts.replicas, 1, MAX_REPLICAS)
     const timeoutMs = parseDuration(opts.timeout, '--timeout')
     await requireFolder(dir)

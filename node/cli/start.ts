@@ -8,7 +8,7 @@ import {
 } from '../config.js'
 import { createLogger } from '../log.js'
 import { parseInvite } from '../pairing.js'
-import { readBevyFile } from '../storage.js'
+import { keepFilesPrivate, readBevyFile } from '../storage.js'
 import { option } from './options.js'
 import { untilShutdown } from './shutdown.js'
 
@@ -31,7 +31,10 @@ export function startCommand (onExit: (code: number) => void): Command {
   for (const [name, tunable] of Object.entries(TUNABLES)) {
     option(cmd, `--${flagName(name)} <n>`, tunable.doc, String(tunable.default))
   }
-  cmd.action(async (opts: Record<string, string | boolean | undefined>) => onExit(await runStart(configFromOptions(opts))))
+  cmd.action(async (opts: Record<string, string | boolean | undefined>) => {
+    keepFilesPrivate()
+    onExit(await runStart(configFromOptions(opts)))
+  })
   return cmd
 }
 
