@@ -23,6 +23,7 @@ import { CloudHost } from './clouds/cloud-host.js'
 import type { ReplicaState } from './clouds/cloud-replica.js'
 import { dirBytes, freeDiskBytes } from './disk.js'
 import { EventJournal } from './events.js'
+import { fleetChoice, FleetLinks, fleetInvite, fleetTopic, FLEET_INVITE_EXPIRES_MS, FLEET_INVITE_USES } from './fleet.js'
 import { fullReason } from './fullness.js'
 import { LoadSampler } from './load-sampler.js'
 import { silentLogger, type Logger } from './log.js'
@@ -138,6 +139,8 @@ export class Bevy extends ReadyResource {
   private joinedTopic = false
   private pairing: BlindPairing | null = null
   private member: Member | null = null
+  /** Fleet mode: the fleet channel on open-swarm connections. */
+  private fleet: FleetLinks | null = null
   private cluster: ClusterBase | null = null
   /** The bevy's lasting key (topic, invites) and namespace, and the epoch whose log `cluster` is. */
   private bevyKey: Buffer | null = null
@@ -302,6 +305,10 @@ export class Bevy extends ReadyResource {
     })
     this.swarm.on('connection', (conn: SwarmConnection) => this.onConnection(conn))
     this.openSwarm.on('connection', (conn: SwarmConnection) => this.onOpenConnection(conn))
+    if (this.config.secret !== null) {
+      this.fleet = new FleetLinks({ secret: this.config.secret, localKey: this.openSwarm.keyPair.publicKey, bevy: () => this.bevyKey, onPeer: () => {} })
+      this.openSwarm.join(fleetTopic(this.config.secret), { server: true, client: true })
+    }
     this.pairing = new BlindPairing(this.openSwarm)
 
     this.startupStep = 'opening the cluster log'
@@ -326,6 +333,7 @@ export class Bevy extends ReadyResource {
     await this.announce()
     this.startupStep = 'first heartbeat'
     if (this.founded) this.foundingInvite = await this.createInvite({ ttlMs: this.config.inviteTtlMs, uses: this.config.inviteUses })
+    await this.serveFleet()
 
     this.watch(cluster)
     const onError = (err: unknown) => { if (this.closing === null) this.log.error({ err }, 'background task failed') }
@@ -354,6 +362,7 @@ export class Bevy extends ReadyResource {
     if (this.epochs !== null) await this.epochs.close()
     this.pings?.close()
     this.mesh?.leaveAll()
+    this.fleet?.close()
     if (this.member !== null) await this.member.close()
     if (this.pairing !== null) await this.pairing.close()
     if (this.openSwarm !== null) await this.openSwarm.destroy()
@@ -374,13 +383,16 @@ export class Bevy extends ReadyResource {
     }
     const namespace = randomBytes(16).toString('hex')
     this.bevyNamespace = namespace
-    if (this.config.join !== null) {
-      const invite = parseInvite(this.config.join, this.clock.now())
+    const fleetBevy = this.config.join === null && this.config.secret !== null ? await this.chooseFleetBevy() : null
+    if (this.config.join !== null || fleetBevy !== null) {
+      const invite = fleetBevy !== null && this.config.secret !== null
+        ? { bytes: fleetInvite(this.config.secret, fleetBevy).bytes, discoveryKey: fleetInvite(this.config.secret, fleetBevy).discoveryKey, expiresMs: 0 }
+        : parseInvite(this.config.join, this.clock.now())
       const local = Autobase.getLocalCore(this.namespaceStore(namespace))
       await local.ready()
       const writerKey = local.key
       await local.close()
-      this.log.info('pairing with invite')
+      this.log.info(fleetBevy === null ? 'pairing with invite' : 'pairing with the fleet\'s bevy')
       const key = await pairWithInvite(this.requirePairing(), invite, Buffer.concat([writerKey, this.id]), this.config.pairTimeoutMs)
       this.bevyKey = key
       // Meet the members now: the one that admitted us lets us in, and tells which log it writes to.
@@ -408,6 +420,44 @@ export class Bevy extends ReadyResource {
     this.pings?.advertise({ epoch: epoch.epoch, key: cluster.key })
     this.mesh = new Mesh(this.requireSwarm(), hexKey(this.id))
     return cluster
+  }
+
+  /**
+   * Fleet mode, for a node with no bevy yet: the bevy to join (the smallest one a fleet peer is
+   * in), or null to found one, when no fleet peer with a smaller key is still without a bevy once
+   * the settle time passed (or nobody founded within the pairing timeout).
+   */
+  private async chooseFleetBevy (): Promise<Buffer | null> {
+    const fleet = this.fleet
+    const open = this.openSwarm
+    if (fleet === null || open === null) return null
+    this.log.info('fleet mode: looking for the fleet\'s bevy')
+    const selfHex = hexKey(open.keyPair.publicKey)
+    const started = Date.now()
+    while (this.closing === null) {
+      const choice = fleetChoice(selfHex, fleet.peers)
+      if (choice.kind === 'join') return choice.bevy
+      const waited = Date.now() - started
+      if (choice.kind === 'found' && waited >= this.config.fleetSettleMs) return null
+      if (waited >= this.config.pairTimeoutMs) return null
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    return null
+  }
+
+  /**
+   * Fleet mode, once in a bevy: make sure the view holds the fleet's standing invite for it (the
+   * members already answer pairing on the bevy's topic), and tell the fleet which bevy this is.
+   */
+  private async serveFleet (): Promise<void> {
+    const secret = this.config.secret
+    if (secret === null) return
+    const invite = fleetInvite(secret, this.key)
+    const cluster = this.requireCluster()
+    if (await cluster.view.get(ViewKey.invite(invite.id)) === null) {
+      await cluster.append({ type: OpType.INVITE, inviteId: invite.id, publicKey: invite.publicKey, expiresMs: FLEET_INVITE_EXPIRES_MS, uses: FLEET_INVITE_USES })
+    }
+    this.fleet?.announce()
   }
 
   /** Opens (and readies) a log, of this epoch or another, without making it current. */
@@ -560,6 +610,7 @@ export class Bevy extends ReadyResource {
   private onOpenConnection (conn: SwarmConnection): void {
     conn.on('error', (err: Error) => this.log.debug({ err: err.message }, 'connection error'))
     this.store?.replicate(conn)
+    this.fleet?.attach(conn)
   }
 
   private onConnection (conn: SwarmConnection): void {

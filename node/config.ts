@@ -71,6 +71,10 @@ export const TUNABLES = {
     default: 1, min: 1, max: 10_000,
     doc: 'Default number of nodes one invite admits. One is safest; more eases adding many machines.'
   },
+  fleetSettleMs: {
+    default: 3000, min: 0, max: 600_000,
+    doc: 'Fleet mode: how long a node with no bevy listens for fleet peers before it founds one (only if no peer with a smaller key is still looking). Longer makes concurrent founders rarer on a slow DHT; shorter starts a lone first node sooner.'
+  },
   admittedPeerTtlMs: {
     default: 120_000, min: 1000, max: 3_600_000,
     doc: 'How long a node a member just admitted by invite may connect before the view names it. Longer tolerates a slow joiner; shorter closes the door sooner on one that never announces.'

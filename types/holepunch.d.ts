@@ -234,7 +234,7 @@ declare module 'blind-pairing' {
   export interface Candidate { request: EventEmitter, pairing: Promise<PairingResult | null>, close (): Promise<void> }
   export default class BlindPairing {
     constructor (swarm: Hyperswarm, opts?: { poll?: number })
-    static createInvite (key: Uint8Array, opts?: { expires?: number }): CreatedInvite
+    static createInvite (key: Uint8Array, opts?: { expires?: number, seed?: Uint8Array, discoveryKey?: Uint8Array }): CreatedInvite
     static decodeInvite (invite: Uint8Array): DecodedInvite
     addMember (opts: { discoveryKey: Uint8Array, onadd: (request: MemberRequest) => Promise<void> }): Member
     addCandidate (opts: { invite: Uint8Array, userData: Uint8Array, onadd?: (result: PairingResult) => Promise<void> }): Candidate

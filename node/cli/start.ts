@@ -67,8 +67,8 @@ export function configFromOptions (opts: Record<string, string | boolean | undef
 }
 
 async function runStart (config: NodeConfig): Promise<number> {
-  if (config.secret !== null) {
-    throw new BevyError(ErrorCode.BAD_CONFIG, 'fleet mode (--secret) is not available in this version yet; use --join with an invite')
+  if (config.secret !== null && config.secret.trim().length < 8) {
+    throw new BevyError(ErrorCode.BAD_CONFIG, '--secret must be at least 8 characters: every machine that knows it can join the bevy')
   }
   // Check the invite before touching storage, so a bad invite leaves no stray bevy behind.
   if (config.join !== null && await readBevyFile(config.storage) === null) parseInvite(config.join, Date.now())

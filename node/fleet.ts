@@ -1,0 +1,128 @@
+// Fleet mode: machines that share a secret find each other with no per-node step. Everything is
+// derived from the secret: the topic fleet nodes meet on (over the open swarm), and per bevy a
+// standing invite (its seed) that members honour like any other invite. On every
+// open-swarm connection that speaks this protocol, each side proves it knows the secret, bound to
+// both connection keys so a proof cannot be replayed to another peer; only then does it say which
+// bevy it belongs to. A peer with another secret learns nothing and is dropped.
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
+import BlindPairing from 'blind-pairing'
+import Protomux, { type Channel } from 'protomux'
+import type { SwarmConnection } from 'hyperswarm'
+import { hexKey, key32 } from '../protocol/index.js'
+
+export const FLEET_PROTOCOL = 'cloud-bevy/fleet/v1'
+/** An invite that never expires in practice, and admits a whole fleet. */
+export const FLEET_INVITE_EXPIRES_MS = 2 ** 52
+export const FLEET_INVITE_USES = 1_000_000
+const NO_BEVY = Buffer.alloc(32)
+
+function derive (secret: string, purpose: string, ...parts: Buffer[]): Buffer {
+  const hash = createHash('sha256').update('cloud-bevy/fleet/').update(purpose).update('\0').update(secret)
+  for (const part of parts) hash.update(part)
+  return hash.digest()
+}
+
+/** The topic every node with this secret joins to find the others. */
+export function fleetTopic (secret: string): Buffer {
+  return derive(secret, 'topic')
+}
+
+export interface FleetInvite { bytes: Buffer, id: Buffer, publicKey: Buffer, discoveryKey: Buffer }
+
+/** The standing invite of one bevy of this fleet: any node with the secret can make it, nobody else. */
+export function fleetInvite (secret: string, bevyKey: Buffer): FleetInvite {
+  // The pairing topic stays the bevy's own (candidates check the answer against it); the seed,
+  // which signs the request, is what only secret holders can make.
+  const created = BlindPairing.createInvite(bevyKey, { seed: derive(secret, 'invite-seed', bevyKey) })
+  return { bytes: created.invite, id: created.id, publicKey: created.publicKey, discoveryKey: BlindPairing.decodeInvite(created.invite).discoveryKey }
+}
+
+function proof (secret: string, from: Buffer, to: Buffer): Buffer {
+  return createHmac('sha256', derive(secret, 'proof')).update(from).update(to).digest()
+}
+
+export interface FleetLinksOptions {
+  secret: string
+  /** This node's open-swarm public key. */
+  localKey: Buffer
+  /** The bevy this node belongs to now, or null while it has none. */
+  bevy: () => Buffer | null
+  /** A peer proved the secret and said which bevy it is in (null: none yet). */
+  onPeer: (peerHex: string, bevy: Buffer | null) => void
+}
+
+interface Link { channel: Channel, verified: boolean, sendBevy: (key: Buffer) => void }
+
+/** The fleet channel on every open-swarm connection. */
+export class FleetLinks {
+  private readonly links = new Set<Link>()
+  /** Fleet peers by open-swarm key (hex): the bevy each last said it is in. */
+  readonly peers = new Map<string, Buffer | null>()
+  private closed = false
+
+  constructor (private readonly opts: FleetLinksOptions) {}
+
+  attach (conn: SwarmConnection): void {
+    if (this.closed) return
+    const remote = conn.remotePublicKey
+    const peerHex = hexKey(remote)
+    const link = { verified: false } as Link
+    const channel = Protomux.from(conn).createChannel({
+      protocol: FLEET_PROTOCOL,
+      onopen: () => proofMessage.send(proof(this.opts.secret, this.opts.localKey, remote)),
+      onclose: () => { this.links.delete(link); if (![...this.links].some((l) => l.verified && l !== link)) this.peers.delete(peerHex) }
+    })
+    if (channel === null) return
+    // Wire numbering: append only.
+    const proofMessage = channel.addMessage({
+      encoding: key32,
+      onmessage: (presented: Buffer) => {
+        const expected = proof(this.opts.secret, remote, this.opts.localKey)
+        if (!timingSafeEqual(presented, expected)) {
+          conn.destroy() // another secret (or none): it learns nothing more
+          return
+        }
+        link.verified = true
+        link.sendBevy(this.opts.bevy() ?? NO_BEVY)
+      }
+    })
+    const bevyMessage = channel.addMessage({
+      encoding: key32,
+      onmessage: (key: Buffer) => {
+        if (!link.verified || this.closed) return
+        const bevy = key.equals(NO_BEVY) ? null : Buffer.from(key)
+        this.peers.set(peerHex, bevy)
+        this.opts.onPeer(peerHex, bevy)
+      }
+    })
+    link.channel = channel
+    link.sendBevy = (key) => { bevyMessage.send(key) }
+    this.links.add(link)
+    channel.open()
+  }
+
+  /** Tells every verified peer the bevy this node is in now. */
+  announce (): void {
+    const bevy = this.opts.bevy() ?? NO_BEVY
+    for (const link of this.links) if (link.verified && link.channel.opened) link.sendBevy(bevy)
+  }
+
+  close (): void {
+    this.closed = true
+    for (const link of this.links) link.channel.close()
+    this.links.clear()
+  }
+}
+
+/**
+ * Which bevy a node without one should join, as far as it can tell now: the smallest bevy key a
+ * fleet peer named (so concurrent founders' fleets converge on one), else `found` when no peer
+ * with a smaller key is still without a bevy (it would found first), else `wait`.
+ */
+export function fleetChoice (selfHex: string, peers: ReadonlyMap<string, Buffer | null>): { kind: 'join', bevy: Buffer } | { kind: 'found' } | { kind: 'wait' } {
+  let best: Buffer | null = null
+  for (const bevy of peers.values()) if (bevy !== null && (best === null || Buffer.compare(bevy, best) < 0)) best = bevy
+  if (best !== null) return { kind: 'join', bevy: best }
+  for (const [peerHex, bevy] of peers) if (bevy === null && peerHex < selfHex) return { kind: 'wait' }
+  return { kind: 'found' }
+}

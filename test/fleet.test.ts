@@ -1,0 +1,60 @@
+// Fleet mode, in separate processes on a loopback DHT: machines started at the same moment with
+// one secret form one bevy by themselves; another secret makes another bevy, and its nodes never
+// get into the first one's view.
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { fleetChoice, fleetInvite, fleetTopic } from '../node/fleet.js'
+import type { StatusReport } from '../node/status.js'
+import { api, loopbackDht, memberOf, nodeArgs, nodeProcess, readyWithin, runBevy, tempDir, waitFor, type Member } from './helpers.js'
+
+test('nodes sharing a secret form one bevy with no per-node step; another secret makes another', { timeout: 240_000 }, async (t) => {
+  const dht = await loopbackDht(t)
+  const dir = await tempDir(t)
+  const secretA = 'fleet-secret-a-0123456789'
+  const secretB = 'fleet-secret-b-9876543210'
+  const fleets = [...Array(6).fill(secretA), ...Array(2).fill(secretB)] as string[]
+  // All at the same moment: no node is told who founds.
+  const procs = fleets.map((secret, i) => nodeProcess(t, nodeArgs(join(dir, `n${i}`), dht, ['--secret', secret, '--rejoin-stable-ms', '0'])))
+  const ready = await Promise.all(procs.map((p) => readyWithin(p, 120_000)))
+  const members: Member[] = await Promise.all(ready.map(memberOf))
+  const a = members.slice(0, 6)
+  const b = members.slice(6)
+
+  const agreed = async (group: Member[]) => {
+    const reports = await Promise.all(group.map((m) => api<StatusReport>(m, 'GET', '/api/status')))
+    const bevies = new Set(reports.map((r) => r.bevy))
+    const live = reports.every((r) => r.nodes.length === group.length && r.nodes.every((n) => n.state === 'live'))
+    return bevies.size === 1 && live ? reports : undefined
+  }
+  const reportsA = await waitFor('the six nodes with secret A to agree on one bevy and see six live nodes', () => agreed(a), 90_000, 500)
+  const reportsB = await waitFor('the two nodes with secret B to agree on one bevy and see two live nodes', () => agreed(b), 90_000, 500)
+  assert.notEqual(reportsA[0]?.bevy, reportsB[0]?.bevy, 'two secrets, two bevies')
+  const idsA = new Set(a.map((m) => m.id))
+  for (const report of reportsA) assert.ok(report.nodes.every((n) => idsA.has(n.id)), 'no node of the other fleet is in the view')
+
+  // The secret is in no file the node writes and in no log line.
+  for (const [i, proc] of procs.entries()) assert.ok(!proc.output().includes(fleets[i] as string), 'the secret is not logged')
+  const short = await runBevy(['start', '--storage', join(dir, 'short'), '--bootstrap', dht.bootstrap, '--secret', 'tiny'])
+  assert.equal(short.code, 2, 'a too-short secret is refused as bad input')
+})
+
+test('a node without a bevy joins the smallest bevy a fleet peer names, else founds only when no smaller peer still looks', () => {
+  const [low, mid, high] = ['11'.repeat(32), '55'.repeat(32), 'ee'.repeat(32)]
+  const bevyX = Buffer.alloc(32, 9)
+  const bevyY = Buffer.alloc(32, 3)
+  assert.deepEqual(fleetChoice(mid, new Map()), { kind: 'found' }, 'alone: found')
+  assert.deepEqual(fleetChoice(mid, new Map([[high as string, null]])), { kind: 'found' }, 'only larger peers look: this one founds')
+  assert.deepEqual(fleetChoice(mid, new Map([[low as string, null]])), { kind: 'wait' }, 'a smaller peer looks: it founds, this one waits')
+  assert.deepEqual(fleetChoice(mid, new Map([[low as string, null], [high as string, bevyX]])), { kind: 'join', bevy: bevyX })
+  assert.deepEqual(fleetChoice(mid, new Map([[low as string, bevyX], [high as string, bevyY]])), { kind: 'join', bevy: bevyY }, 'the smallest bevy wins')
+})
+
+test('the fleet invite is the same for every holder of the secret and another for any other secret', () => {
+  const bevy = Buffer.alloc(32, 7)
+  const one = fleetInvite('secret-number-one', bevy)
+  assert.deepEqual(fleetInvite('secret-number-one', bevy).id, one.id)
+  assert.notDeepEqual(fleetInvite('secret-number-two', bevy).id, one.id)
+  assert.notDeepEqual(fleetInvite('secret-number-one', Buffer.alloc(32, 8)).id, one.id)
+  assert.notDeepEqual(fleetTopic('secret-number-one'), fleetTopic('secret-number-two'))
+})
