@@ -9,7 +9,7 @@ import type Hyperdrive from 'hyperdrive'
 import Hyperswarm, { type SwarmConnection } from 'hyperswarm'
 import ReadyResource from 'ready-resource'
 import {
-  BevyError, ErrorCode, formatKey, hexKey, NodeState, NO_INVITE, OpType, parseKey, ViewKey, type Clock, type EpochAdvert, type JoinEpochRequest,
+  BevyError, ErrorCode, formatKey, hexKey, isGone, NodeState, NO_INVITE, OpType, parseKey, ViewKey, type Clock, type EpochAdvert, type JoinEpochRequest,
   type ProgressRecord, type Rng
 } from '../protocol/index.js'
 import { discoveryKey } from 'hypercore-crypto'
@@ -30,7 +30,10 @@ import { silentLogger, type Logger } from './log.js'
 import { Mesh } from './mesh.js'
 import { createInvite, inviteIdOf, memberHandler, pairWithInvite, parseInvite, type Invite } from './pairing.js'
 import { buildStatus, nodeState, type NodeStatusState, type StatusReport } from './status.js'
-import { ensureStorage, loadOrCreateAdminToken, paths, readBevyFile, writeBevyFile } from './storage.js'
+import {
+  ensureStorage, loadOrCreateAdminToken, paths, readBevyFile, readCarryFile, removeCarryFile, retireBevyFile, writeBevyFile,
+  writeCarryFile, type CarryFile
+} from './storage.js'
 import { PlacementRunner } from './placement-runner.js'
 import { Reconciler } from './reconciler.js'
 import { replicaSignals, type RoutedReplica } from './route-signals.js'
@@ -141,6 +144,8 @@ export class Bevy extends ReadyResource {
   private member: Member | null = null
   /** Fleet mode: the fleet channel on open-swarm connections. */
   private fleet: FleetLinks | null = null
+  /** Fleet mode: the smaller bevy this node is moving into, once it knows of one. */
+  private mergeTarget: Buffer | null = null
   private cluster: ClusterBase | null = null
   /** The bevy's lasting key (topic, invites) and namespace, and the epoch whose log `cluster` is. */
   private bevyKey: Buffer | null = null
@@ -306,7 +311,7 @@ export class Bevy extends ReadyResource {
     this.swarm.on('connection', (conn: SwarmConnection) => this.onConnection(conn))
     this.openSwarm.on('connection', (conn: SwarmConnection) => this.onOpenConnection(conn))
     if (this.config.secret !== null) {
-      this.fleet = new FleetLinks({ secret: this.config.secret, localKey: this.openSwarm.keyPair.publicKey, bevy: () => this.bevyKey, onPeer: () => {} })
+      this.fleet = new FleetLinks({ secret: this.config.secret, localKey: this.openSwarm.keyPair.publicKey, bevy: () => this.bevyKey, onPeer: (_peer, bevy) => this.considerMerge(bevy) })
       this.openSwarm.join(fleetTopic(this.config.secret), { server: true, client: true })
     }
     this.pairing = new BlindPairing(this.openSwarm)
@@ -334,6 +339,7 @@ export class Bevy extends ReadyResource {
     this.startupStep = 'first heartbeat'
     if (this.founded) this.foundingInvite = await this.createInvite({ ttlMs: this.config.inviteTtlMs, uses: this.config.inviteUses })
     await this.serveFleet()
+    await this.replayCarried()
 
     this.watch(cluster)
     const onError = (err: unknown) => { if (this.closing === null) this.log.error({ err }, 'background task failed') }
@@ -351,6 +357,9 @@ export class Bevy extends ReadyResource {
     await this.refresh()
     for (const r of this.repeaters) r.start()
     this.log.info({ id: this.idText, bevy: formatKey(this.key), epoch: this.epochNumber, url: this.url, founded: this.founded }, 'node ready')
+    this.startupStep = null
+    // Fleet peers heard while starting may already name a smaller bevy.
+    for (const bevy of this.fleet?.peers.values() ?? []) this.considerMerge(bevy)
   }
 
   /** Closes children in the reverse order of opening; safe on a half-opened node. */
@@ -458,6 +467,58 @@ export class Bevy extends ReadyResource {
       await cluster.append({ type: OpType.INVITE, inviteId: invite.id, publicKey: invite.publicKey, expiresMs: FLEET_INVITE_EXPIRES_MS, uses: FLEET_INVITE_USES })
     }
     this.fleet?.announce()
+  }
+
+  /**
+   * Fleet mode: bevies founded at the same moment converge on the smallest key. A node of a
+   * larger one asks to move ('merge'); the CLI then saves what to carry, stops the node and
+   * starts it again without a bevy, so it pairs into the smaller one and replays what it carried.
+   */
+  /** Fleet mode: the bevy this node asked to move into ('merge' event), or null. */
+  get mergingInto (): Buffer | null {
+    return this.mergeTarget
+  }
+
+  private considerMerge (bevy: Buffer | null): void {
+    if (bevy === null || this.bevyKey === null || this.mergeTarget !== null || this.startupStep !== null || this.closing !== null) return
+    if (Buffer.compare(bevy, this.bevyKey) >= 0) return
+    this.mergeTarget = bevy
+    this.log.warn({ from: formatKey(this.bevyKey), to: formatKey(bevy) }, 'fleet mode: another bevy of this fleet has the smaller key; moving into it')
+    this.emit('merge', bevy)
+  }
+
+  /** Writes what this node carries into the surviving bevy (clouds, drains), then sets its bevy aside. */
+  async prepareMerge (): Promise<void> {
+    const carry: CarryFile = {
+      from: formatKey(this.key),
+      clouds: this.snapshot.clouds.map((c) => ({ key: formatKey(Buffer.from(c.keyHex, 'hex')), replicas: c.replicas })),
+      drained: this.snapshot.nodes.filter((n) => n.drained && !isGone(n.record.state)).map((n) => formatKey(n.record.nodeId))
+    }
+    // A carry not yet replayed (a second move before the first finished) is kept and added to.
+    const earlier = await readCarryFile(this.config.storage)
+    if (earlier !== null) {
+      for (const cloud of earlier.clouds) if (!carry.clouds.some((c) => c.key === cloud.key)) carry.clouds.push(cloud)
+      for (const id of earlier.drained) if (!carry.drained.includes(id)) carry.drained.push(id)
+    }
+    await writeCarryFile(this.config.storage, carry)
+    await retireBevyFile(this.config.storage, this.key)
+  }
+
+  /** Replays a carry file from a bevy this node moved out of: its clouds and drains, then deletes it. */
+  private async replayCarried (): Promise<void> {
+    const carry = await readCarryFile(this.config.storage)
+    if (carry === null) return
+    for (const cloud of carry.clouds) {
+      const key = parseKey(cloud.key, 'cloud key')
+      if (!this.snapshot.cloudByKey.has(hexKey(key))) await this.addCloud(key, cloud.replicas)
+    }
+    for (const id of carry.drained) {
+      const nodeId = parseKey(id, 'node id')
+      const node = this.snapshot.byId.get(hexKey(nodeId))
+      if (node !== undefined && !node.drained) await this.setDrained(nodeId, true)
+    }
+    await removeCarryFile(this.config.storage)
+    this.log.info({ from: carry.from, clouds: carry.clouds.length, drained: carry.drained.length }, 'fleet mode: replayed what this node carried from a merged bevy')
   }
 
   /** Opens (and readies) a log, of this epoch or another, without making it current. */

@@ -2,8 +2,9 @@
 //   node.json    where this node serves (read by admin commands)
 //   admin.token  the operator bearer token, mode 0600
 //   bevy.json    which bevy this node belongs to; written only once founding or pairing succeeded
+//   carry.json   fleet mode: what a node moving to the fleet's surviving bevy brings along
 import { randomBytes } from 'node:crypto'
-import { chmod, mkdir, open, readFile, rename } from 'node:fs/promises'
+import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { BevyError, ErrorCode, formatKey, parseKey } from '../protocol/index.js'
 
@@ -25,8 +26,35 @@ export const paths = (storage: string) => ({
   corestore: join(storage, 'corestore'),
   nodeFile: join(storage, 'node.json'),
   adminToken: join(storage, 'admin.token'),
-  bevyFile: join(storage, 'bevy.json')
+  bevyFile: join(storage, 'bevy.json'),
+  carryFile: join(storage, 'carry.json')
 })
+
+/** What a node leaving a merged-away bevy replays into the surviving one: nothing registered is lost. */
+export interface CarryFile { from: string, clouds: Array<{ key: string, replicas: number }>, drained: string[] }
+
+export async function readCarryFile (storage: string): Promise<CarryFile | null> {
+  const text = await readTextOrNull(paths(storage).carryFile)
+  if (text === null) return null
+  try {
+    return JSON.parse(text) as CarryFile
+  } catch (err) {
+    throw new BevyError(ErrorCode.STORAGE, `${paths(storage).carryFile} is corrupt`, { cause: err })
+  }
+}
+
+export async function writeCarryFile (storage: string, carry: CarryFile): Promise<void> {
+  await writeFileAtomic(paths(storage).carryFile, JSON.stringify(carry, null, 2) + '\n')
+}
+
+export async function removeCarryFile (storage: string): Promise<void> {
+  await rm(paths(storage).carryFile, { force: true })
+}
+
+/** Leaves the bevy in storage behind (kept aside, not deleted), so the next start pairs anew. */
+export async function retireBevyFile (storage: string, bevyKey: Buffer): Promise<void> {
+  await rename(paths(storage).bevyFile, join(storage, `bevy.${formatKey(bevyKey).slice(0, 12)}.left.json`))
+}
 
 export async function ensureStorage (storage: string): Promise<void> {
   try {

@@ -12,6 +12,8 @@ export interface RunningNode {
   app: FastifyInstance
   bevy: Bevy
   url: string
+  /** The port the HTTP server listens on (the one bound, when --port was 0). */
+  port: number
   close (): Promise<void>
 }
 
@@ -52,7 +54,7 @@ export async function startNode (config: NodeConfig, log: Logger): Promise<Runni
     pid: process.pid,
     bootstrap: config.bootstrap === null ? null : config.bootstrap.map((b) => `${b.host}:${b.port}`).join(',')
   })
-  return { app, bevy, url: bevy.url, close }
+  return { app, bevy, url: bevy.url, port, close }
 }
 
 /** The host other machines should dial: the bound address, or this machine's first external IPv4. */

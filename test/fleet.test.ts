@@ -5,8 +5,10 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { fleetChoice, fleetInvite, fleetTopic } from '../node/fleet.js'
+import { parseKey } from '../protocol/index.js'
 import type { StatusReport } from '../node/status.js'
-import { api, loopbackDht, memberOf, nodeArgs, nodeProcess, readyWithin, runBevy, tempDir, waitFor, type Member } from './helpers.js'
+import type { CloudInfo } from '../node/bevy.js'
+import { api, loopbackDht, memberOf, nodeArgs, nodeProcess, readyWithin, runBevy, seedDrives, tempDir, waitFor, type Member } from './helpers.js'
 
 test('nodes sharing a secret form one bevy with no per-node step; another secret makes another', { timeout: 240_000 }, async (t) => {
   const dht = await loopbackDht(t)
@@ -57,4 +59,39 @@ test('the fleet invite is the same for every holder of the secret and another fo
   assert.notDeepEqual(fleetInvite('secret-number-two', bevy).id, one.id)
   assert.notDeepEqual(fleetInvite('secret-number-one', Buffer.alloc(32, 8)).id, one.id)
   assert.notDeepEqual(fleetTopic('secret-number-one'), fleetTopic('secret-number-two'))
+})
+
+test('two bevies founded apart merge into the one with the smaller key when they share a secret, keeping every cloud', { timeout: 240_000 }, async (t) => {
+  const dht = await loopbackDht(t)
+  const dir = await tempDir(t)
+  const { keys } = await seedDrives(t, dht, 2)
+  const secret = 'fleet-merge-secret-42'
+  const fast = ['--rejoin-stable-ms', '0', '--sync-progress-interval-ms', '200']
+  // Two bevies of one node each, each with a cloud of its own: as if two fleet nodes had founded at the same moment.
+  const storages = [join(dir, 'x'), join(dir, 'y')]
+  const founders = storages.map((s) => nodeProcess(t, nodeArgs(s, dht, fast)))
+  const before = await Promise.all(founders.map(async (p) => await memberOf(await readyWithin(p))))
+  for (const [i, m] of before.entries()) await api(m, 'POST', '/api/clouds', { key: keys[i], replicas: 1 })
+  const bevies = await Promise.all(before.map(async (m) => (await api<StatusReport>(m, 'GET', '/api/status')).bevy))
+  assert.notEqual(bevies[0], bevies[1])
+  await Promise.all(founders.map((p) => p.stop('SIGTERM')))
+
+  // Back with the fleet's secret: they find each other, and the larger bevy's node moves over.
+  const procs = storages.map((s) => nodeProcess(t, nodeArgs(s, dht, [...fast, '--secret', secret])))
+  const members = await Promise.all(procs.map(async (p) => await memberOf(await readyWithin(p))))
+  const survivor = [...bevies].sort((p, q) => Buffer.compare(parseKey(p), parseKey(q)))[0]
+  await waitFor('both nodes in the bevy with the smaller key, both live', async () => {
+    const reports = await Promise.all(members.map((m) => api<StatusReport>(m, 'GET', '/api/status')))
+    return reports.every((r) => r.bevy === survivor && r.nodes.length === 2 && r.nodes.every((n) => n.state === 'live')) ? true : undefined
+  }, 90_000, 500)
+  for (const [i, key] of keys.entries()) {
+    await waitFor(`cloud ${i} registered in the surviving bevy, placed and synced`, async () => {
+      const info = await api<CloudInfo>(members[0]!, 'GET', `/api/clouds/${key}`).catch(() => undefined)
+      return info !== undefined && info.placement.some((r) => r.role === 'target' && r.synced) ? true : undefined
+    }, 90_000, 500)
+    for (const m of members) {
+      const res = await fetch(`${m.url}/c/${key}/index.html`)
+      assert.equal(await res.text(), `<h1>cloud ${i}</h1>`, `${m.url} serves cloud ${i}`)
+    }
+  }
 })

@@ -3,7 +3,11 @@
 // the exit.
 import type { Logger } from '../log.js'
 
-export function untilShutdown (log: Logger, graceMs: number, close: () => Promise<void>, stopWhen?: Promise<string>): Promise<void> {
+/**
+ * `release()` is asked once the close is done: true means the process goes on (a fleet node
+ * restarting into another bevy), so the handlers are removed instead of kept for a forced exit.
+ */
+export function untilShutdown (log: Logger, graceMs: number, close: () => Promise<void>, stopWhen?: Promise<string>, release: () => boolean = () => false): Promise<void> {
   return new Promise((resolve) => {
     let stopping = false
     const stop = (reason: string) => {
@@ -22,7 +26,12 @@ export function untilShutdown (log: Logger, graceMs: number, close: () => Promis
       // The signal handlers stay: if anything keeps the process alive after the close, a second
       // signal must still force the exit rather than kill it by the signal's default action.
       close().catch((err) => log.error({ err }, 'error while closing')).finally(() => {
+        clearTimeout(force)
         process.off('disconnect', onDisconnect)
+        if (release()) {
+          process.off('SIGINT', onInt)
+          process.off('SIGTERM', onTerm)
+        }
         resolve()
       })
     }

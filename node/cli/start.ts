@@ -74,18 +74,35 @@ async function runStart (config: NodeConfig): Promise<number> {
   if (config.join !== null && await readBevyFile(config.storage) === null) parseInvite(config.join, Date.now())
 
   const log = createLogger({ level: config.logLevel, pretty: config.logPretty })
-  const node = await startNode(config, log)
-  const { bevy } = node
-  const invite = bevy.foundingInvite?.text ?? null
-  const out = [`node   ${bevy.idText}`, `url    ${node.url}`, `bevy   ${bevy.status().bevy}`]
-  if (invite !== null) {
-    out.push('', 'Founded a new bevy. Other machines join it with:', `  bevy start --join ${invite}`, '', `invite ${invite}`)
-  }
-  process.stdout.write(out.join('\n') + '\n')
-  const ready: ReadyMessage = { type: 'ready', id: bevy.idText, url: node.url, bevy: bevy.status().bevy, invite, storage: config.storage }
-  process.send?.(ready)
+  let current = config
+  // A fleet node whose bevy merges into another stops and starts again, on the same port, into
+  // the surviving bevy; any other stop ends the process.
+  for (let run = 0; ; run++) {
+    const node = await startNode(current, log)
+    const { bevy } = node
+    const invite = bevy.foundingInvite?.text ?? null
+    const out = [`node   ${bevy.idText}`, `url    ${node.url}`, `bevy   ${bevy.status().bevy}`]
+    if (invite !== null && current.secret === null) {
+      out.push('', 'Founded a new bevy. Other machines join it with:', `  bevy start --join ${invite}`, '', `invite ${invite}`)
+    }
+    process.stdout.write(out.join('\n') + '\n')
+    const ready: ReadyMessage = { type: 'ready', id: bevy.idText, url: node.url, bevy: bevy.status().bevy, invite, storage: current.storage }
+    if (run === 0) process.send?.(ready)
 
-  const left = new Promise<string>((resolve) => bevy.once('left', () => resolve('left the bevy')))
-  await untilShutdown(log, config.shutdownGraceMs, () => node.close(), left)
-  return 0
+    let merging = false
+    const left = new Promise<string>((resolve) => bevy.once('left', () => resolve('left the bevy')))
+    // The ask may come while the node was starting, before this listener: check it too.
+    const merge = new Promise<string>((resolve) => {
+      const go = () => { merging = true; resolve('moving into the fleet\'s surviving bevy') }
+      if (bevy.mergingInto !== null) go()
+      else bevy.once('merge', go)
+    })
+    const close = async () => {
+      if (merging) await bevy.prepareMerge()
+      await node.close()
+    }
+    await untilShutdown(log, current.shutdownGraceMs, close, Promise.race([left, merge]), () => merging)
+    if (!merging) return 0
+    current = { ...current, join: null, port: node.port }
+  }
 }
