@@ -6,7 +6,7 @@ import BlindPairing, { type Member } from 'blind-pairing'
 import Corestore from 'corestore'
 import CoreStorage from 'hypercore-storage'
 import type Hyperdrive from 'hyperdrive'
-import Hyperswarm, { type SwarmConnection } from 'hyperswarm'
+import Hyperswarm, { type PeerDiscovery, type SwarmConnection } from 'hyperswarm'
 import ReadyResource from 'ready-resource'
 import {
   BevyError, ErrorCode, formatKey, hexKey, isGone, NodeState, NO_INVITE, OpType, parseKey, ViewKey, type Clock, type EpochAdvert, type JoinEpochRequest,
@@ -23,7 +23,7 @@ import { CloudHost } from './clouds/cloud-host.js'
 import type { ReplicaState } from './clouds/cloud-replica.js'
 import { dirBytes, freeDiskBytes } from './disk.js'
 import { EventJournal } from './events.js'
-import { fleetChoice, FleetLinks, fleetInvite, fleetTopic, FLEET_INVITE_EXPIRES_MS, FLEET_INVITE_USES } from './fleet.js'
+import { fleetChoice, FleetLinks, fleetInvite, fleetTopic, FLEET_INVITE_EXPIRES_MS, FLEET_INVITE_USES, type FleetJoin } from './fleet.js'
 import { fullReason } from './fullness.js'
 import { LoadSampler } from './load-sampler.js'
 import { silentLogger, type Logger } from './log.js'
@@ -142,8 +142,13 @@ export class Bevy extends ReadyResource {
   private joinedTopic = false
   private pairing: BlindPairing | null = null
   private member: Member | null = null
-  /** Fleet mode: the fleet channel on open-swarm connections. */
+  /** Fleet mode: the fleet channel on open-swarm connections, and the fleet topic's discovery. */
   private fleet: FleetLinks | null = null
+  private fleetDiscovery: PeerDiscovery | null = null
+  /** Fleet mode: this node's request to be admitted to the fleet's bevy, while it is not a writer yet. */
+  private fleetJoin: { bevy: Buffer, request: FleetJoin } | null = null
+  /** Fleet mode: writers being admitted, so a repeated request is not appended twice. */
+  private readonly fleetAdmitting = new Set<string>()
   /** Fleet mode: the smaller bevy this node is moving into, once it knows of one. */
   private mergeTarget: Buffer | null = null
   private cluster: ClusterBase | null = null
@@ -311,8 +316,8 @@ export class Bevy extends ReadyResource {
     this.swarm.on('connection', (conn: SwarmConnection) => this.onConnection(conn))
     this.openSwarm.on('connection', (conn: SwarmConnection) => this.onOpenConnection(conn))
     if (this.config.secret !== null) {
-      this.fleet = new FleetLinks({ secret: this.config.secret, localKey: this.openSwarm.keyPair.publicKey, bevy: () => this.bevyKey, onPeer: (_peer, bevy) => this.considerMerge(bevy) })
-      this.openSwarm.join(fleetTopic(this.config.secret), { server: true, client: true })
+      this.fleet = new FleetLinks({ secret: this.config.secret, localKey: this.openSwarm.keyPair.publicKey, bevy: () => this.bevyKey, onPeer: (_peer, bevy) => this.considerMerge(bevy), onJoin: (_peer, request) => { this.admitFleetJoiner(request).catch((err) => this.log.warn({ err }, 'admitting a fleet node failed')) } })
+      this.fleetDiscovery = this.openSwarm.join(fleetTopic(this.config.secret), { server: true, client: true })
     }
     this.pairing = new BlindPairing(this.openSwarm)
 
@@ -329,7 +334,13 @@ export class Bevy extends ReadyResource {
 
     this.startupStep = 'waiting to be admitted as a writer'
     if (!cluster.writable) this.log.info('waiting to be admitted as a writer')
-    await cluster.waitWritable(this.config.pairTimeoutMs)
+    const asking = this.fleetJoin === null ? null : setInterval(() => this.askFleet(), 1000)
+    try {
+      await cluster.waitWritable(this.config.pairTimeoutMs)
+    } finally {
+      if (asking !== null) clearInterval(asking)
+      this.fleetJoin = null
+    }
     if (this.closing !== null) return
     this.startupStep = 'reading the view'
     await this.refresh()
@@ -401,8 +412,12 @@ export class Bevy extends ReadyResource {
       await local.ready()
       const writerKey = local.key
       await local.close()
-      this.log.info(fleetBevy === null ? 'pairing with invite' : 'pairing with the fleet\'s bevy')
-      const key = await pairWithInvite(this.requirePairing(), invite, Buffer.concat([writerKey, this.id]), this.config.pairTimeoutMs)
+      this.log.info(fleetBevy === null ? 'pairing with invite' : 'asking the fleet\'s bevy to admit this node')
+      // A fleet node has proven the secret to the members already: it asks them over the fleet
+      // channel (until it is a writer), instead of pairing, which visits one peer a second.
+      if (fleetBevy !== null) this.fleetJoin = { bevy: fleetBevy, request: { writerKey, nodeId: this.id } }
+      const key = fleetBevy ?? await pairWithInvite(this.requirePairing(), invite, Buffer.concat([writerKey, this.id]), this.config.pairTimeoutMs)
+      this.askFleet()
       this.bevyKey = key
       // Meet the members now: the one that admitted us lets us in, and tells which log it writes to.
       this.joinMembersTopic()
@@ -443,7 +458,14 @@ export class Bevy extends ReadyResource {
     this.log.info('fleet mode: looking for the fleet\'s bevy')
     const selfHex = hexKey(open.keyPair.publicKey)
     const started = Date.now()
+    let refreshed = started
     while (this.closing === null) {
+      // Nodes that join a topic at the same moment often miss each other, and Hyperswarm asks
+      // the DHT again only every 10 minutes: ask every second while looking.
+      if (Date.now() - refreshed >= 1000) {
+        refreshed = Date.now()
+        this.fleetDiscovery?.refresh().catch(() => {})
+      }
       const choice = fleetChoice(selfHex, fleet.peers)
       if (choice.kind === 'join') return choice.bevy
       const waited = Date.now() - started
@@ -452,6 +474,29 @@ export class Bevy extends ReadyResource {
       await new Promise((resolve) => setTimeout(resolve, 100))
     }
     return null
+  }
+
+  private askFleet (): void {
+    if (this.fleetJoin !== null) this.fleet?.requestJoin(this.fleetJoin.bevy, this.fleetJoin.request)
+  }
+
+  /** Fleet mode: a peer that proved the secret asks to join this bevy; admit it under the fleet's invite. */
+  private async admitFleetJoiner (request: FleetJoin): Promise<void> {
+    const secret = this.config.secret
+    const cluster = this.cluster
+    if (secret === null || cluster === null || !cluster.writable || this.bevyKey === null || this.startupStep !== null || this.closing !== null) return
+    const tag = hexKey(request.writerKey)
+    if (this.fleetAdmitting.has(tag)) return
+    this.fleetAdmitting.add(tag)
+    try {
+      this.firewall?.admit(request.nodeId)
+      this.unban(request.nodeId)
+      if (await cluster.view.get(ViewKey.writer(request.writerKey)) !== null) return
+      await cluster.append({ type: OpType.ADD_WRITER, key: request.writerKey, inviteId: fleetInvite(secret, this.bevyKey).id })
+      this.log.info({ node: formatKey(request.nodeId) }, 'admitted a fleet node')
+    } finally {
+      this.fleetAdmitting.delete(tag)
+    }
   }
 
   /**
@@ -465,6 +510,10 @@ export class Bevy extends ReadyResource {
     const cluster = this.requireCluster()
     if (await cluster.view.get(ViewKey.invite(invite.id)) === null) {
       await cluster.append({ type: OpType.INVITE, inviteId: invite.id, publicKey: invite.publicKey, expiresMs: FLEET_INVITE_EXPIRES_MS, uses: FLEET_INVITE_USES })
+      // Tell the fleet only once the invite is in the view: a candidate asks each member once, and
+      // a request that finds no invite goes unanswered (then pairing falls back to the slow DHT path).
+      await cluster.base.update()
+      for (let i = 0; i < 50 && await cluster.view.get(ViewKey.invite(invite.id)) === null; i++) await new Promise((resolve) => setTimeout(resolve, 20))
     }
     this.fleet?.announce()
   }
@@ -809,6 +858,8 @@ export class Bevy extends ReadyResource {
     const cluster = this.cluster
     if (swarm === null || cluster === null || this.closing !== null) return
     await swarm.join(membersTopic(this.key)).refresh()
+    // Fleet bevies founded apart find each other here, and merge.
+    await this.fleetDiscovery?.refresh()
   }
 
   async createInvite (opts: { ttlMs?: number, uses?: number } = {}): Promise<Invite> {

@@ -8,7 +8,7 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
 import BlindPairing from 'blind-pairing'
 import Protomux, { type Channel } from 'protomux'
 import type { SwarmConnection } from 'hyperswarm'
-import { hexKey, key32 } from '../protocol/index.js'
+import { hexKey, key32, struct } from '../protocol/index.js'
 
 export const FLEET_PROTOCOL = 'cloud-bevy/fleet/v1'
 /** An invite that never expires in practice, and admits a whole fleet. */
@@ -41,6 +41,10 @@ function proof (secret: string, from: Buffer, to: Buffer): Buffer {
   return createHmac('sha256', derive(secret, 'proof')).update(from).update(to).digest()
 }
 
+/** A fleet node asks a member of the bevy it chose to admit its writer; the proven secret is its invite. */
+export interface FleetJoin { writerKey: Buffer, nodeId: Buffer }
+const fleetJoinCodec = struct<FleetJoin>({ writerKey: key32, nodeId: key32 })
+
 export interface FleetLinksOptions {
   secret: string
   /** This node's open-swarm public key. */
@@ -49,9 +53,11 @@ export interface FleetLinksOptions {
   bevy: () => Buffer | null
   /** A peer proved the secret and said which bevy it is in (null: none yet). */
   onPeer: (peerHex: string, bevy: Buffer | null) => void
+  /** A peer that proved the secret asks this node to admit it to this node's bevy. */
+  onJoin: (peerHex: string, request: FleetJoin) => void
 }
 
-interface Link { channel: Channel, verified: boolean, sendBevy: (key: Buffer) => void }
+interface Link { peerHex: string, channel: Channel, verified: boolean, sendBevy: (key: Buffer) => void, sendJoin: (request: FleetJoin) => void }
 
 /** The fleet channel on every open-swarm connection. */
 export class FleetLinks {
@@ -66,7 +72,7 @@ export class FleetLinks {
     if (this.closed) return
     const remote = conn.remotePublicKey
     const peerHex = hexKey(remote)
-    const link = { verified: false } as Link
+    const link = { peerHex, verified: false } as Link
     const channel = Protomux.from(conn).createChannel({
       protocol: FLEET_PROTOCOL,
       onopen: () => proofMessage.send(proof(this.opts.secret, this.opts.localKey, remote)),
@@ -95,8 +101,13 @@ export class FleetLinks {
         this.opts.onPeer(peerHex, bevy)
       }
     })
+    const joinMessage = channel.addMessage({
+      encoding: fleetJoinCodec,
+      onmessage: (request: FleetJoin) => { if (link.verified && !this.closed) this.opts.onJoin(peerHex, request) }
+    })
     link.channel = channel
     link.sendBevy = (key) => { bevyMessage.send(key) }
+    link.sendJoin = (request) => { joinMessage.send(request) }
     this.links.add(link)
     channel.open()
   }
@@ -105,6 +116,17 @@ export class FleetLinks {
   announce (): void {
     const bevy = this.opts.bevy() ?? NO_BEVY
     for (const link of this.links) if (link.verified && link.channel.opened) link.sendBevy(bevy)
+  }
+
+  /** Asks every verified peer in `bevy` to admit this node; returns how many were asked. */
+  requestJoin (bevy: Buffer, request: FleetJoin): number {
+    let asked = 0
+    for (const link of this.links) {
+      if (!link.verified || !link.channel.opened || this.peers.get(link.peerHex)?.equals(bevy) !== true) continue
+      link.sendJoin(request)
+      asked++
+    }
+    return asked
   }
 
   close (): void {
