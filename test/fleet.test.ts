@@ -39,6 +39,8 @@ test('nodes sharing a secret form one bevy with no per-node step; another secret
   for (const [i, proc] of procs.entries()) assert.ok(!proc.output().includes(fleets[i] as string), 'the secret is not logged')
   const short = await runBevy(['start', '--storage', join(dir, 'short'), '--bootstrap', dht.bootstrap, '--secret', 'tiny'])
   assert.equal(short.code, 2, 'a too-short secret is refused as bad input')
+  const empty = await runBevy(['start', '--storage', join(dir, 'empty'), '--bootstrap', dht.bootstrap, '--secret', ''])
+  assert.equal(empty.code, 2, 'an empty secret is refused, not taken for none')
 })
 
 test('a node without a bevy joins the smallest bevy a fleet peer names, else founds only when no smaller peer still looks', () => {

@@ -57,7 +57,8 @@ export function configFromOptions (opts: Record<string, string | boolean | undef
     publicUrl: text('publicUrl'),
     bootstrap: bootstrap === null ? null : parseBootstrap(bootstrap),
     join: text('join'),
-    secret: text('secret'),
+    // An empty --secret (often an unset variable in an image) must not quietly found a bevy of its own.
+    secret: typeof opts.secret === 'string' ? opts.secret : null,
     zone: text('zone') ?? DEFAULT_ZONE,
     capacity: capacity === null ? null : parseIntSetting('capacity', capacity, 0, Number.MAX_SAFE_INTEGER),
     route: (text('route') ?? 'redirect') as RouteMode,
