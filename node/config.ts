@@ -72,8 +72,8 @@ export const TUNABLES = {
     doc: 'Default number of nodes one invite admits. One is safest; more eases adding many machines.'
   },
   fleetSettleMs: {
-    default: 3000, min: 0, max: 600_000,
-    doc: 'Fleet mode: how long a node with no bevy listens for fleet peers before it founds one (only if no peer with a smaller key is still looking). Longer makes concurrent founders rarer on a slow DHT; shorter starts a lone first node sooner.'
+    default: 1500, min: 0, max: 600_000,
+    doc: 'Fleet mode: how long a node with no bevy listens for fleet peers before it founds one (only if no peer with a smaller key is still looking). Longer makes concurrent founders (then a merge, a restart of the larger bevy\'s nodes) rarer on a slow DHT; shorter forms the bevy sooner.'
   },
   admittedPeerTtlMs: {
     default: 120_000, min: 1000, max: 3_600_000,
