@@ -4,17 +4,9 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
 import { PlacementEngine, type Holding, type PlacementCloud, type PlacementNode } from '../placement/index.js'
+import { hex, nodeFields, TiB } from './placement-arbs.js'
 
-const hex = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('hex'))
-const TiB = 2 ** 40
-const nodeArb = fc.record({
-  id: hex,
-  zone: fc.constantFrom('a', 'b', 'c'),
-  capacityBytes: fc.constantFrom(TiB, 2 * TiB),
-  eligible: fc.integer({ min: 0, max: 9 }).map((n) => n < 8),
-  serving: fc.constant(true),
-  full: fc.integer({ min: 0, max: 9 }).map((n) => n < 2)
-})
+const nodeArb = fc.record({ ...nodeFields(8), serving: fc.constant(true), full: fc.integer({ min: 0, max: 9 }).map((n) => n < 2) })
 const nodesArb = fc.uniqueArray(nodeArb, { minLength: 1, maxLength: 24, selector: (n) => n.id })
 const cloudsArb = fc.uniqueArray(fc.record({ key: hex, replicas: fc.integer({ min: 1, max: 4 }) }), { maxLength: 80, selector: (c) => c.key })
 

@@ -10,16 +10,9 @@ import { seedsOf, weightOf } from '../placement/hash.js'
 import { PlacementEngine, type PlacementCloud, type PlacementNode } from '../placement/index.js'
 import { Refilled } from '../placement/refilled.js'
 import { loadCaps, replicaCounts } from '../placement/shares.js'
+import { hex, nodeFields } from './placement-arbs.js'
 
-const hex = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('hex'))
-const TiB = 2 ** 40
-const nodeArb = fc.record({
-  id: hex,
-  zone: fc.constantFrom('a', 'b', 'c'),
-  capacityBytes: fc.constantFrom(TiB, 2 * TiB),
-  eligible: fc.integer({ min: 0, max: 9 }).map((n) => n < 7),
-  serving: fc.boolean()
-})
+const nodeArb = fc.record({ ...nodeFields(7), serving: fc.boolean() })
 const nodesArb = fc.uniqueArray(nodeArb, { minLength: 1, maxLength: 40, selector: (n) => n.id })
 const cloudsArb = fc.uniqueArray(fc.record({ key: hex, replicas: fc.integer({ min: 1, max: 4 }) }), { maxLength: 150, selector: (c) => c.key })
 
