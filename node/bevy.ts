@@ -408,9 +408,6 @@ export class Bevy extends ReadyResource {
     this.bevyNamespace = namespace
     const fleetBevy = this.config.join === null && this.config.secret !== null ? await this.chooseFleetBevy() : null
     if (this.config.join !== null || fleetBevy !== null) {
-      const invite = fleetBevy !== null && this.config.secret !== null
-        ? { bytes: fleetInvite(this.config.secret, fleetBevy).bytes, discoveryKey: fleetInvite(this.config.secret, fleetBevy).discoveryKey, expiresMs: 0 }
-        : parseInvite(this.config.join, this.clock.now())
       const local = Autobase.getLocalCore(this.namespaceStore(namespace))
       await local.ready()
       const writerKey = local.key
@@ -419,7 +416,7 @@ export class Bevy extends ReadyResource {
       // A fleet node has proven the secret to the members already: it asks them over the fleet
       // channel (until it is a writer), instead of pairing, which visits one peer a second.
       if (fleetBevy !== null) this.fleetJoin = { bevy: fleetBevy, request: { writerKey, nodeId: this.id } }
-      const key = fleetBevy ?? await pairWithInvite(this.requirePairing(), invite, Buffer.concat([writerKey, this.id]), this.config.pairTimeoutMs)
+      const key = fleetBevy ?? await pairWithInvite(this.requirePairing(), parseInvite(this.config.join, this.clock.now()), Buffer.concat([writerKey, this.id]), this.config.pairTimeoutMs)
       this.askFleet()
       this.bevyKey = key
       // Meet the members now: the one that admitted us lets us in, and tells which log it writes to.

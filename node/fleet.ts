@@ -1,9 +1,9 @@
 // Fleet mode: machines that share a secret find each other with no per-node step. Everything is
 // derived from the secret: the topic fleet nodes meet on (over the open swarm), and per bevy a
-// standing invite (its seed) that members honour like any other invite. On every
-// open-swarm connection that speaks this protocol, each side proves it knows the secret, bound to
-// both connection keys so a proof cannot be replayed to another peer; only then does it say which
-// bevy it belongs to. A peer with another secret learns nothing and is dropped.
+// standing invite recorded in the view. On every open-swarm connection that speaks this protocol,
+// each side proves it knows the secret, bound to both connection keys so a proof cannot be
+// replayed to another peer; only then does it say which bevy it belongs to, and a node without
+// one asks to be admitted. A peer with another secret learns nothing and is dropped.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
 import BlindPairing from 'blind-pairing'
 import Protomux, { type Channel } from 'protomux'
@@ -27,14 +27,15 @@ export function fleetTopic (secret: string): Buffer {
   return derive(secret, 'topic')
 }
 
-export interface FleetInvite { bytes: Buffer, id: Buffer, publicKey: Buffer, discoveryKey: Buffer }
+export interface FleetInvite { id: Buffer, publicKey: Buffer }
 
-/** The standing invite of one bevy of this fleet: any node with the secret can make it, nobody else. */
+/**
+ * The standing invite of one bevy of this fleet, as the view records it: fleet nodes are admitted
+ * under it (so its uses count them and revoking it stops them), and only secret holders can make it.
+ */
 export function fleetInvite (secret: string, bevyKey: Buffer): FleetInvite {
-  // The pairing topic stays the bevy's own (candidates check the answer against it); the seed,
-  // which signs the request, is what only secret holders can make.
   const created = BlindPairing.createInvite(bevyKey, { seed: derive(secret, 'invite-seed', bevyKey) })
-  return { bytes: created.invite, id: created.id, publicKey: created.publicKey, discoveryKey: BlindPairing.decodeInvite(created.invite).discoveryKey }
+  return { id: created.id, publicKey: created.publicKey }
 }
 
 function proof (secret: string, from: Buffer, to: Buffer): Buffer {
