@@ -3,7 +3,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import Autobase from 'autobase'
 import BlindPairing, { type Member } from 'blind-pairing'
-import Corestore, { type Hypercore } from 'corestore'
+import Corestore from 'corestore'
 import CoreStorage from 'hypercore-storage'
 import type Hyperdrive from 'hyperdrive'
 import Hyperswarm, { type PeerDiscovery, type SwarmConnection } from 'hyperswarm'
@@ -138,8 +138,6 @@ export class Bevy extends ReadyResource {
   private swarm: Hyperswarm | null = null
   /** The open swarm: cloud replication with anyone (owners, readers) and pairing by invite. */
   private openSwarm: Hyperswarm | null = null
-  /** Cores of held clouds: all that replicates over the open swarm. */
-  private readonly cloudCores = new Set<Hypercore>()
   private firewall: PeerFirewall | null = null
   private joinedTopic = false
   private pairing: BlindPairing | null = null
@@ -303,8 +301,7 @@ export class Bevy extends ReadyResource {
       swarm: this.openSwarm,
       log: this.log,
       compact: () => coreStorage.compact(RECLAIM_COMPACTION),
-      onHoldingChange: () => this.scheduleReconcile(),
-      onCore: (core) => this.shareWithCloudPeers(core)
+      onHoldingChange: () => this.scheduleReconcile()
     })
     // Replicate before anything else touches the connection: BlindPairing adds its own
     // listener, and base replication must attach before Protomux.from(conn).
@@ -716,23 +713,11 @@ export class Bevy extends ReadyResource {
     for (const node of snapshot.nodes) if (firewall.allows(node.record.nodeId)) this.unban(node.record.nodeId)
   }
 
-  /**
-   * Cloud peers, pairing candidates and fleet peers. Only the cores of held clouds replicate here,
-   * never the cluster log, which stays on the members' swarm behind its firewall (and would
-   * otherwise replicate twice between members, whose open swarms meet through pairing).
-   */
+  /** Cloud peers and pairing candidates: cores replicate (a peer must know a core's key to read it), nothing else. */
   private onOpenConnection (conn: SwarmConnection): void {
     conn.on('error', (err: Error) => this.log.debug({ err: err.message }, 'connection error'))
-    for (const core of this.cloudCores) core.replicate(conn)
+    this.store?.replicate(conn)
     this.fleet?.attach(conn)
-  }
-
-  /** A held cloud's core opened: replicate it with every cloud peer, now and on later connections. */
-  private shareWithCloudPeers (core: Hypercore): void {
-    if (core.closed) return
-    this.cloudCores.add(core)
-    core.once('close', () => this.cloudCores.delete(core))
-    for (const conn of this.openSwarm?.connections ?? []) core.replicate(conn)
   }
 
   private onConnection (conn: SwarmConnection): void {

@@ -133,8 +133,6 @@ declare module 'corestore' {
     /** Small values kept with the core in its storage. */
     setUserData (key: string, value: Buffer | null): Promise<void>
     getUserData (key: string): Promise<Buffer | null>
-    /** Replicates this core alone over a connection (its protomux is shared; a second call is ignored). */
-    replicate (stream: import('node:stream').Duplex): unknown
   }
   export default class Corestore {
     constructor (storage: string | import('hypercore-storage').default, opts?: Record<string, unknown>)

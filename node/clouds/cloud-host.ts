@@ -2,7 +2,6 @@
 // placement lets go (only after handoff), and turns sync progress into throttled view records.
 // Work on one cloud is serialised, so a purge always finishes before the same cloud reopens.
 import type Corestore from 'corestore'
-import type { Hypercore } from 'corestore'
 import type Hyperswarm from 'hyperswarm'
 import { formatKey, OpType, type Clock, type CloudProgressOp, type SyncProgress } from '../../protocol/index.js'
 import type { Logger } from '../log.js'
@@ -23,8 +22,6 @@ export interface CloudHostOptions {
   compact: () => Promise<void>
   /** Called when a cloud's sticky synced flag changes or a cloud finished opening or purging. */
   onHoldingChange: () => void
-  /** Called with every core of a held cloud once open: the node replicates these, and only these, with cloud peers. */
-  onCore?: (core: Hypercore) => void
 }
 
 export class CloudHost implements LocalHoldings {
@@ -98,8 +95,7 @@ export class CloudHost implements LocalHoldings {
       key: Buffer.from(cloudHex, 'hex'),
       onChange: () => this.onReplicaChange(cloudHex),
       onDownload: (bytes) => { this.downloadedBytes += bytes },
-      follow,
-      ...(this.opts.onCore === undefined ? {} : { onCore: this.opts.onCore })
+      follow
     })
   }
 

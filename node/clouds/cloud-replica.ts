@@ -41,8 +41,6 @@ export interface CloudReplicaOptions {
   onDownload?: (bytes: number) => void
   /** False opens the local copy only (to purge what a crash left behind): no topic, no download. */
   follow?: boolean
-  /** Called with each of the drive's cores once open, so the node replicates them with cloud peers. */
-  onCore?: (core: Hypercore) => void
 }
 
 export class CloudReplica extends ReadyResource {
@@ -80,11 +78,7 @@ export class CloudReplica extends ReadyResource {
   protected override async _open (): Promise<void> {
     const { live: drive, opts } = this
     await drive.ready()
-    if (opts.follow === false) return
-    opts.onCore?.(drive.core)
-    if (drive.blobs !== null) opts.onCore?.(drive.blobs.core)
-    else (drive as unknown as NodeJS.EventEmitter).once('blobs', () => { if (this.closing === null && drive.blobs !== null) opts.onCore?.(drive.blobs.core) })
-    if (drive.writable) return // an owner's own drive has nothing to fetch
+    if (drive.writable || opts.follow === false) return // an owner's own drive has nothing to fetch
     await this.recallComplete()
     this.follow(drive.core)
     if (drive.blobs !== null) this.follow(drive.blobs.core)
