@@ -569,7 +569,7 @@ export class Bevy extends ReadyResource {
 
   /** Opens (and readies) a log, of this epoch or another, without making it current. */
   private async openLog (namespace: string, key: Buffer | null): Promise<ClusterBase> {
-    const cluster = new ClusterBase({ store: this.namespaceStore(namespace), key, maxIndexers: this.config.maxIndexers, log: this.log })
+    const cluster = new ClusterBase({ store: this.namespaceStore(namespace), key, maxIndexers: this.config.maxIndexers, writableGraceMs: this.config.writableGraceMs, log: this.log })
     await cluster.ready()
     return cluster
   }

@@ -16,6 +16,8 @@ export interface ClusterBaseOptions {
   /** The bevy key to open, or null to found a new bevy. */
   key: Buffer | null
   maxIndexers: number
+  /** How long a write waits for a node that was a writer to be one again. */
+  writableGraceMs: number
   log: Logger
 }
 
@@ -25,10 +27,14 @@ export class ClusterBase extends ReadyResource {
   readonly view: BeeViewStore
   private readonly log: Logger
   private viewDownload: { destroy (): void } | null = null
+  private readonly writableGraceMs: number
+  /** Set once this node has been a writer: from then on a lapse is a reboot, not a missing admission. */
+  private wasWritable = false
 
   constructor (opts: ClusterBaseOptions) {
     super()
     this.log = opts.log
+    this.writableGraceMs = opts.writableGraceMs
     const ctx: ApplyContext = {
       maxIndexers: opts.maxIndexers,
       onSkip: (reason, from) => this.log.warn({ from: formatKey(from), reason }, 'skipped op'),
@@ -41,6 +47,7 @@ export class ClusterBase extends ReadyResource {
       close: async (view) => view.close()
     })
     this.base.on('error', (err: Error) => this.log.error({ err }, 'cluster log error'))
+    this.base.on('writable', () => { this.wasWritable = true })
     // A fast-forward (how a joiner or a node far behind catches up) leaves the view sparse.
     this.base.on('fast-forward', () => this.keepViewLocal())
     this.view = new BeeViewStore(this.base.view)
@@ -53,6 +60,7 @@ export class ClusterBase extends ReadyResource {
       await this.base.close() // ReadyResource will not call _close after a failed open
       throw err
     }
+    if (this.base.writable) this.wasWritable = true
     this.keepViewLocal()
   }
 
@@ -81,17 +89,33 @@ export class ClusterBase extends ReadyResource {
   get localKey (): Buffer { return this.base.local.key }
 
   async append (op: Op): Promise<void> {
-    if (this.closing !== null) throw new BevyError(ErrorCode.CLOSED, 'cluster log is closing')
-    if (!this.base.writable) throw new BevyError(ErrorCode.NOT_WRITABLE, 'this node is not (yet) a writer of the bevy')
+    await this.ensureWritable()
     await this.base.append(encodeOp(op))
   }
 
   /** Appends several ops as one batch. */
   async appendMany (ops: Op[]): Promise<void> {
     if (ops.length === 0) return
-    if (this.closing !== null) throw new BevyError(ErrorCode.CLOSED, 'cluster log is closing')
-    if (!this.base.writable) throw new BevyError(ErrorCode.NOT_WRITABLE, 'this node is not (yet) a writer of the bevy')
+    await this.ensureWritable()
     await this.base.append(ops.map(encodeOp))
+  }
+
+  /**
+   * Throws unless this node may append. Autobase drops its local writer for a moment while it
+   * reboots the view (after an indexer change, say), so a node that has been a writer waits out
+   * such a lapse instead of failing the client's write.
+   */
+  private async ensureWritable (): Promise<void> {
+    if (this.closing !== null) throw new BevyError(ErrorCode.CLOSED, 'cluster log is closing')
+    if (this.base.writable) return
+    const notWritable = new BevyError(ErrorCode.NOT_WRITABLE, 'this node is not (yet) a writer of the bevy')
+    if (!this.wasWritable || this.writableGraceMs === 0) throw notWritable
+    this.log.debug('writer lapsed (view reboot?); waiting to be writable again')
+    try {
+      await this.waitWritable(this.writableGraceMs)
+    } catch (err) {
+      throw this.closing !== null ? err : notWritable
+    }
   }
 
   /** Appends bytes as they are. Only for tests that prove apply survives garbage. */
@@ -122,13 +146,16 @@ export class ClusterBase extends ReadyResource {
         clearTimeout(timer)
         this.base.off('writable', onWritable)
         this.base.off('update', onWritable)
+        this.base.off('close', onClose)
         if (err === undefined) resolve()
         else reject(err)
       }
       const onWritable = () => { if (this.base.writable) done() }
+      const onClose = () => done(new BevyError(ErrorCode.CLOSED, 'cluster log closed'))
       const timer = setTimeout(() => done(new BevyError(ErrorCode.PAIRING_TIMEOUT, `not admitted as a writer within ${timeoutMs} ms`)), timeoutMs)
       this.base.on('writable', onWritable)
       this.base.on('update', onWritable)
+      this.base.on('close', onClose)
     })
   }
 

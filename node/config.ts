@@ -59,6 +59,10 @@ export const TUNABLES = {
     default: 60_000, min: 1000, max: 3_600_000,
     doc: 'How long `start --join` waits to pair and become writable before giving up. Longer tolerates a slow DHT; shorter fails fast on a dead invite.'
   },
+  writableGraceMs: {
+    default: 10_000, min: 0, max: 600_000,
+    doc: 'How long a write waits when a node that was a writer briefly is not (Autobase drops its local writer while it reboots the view after an indexer change). Longer rides out such reboots; shorter fails a write sooner with NOT_WRITABLE.'
+  },
   discoveryRefreshMs: {
     default: 60_000, min: 1000, max: 3_600_000,
     doc: 'How often a node re-announces and re-queries the bevy topic. Hyperswarm alone re-queries only every 10 minutes; shorter heals a split mesh sooner at a little DHT traffic.'

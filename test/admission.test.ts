@@ -28,7 +28,8 @@ async function startBevy (t: T, bootstrap: string, opts: { join?: string | null,
       heartbeatIntervalMs: 60_000,
       suspectAfterMs: 120_000,
       downAfterMs: 240_000,
-      pairTimeoutMs: opts.pairTimeoutMs ?? 20_000
+      pairTimeoutMs: opts.pairTimeoutMs ?? 20_000,
+      writableGraceMs: 500 // the evicted node's late writes should fail fast
     }),
     url: 'http://127.0.0.1:1',
     ...(opts.clock === undefined ? {} : { clock: opts.clock })
