@@ -5,7 +5,6 @@ import Autobase from 'autobase'
 import BlindPairing, { type Member } from 'blind-pairing'
 import Corestore from 'corestore'
 import CoreStorage from 'hypercore-storage'
-import type Hyperdrive from 'hyperdrive'
 import Hyperswarm, { type PeerDiscovery, type SwarmConnection } from 'hyperswarm'
 import ReadyResource from 'ready-resource'
 import {
@@ -36,6 +35,9 @@ import {
 } from './storage.js'
 import { PlacementRunner } from './placement-runner.js'
 import { Reconciler } from './reconciler.js'
+import { HostedService } from './hosted/hosted-service.js'
+import { HostedCloud } from './hosted/hosted-cloud.js'
+import type { ServableDrive } from '../router/drive-response.js'
 import { replicaSignals, type RoutedReplica } from './route-signals.js'
 export type { RoutedReplica } from './route-signals.js'
 import { RouteFeedback } from './route-feedback.js'
@@ -62,12 +64,16 @@ export interface ReplicaInfo {
 export interface CloudInfo {
   key: string
   replicas: number
+  /** True for a hosted (multi-writer) cloud, which takes writes at its replicas. */
+  hosted: boolean
+  /** A hosted cloud's own Autobase key (owner devices open it); absent for owner-held clouds. */
+  base?: string
   placement: ReplicaInfo[]
 }
 
 /** Where a request for a cloud can be answered. */
 export type CloudRoute =
-  | { kind: 'local', drive: Hyperdrive }
+  | { kind: 'local', drive: ServableDrive, hosted?: boolean }
   | { kind: 'remote', node: string, nodeHex: string, url: string }
   | { kind: 'unavailable' }
 
@@ -177,6 +183,8 @@ export class Bevy extends ReadyResource {
   private readonly lastStates = new Map<string, NodeStatusState>()
   private readonly refresher = new Coalesced(() => this.readView(), () => this.closing !== null)
   private readonly reconcileRuns = new Coalesced(() => this.reconcile(), () => this.closing !== null)
+  private readonly hostedRuns = new Coalesced(() => this.hostedService?.upkeep() ?? Promise.resolve(), () => this.closing !== null)
+  private hostedService: HostedService | null = null
   private runner: PlacementRunner | null = null
   private reconciler: Reconciler | null = null
   private routeCache: { snapshot: ClusterSnapshot, atMs: number, placement: Placement | null } | null = null
@@ -301,7 +309,9 @@ export class Bevy extends ReadyResource {
       swarm: this.openSwarm,
       log: this.log,
       compact: () => coreStorage.compact(RECLAIM_COMPACTION),
-      onHoldingChange: () => this.scheduleReconcile()
+      onHoldingChange: () => this.scheduleReconcile(),
+      hostedBase: (cloudHex) => this.snapshot.cloudByKey.get(cloudHex)?.hosted?.base ?? null,
+      onHostedChange: () => this.scheduleHostedUpkeep()
     })
     // Replicate before anything else touches the connection: BlindPairing adds its own
     // listener, and base replication must attach before Protomux.from(conn).
@@ -326,6 +336,18 @@ export class Bevy extends ReadyResource {
     this.log.info({ writable: cluster.writable, length: cluster.base.length }, 'cluster log open')
     this.runner = new PlacementRunner({ config: this.config, tracker: this.tracker, clock: this.clock })
     this.reconciler = new Reconciler({ selfHex: hexKey(this.id), nextLamport: () => this.requireCluster().lamport.tick() })
+    this.hostedService = new HostedService({
+      store: this.store as Corestore,
+      host: this.host as CloudHost,
+      cluster: () => this.requireCluster(),
+      snapshot: () => this.snapshot,
+      placement: () => this.placement(),
+      refresh: () => this.refresh(),
+      selfId: this.id,
+      config: this.config,
+      clock: this.clock,
+      log: this.log
+    })
     if (this.closing !== null) return
     this.joinMembersTopic()
     const onAdmitted = (nodeId: Buffer) => { firewall.admit(nodeId); this.unban(nodeId) }
@@ -377,6 +399,7 @@ export class Bevy extends ReadyResource {
   private async closeChildren (): Promise<void> {
     for (const r of this.repeaters.reverse()) await r.stop()
     await this.reconcileRuns.idle()
+    await this.hostedRuns.idle()
     await this.refresher.idle()
     if (this.host !== null) await this.host.close()
     if (this.epochs !== null) await this.epochs.close()
@@ -754,6 +777,17 @@ export class Bevy extends ReadyResource {
     this.reconcileRuns.run().catch((err) => { if (this.closing === null) this.log.error({ err }, 'reconcile failed') })
   }
 
+  private scheduleHostedUpkeep (): void {
+    if (this.hostedService === null || this.closing !== null || this.cluster?.writable !== true) return
+    this.hostedRuns.run().catch((err) => { if (this.closing === null) this.log.error({ err }, 'hosted cloud upkeep failed') })
+  }
+
+  /** Hosted clouds: create, rotate tokens, write, authorize devices. */
+  get hosted (): HostedService {
+    if (this.hostedService === null || !this.opened || this.closing !== null) throw new BevyError(ErrorCode.NOT_READY, 'node is still joining its bevy')
+    return this.hostedService
+  }
+
   /** Opens and purges local copies as placement asks, and records the holdings in the view. */
   private async reconcile (): Promise<void> {
     const { runner, reconciler, cluster, host } = this
@@ -764,6 +798,7 @@ export class Bevy extends ReadyResource {
     const actions = reconciler.reconcile(this.snapshot, runner.current(this.snapshot), host)
     for (const cloud of actions.open) host.open(cloud)
     for (const cloud of actions.release) host.release(cloud)
+    this.scheduleHostedUpkeep()
     if (actions.ops.length === 0) return
     // The events come back from the view (viewEvents), as every node sees them.
     await cluster.appendMany(actions.ops)
@@ -902,6 +937,8 @@ export class Bevy extends ReadyResource {
     return {
       key: formatKey(Buffer.from(cloud.keyHex, 'hex')),
       replicas: cloud.replicas,
+      hosted: cloud.hosted !== undefined,
+      ...(cloud.hosted === undefined ? {} : { base: formatKey(cloud.hosted.base) }),
       placement: set.map((r) => describeReplica(r, this.snapshot.byId.get(r.node)?.record.url ?? null, progress?.get(r.node)))
     }
   }
@@ -915,7 +952,7 @@ export class Bevy extends ReadyResource {
   routeCloud (keyHex: string, opts: RouteOptions = {}): CloudRoute {
     const { exclude, hopped = false } = opts
     const local = this.host?.replica(keyHex)
-    if (hopped && local?.synced === true && this.snapshot.cloudByKey.has(keyHex)) return { kind: 'local', drive: local.drive }
+    if (hopped && local?.synced === true && this.snapshot.cloudByKey.has(keyHex)) return { kind: 'local', drive: local.drive, hosted: local instanceof HostedCloud }
     const signals = this.replicaSignals(keyHex).filter((r) => exclude === undefined || !exclude.has(r.node))
     const now = this.clock.now()
     const chosen = chooseReplica(signals, {
@@ -926,7 +963,7 @@ export class Bevy extends ReadyResource {
       localMarginPermille: this.config.routeLocalMarginPermille
     }, this.rng)
     if (chosen === null) return { kind: 'unavailable' }
-    if (chosen.local && local !== undefined) return { kind: 'local', drive: local.drive }
+    if (chosen.local && local !== undefined) return { kind: 'local', drive: local.drive, hosted: local instanceof HostedCloud }
     return { kind: 'remote', node: this.idTextOf(chosen.node), nodeHex: chosen.node, url: chosen.url }
   }
 

@@ -184,7 +184,7 @@ export class ClusterBase extends ReadyResource {
 }
 
 /** Apply's view of Autobase membership: a removal Autobase would refuse (the last indexer) reports false instead of throwing. */
-function writerHost (host: ApplyHost): WriterHost {
+export function writerHost (host: ApplyHost): WriterHost {
   return {
     addWriter: (key, opts) => host.addWriter(key, opts),
     removeWriter: async (key) => {

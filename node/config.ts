@@ -63,6 +63,14 @@ export const TUNABLES = {
     default: 10_000, min: 0, max: 600_000,
     doc: 'How long a write waits when a node that was a writer briefly is not (Autobase drops its local writer while it reboots the view after an indexer change). Longer rides out such reboots; shorter fails a write sooner with NOT_WRITABLE.'
   },
+  maxHostedFileBytes: {
+    default: 1024 * 1024 * 1024, min: 0, max: Number.MAX_SAFE_INTEGER,
+    doc: 'Largest file a client may PUT into a hosted cloud. Larger allows bigger files; smaller bounds what one request can make every replica store.'
+  },
+  hostedAckTimeoutMs: {
+    default: 10_000, min: 100, max: 600_000,
+    doc: 'How long a write to a hosted cloud waits for a second replica to hold it before answering 503 WRITE_NOT_CONFIRMED. Longer rides out a slow peer; shorter tells a client sooner that its write is not yet safe.'
+  },
   discoveryRefreshMs: {
     default: 60_000, min: 1000, max: 3_600_000,
     doc: 'How often a node re-announces and re-queries the bevy topic. Hyperswarm alone re-queries only every 10 minutes; shorter heals a split mesh sooner at a little DHT traffic.'

@@ -27,7 +27,9 @@ export const OpType = {
   REBIND: 15,
   EVICT: 16,
   INVITE_REVOKE: 17,
-  FULL: 18
+  FULL: 18,
+  CLOUD_HOSTED: 19,
+  CLOUD_WRITER: 20
 } as const
 export type OpType = typeof OpType[keyof typeof OpType]
 
@@ -102,13 +104,21 @@ export interface InviteRevokeOp { type: typeof OpType.INVITE_REVOKE, inviteId: B
 /** A node says it takes no new replicas (disk or cloud cap reached), or takes them again. Only the node itself may. */
 export interface FullOp { type: typeof OpType.FULL, lamport: number, nodeId: Buffer, full: boolean }
 
+/**
+ * Marks a cloud as hosted (multi-writer): `base` is its own Autobase, `tokenHash` the SHA-256 of
+ * its write token. A later op with a newer stamp rotates the token.
+ */
+export interface CloudHostedOp { type: typeof OpType.CLOUD_HOSTED, lamport: number, key: Buffer, base: Buffer, tokenHash: Buffer }
+/** A node names its writer key for a hosted cloud it holds, so a writer of the cloud admits it. Only the node itself may. */
+export interface CloudWriterOp { type: typeof OpType.CLOUD_WRITER, lamport: number, key: Buffer, nodeId: Buffer, writerKey: Buffer }
+
 /** Bounds on a seed op, so a peer cannot make one op huge. */
 export const MAX_SEED_ENTRIES = 4096
 export const MAX_SEED_KEY_BYTES = 256
 export const MAX_SEED_VALUE_BYTES = 4096
 
 export type Op = AddWriterOp | AnnounceOp | HeartbeatOp | DrainOp | UndrainOp | LeaveOp | InviteOp | CloudAddOp | CloudRemoveOp | CloudHoldOp | CloudProgressOp |
-  NextWriterOp | EpochProposeOp | SeedOp | RebindOp | EvictOp | InviteRevokeOp | FullOp
+  NextWriterOp | EpochProposeOp | SeedOp | RebindOp | EvictOp | InviteRevokeOp | FullOp | CloudHostedOp | CloudWriterOp
 type Body<T extends Op> = Omit<T, 'type'>
 
 const nodeRef = struct<Body<DrainOp>>({ lamport: c.uint, nodeId: key32 })
@@ -141,7 +151,9 @@ const BODY_CODECS: { [K in OpType]: Codec<Body<Extract<Op, { type: K }>>> } = {
   [OpType.REBIND]: struct<Body<RebindOp>>({ nodeId: key32, writerKey: key32 }),
   [OpType.EVICT]: nodeRef,
   [OpType.INVITE_REVOKE]: struct<Body<InviteRevokeOp>>({ inviteId: key32 }),
-  [OpType.FULL]: struct<Body<FullOp>>({ lamport: c.uint, nodeId: key32, full: c.bool })
+  [OpType.FULL]: struct<Body<FullOp>>({ lamport: c.uint, nodeId: key32, full: c.bool }),
+  [OpType.CLOUD_HOSTED]: struct<Body<CloudHostedOp>>({ lamport: c.uint, key: key32, base: key32, tokenHash: key32 }),
+  [OpType.CLOUD_WRITER]: struct<Body<CloudWriterOp>>({ lamport: c.uint, key: key32, nodeId: key32, writerKey: key32 })
 }
 
 export const NO_INVITE: Buffer = Buffer.alloc(32)

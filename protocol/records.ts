@@ -42,6 +42,11 @@ export interface InviteRecord { publicKey: Buffer, expiresMs: number, uses: numb
 
 export interface CloudRecord extends Stamp { replicas: number, removed: boolean }
 
+/** A hosted cloud: its Autobase and the hash of its write token. */
+export interface HostedRecord extends Stamp { base: Buffer, tokenHash: Buffer }
+/** The writer key a node uses for a hosted cloud. */
+export interface CloudWriterRecord extends Stamp { writerKey: Buffer }
+
 export interface HoldRecord extends Stamp { held: boolean, synced: boolean }
 
 export interface ProgressRecord extends Stamp, SyncProgress {}
@@ -73,6 +78,8 @@ export const heartbeatRecordCodec = struct<HeartbeatRecord>({ seq: c.uint, clock
 export const writerRecordCodec = struct<WriterRecord>({ indexer: c.bool, inviteId: key32 })
 export const inviteRecordCodec = struct<InviteRecord>({ publicKey: key32, expiresMs: c.uint, uses: c.uint })
 export const cloudRecordCodec = struct<CloudRecord>({ lamport: c.uint, writer: key32, replicas: c.uint, removed: c.bool })
+export const hostedRecordCodec = struct<HostedRecord>({ lamport: c.uint, writer: key32, base: key32, tokenHash: key32 })
+export const cloudWriterRecordCodec = struct<CloudWriterRecord>({ lamport: c.uint, writer: key32, writerKey: key32 })
 export const holdRecordCodec = struct<HoldRecord>({ lamport: c.uint, writer: key32, held: c.bool, synced: c.bool })
 export const progressRecordCodec = struct<ProgressRecord>({ lamport: c.uint, writer: key32, ...syncProgressFields })
 
@@ -122,7 +129,11 @@ export const ViewKey = {
   evictedWriter: (key: Uint8Array) => `evicted/${hexKey(key)}`,
   inviteRevoked: (id: Uint8Array) => `invite-revoked/${hexKey(id)}`,
   full: (id: Uint8Array) => `full/${hexKey(id)}`,
-  fullPrefix: 'full/'
+  fullPrefix: 'full/',
+  hosted: (cloud: Uint8Array) => `hosted/${hexKey(cloud)}`,
+  hostedPrefix: 'hosted/',
+  cloudWriter: (cloud: Uint8Array, node: Uint8Array) => `cloud-writer/${hexKey(cloud)}/${hexKey(node)}`,
+  cloudWriterPrefix: 'cloud-writer/'
 } as const
 
 /**
@@ -131,7 +142,7 @@ export const ViewKey = {
  */
 export const SEEDED_PREFIXES: readonly string[] = [
   ViewKey.nodePrefix, ViewKey.drainPrefix, ViewKey.heartbeatPrefix, ViewKey.fullPrefix, 'invite/', 'invite-use/', 'invite-revoked/',
-  ViewKey.cloudPrefix, ViewKey.holdPrefix, ViewKey.progressPrefix
+  ViewKey.cloudPrefix, ViewKey.holdPrefix, ViewKey.progressPrefix, ViewKey.hostedPrefix, ViewKey.cloudWriterPrefix
 ]
 
 /** The exclusive upper bound for a range scan over `prefix`. */

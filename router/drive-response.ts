@@ -2,8 +2,8 @@
 // byte ranges, index.html for directories, and listings. Bodies are streamed from the blob
 // store, never buffered whole. Knows HTTP and drives, nothing about bevies.
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type Hyperdrive from 'hyperdrive'
 import type { BlobId, DriveEntry } from 'hyperdrive'
+import type { Readable } from 'node:stream'
 import { LRUCache } from 'lru-cache'
 import mime from 'mime-types'
 import parseRange from 'range-parser'
@@ -37,8 +37,26 @@ const fileCache = new LRUCache<string, FileMeta>({
   sizeCalculation: (meta) => meta.size + 256
 })
 
+/**
+ * What serving needs of a drive: an owner's Hyperdrive has it all, and a hosted cloud's index
+ * offers the same (node/hosted/hosted-drive.ts).
+ */
+export interface ServableDrive {
+  readonly version: number
+  /** Names the drive's content for the file cache when its key alone does not (hosted indexes can be reordered). */
+  readonly cacheId?: string
+  checkout (version: number): ServableDrive
+  close (): Promise<void>
+  entry (path: string, opts?: { timeout?: number }): Promise<DriveEntry | null>
+  getBlobs (): Promise<{
+    get (id: BlobId, opts?: { timeout?: number }): Promise<Buffer | null>
+    createReadStream (id: BlobId, opts?: { start?: number, length?: number, wait?: boolean }): Readable
+  } | null>
+  readdir (folder: string, opts?: { wait?: boolean }): AsyncIterable<string>
+}
+
 export interface DriveRequest {
-  drive: Hyperdrive
+  drive: ServableDrive
   /** The drive key in hex (names its cache entries). */
   driveHex: string
   /** Decoded drive path starting with '/'; a trailing '/' asks for a directory. */
@@ -84,8 +102,8 @@ function requestedVersion (query: string, latest: number): number | null {
 }
 
 /** A file at the drive's (or checkout's) version: from the small-file cache, else the drive; null if absent. */
-async function lookupFile (drive: Hyperdrive, driveHex: string, path: string): Promise<FileMeta | null> {
-  const cacheKey = `${driveHex}:${drive.version}:${path}`
+async function lookupFile (drive: ServableDrive, driveHex: string, path: string): Promise<FileMeta | null> {
+  const cacheKey = `${drive.cacheId ?? driveHex}:${drive.version}:${path}`
   const cached = fileCache.get(cacheKey)
   if (cached !== undefined) return cached
   const entry = await drive.entry(path, { timeout: BLOCK_WAIT_MS })
@@ -93,7 +111,7 @@ async function lookupFile (drive: Hyperdrive, driveHex: string, path: string): P
 }
 
 /** Reads what serving an entry needs; small files are read whole and cached under `cacheKey`. */
-async function fileMeta (drive: Hyperdrive, entry: DriveEntry, cacheKey: string): Promise<FileMeta> {
+async function fileMeta (drive: ServableDrive, entry: DriveEntry, cacheKey: string): Promise<FileMeta> {
   const blob = entry.value.blob
   const size = blob?.byteLength ?? 0
   const meta: FileMeta = {
@@ -113,7 +131,7 @@ async function fileMeta (drive: Hyperdrive, entry: DriveEntry, cacheKey: string)
   return meta
 }
 
-async function sendFile (request: FastifyRequest, reply: FastifyReply, drive: Hyperdrive, meta: FileMeta, pinned: boolean): Promise<FastifyReply> {
+async function sendFile (request: FastifyRequest, reply: FastifyReply, drive: ServableDrive, meta: FileMeta, pinned: boolean): Promise<FastifyReply> {
   const { etag, size, blob, body } = meta
   reply.header('ETag', etag)
   reply.header('Accept-Ranges', 'bytes')
@@ -160,14 +178,14 @@ function prefersJson (accept: string | undefined): boolean {
   return accept.includes('application/json') && !accept.includes('text/html')
 }
 
-async function isDirectory (drive: Hyperdrive, path: string): Promise<boolean> {
+async function isDirectory (drive: ServableDrive, path: string): Promise<boolean> {
   for await (const _ of drive.readdir(path, { wait: true })) return true
   return false
 }
 
 export interface ListingEntry { name: string, type: 'file' | 'directory', size?: number }
 
-async function listDirectory (drive: Hyperdrive, dir: string): Promise<{ entries: ListingEntry[], truncated: boolean }> {
+async function listDirectory (drive: ServableDrive, dir: string): Promise<{ entries: ListingEntry[], truncated: boolean }> {
   const entries: ListingEntry[] = []
   for await (const name of drive.readdir(dir, { wait: true })) {
     if (entries.length === MAX_LISTING_ENTRIES) return { entries, truncated: true }

@@ -30,7 +30,9 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.HEADERS_TOO_LARGE]: 431,
   [ErrorCode.BODY_TOO_LARGE]: 413,
   [ErrorCode.REQUEST_TIMEOUT]: 408,
-  [ErrorCode.OVERLOADED]: 503
+  [ErrorCode.OVERLOADED]: 503,
+  [ErrorCode.BAD_CLOUD_TOKEN]: 401,
+  [ErrorCode.WRITE_NOT_CONFIRMED]: 503
 }
 
 /** Fastify's codes for a client's mistakes, in our vocabulary; other FST_ codes are BAD_REQUEST. */

@@ -120,6 +120,10 @@ declare module 'corestore' {
     byteLength: number
     contiguousLength: number
     contiguousByteLength: number
+    /** Bumped on every truncation: a version number means different content on a new fork. */
+    fork: number
+    writable: boolean
+    append (blocks: Buffer | Buffer[]): Promise<{ length: number, byteLength: number }>
     /** Replication peers; remoteContiguousLength is how much of this core the peer holds from 0. */
     peers: Array<{ remoteContiguousLength: number }>
     closed: boolean
@@ -167,6 +171,8 @@ declare module 'hyperbee' {
     del (key: string): Promise<void>
     batch (): BeeBatch
     createReadStream (range?: BeeRange): AsyncIterable<BeeEntry<Buffer>>
+    /** A read-only view of the bee at `version`. */
+    checkout (version: number): Hyperbee
   }
 }
 
@@ -305,6 +311,22 @@ declare module 'hyperdrive' {
     list (folder?: string, opts?: { recursive?: boolean, wait?: boolean }): AsyncIterable<DriveEntry>
     readdir (folder?: string, opts?: { wait?: boolean }): AsyncIterable<string>
     createReadStream (path: string, opts?: { start?: number, length?: number }): Readable
+  }
+}
+
+declare module 'hyperblobs' {
+  import type { Hypercore } from 'corestore'
+  import type { Readable, Writable } from 'node:stream'
+  import type { BlobId } from 'hyperdrive'
+  export interface BlobWriteStream extends Writable { id: BlobId }
+  export default class Hyperblobs {
+    constructor (core: Hypercore, opts?: { blockSize?: number })
+    core: Hypercore
+    ready (): Promise<void>
+    close (): Promise<void>
+    createWriteStream (opts?: Record<string, unknown>): BlobWriteStream
+    createReadStream (id: BlobId, opts?: { start?: number, length?: number, wait?: boolean, timeout?: number }): Readable
+    get (id: BlobId, opts?: { wait?: boolean, timeout?: number }): Promise<Buffer | null>
   }
 }
 

@@ -7,7 +7,11 @@ import { formatKey, OpType, type Clock, type CloudProgressOp, type SyncProgress 
 import type { Logger } from '../log.js'
 import { Coalesced } from '../timer.js'
 import type { LocalHoldings } from '../reconciler.js'
+import { HostedCloud } from '../hosted/hosted-cloud.js'
 import { CloudReplica, type ReplicaStatus } from './cloud-replica.js'
+
+/** A cloud held here: an owner's drive followed read-only, or a hosted cloud this node writes to. */
+export type HeldCloud = CloudReplica | HostedCloud
 
 /** Wait after a cloud fails to open before trying again; doubles per failure up to the max. */
 const RETRY_FIRST_MS = 1000
@@ -22,10 +26,14 @@ export interface CloudHostOptions {
   compact: () => Promise<void>
   /** Called when a cloud's sticky synced flag changes or a cloud finished opening or purging. */
   onHoldingChange: () => void
+  /** A hosted cloud's Autobase key, or null for an owner-held cloud. */
+  hostedBase: (cloudHex: string) => Buffer | null
+  /** Called when a hosted cloud's index or writers change (it may need writers admitted). */
+  onHostedChange?: (cloudHex: string) => void
 }
 
 export class CloudHost implements LocalHoldings {
-  private readonly replicas = new Map<string, CloudReplica>()
+  private readonly replicas = new Map<string, HeldCloud>()
   /** Tail of each cloud's serial work queue; present while work is queued. */
   private readonly queues = new Map<string, Promise<void>>()
   /** What each cloud is heading to: open (true) or purged (false). */
@@ -63,7 +71,7 @@ export class CloudHost implements LocalHoldings {
   }
 
   /** The open replica of a cloud, for serving. */
-  replica (cloudHex: string): CloudReplica | undefined {
+  replica (cloudHex: string): HeldCloud | undefined {
     const r = this.replicas.get(cloudHex)
     return r?.opened === true && r.closing === null ? r : undefined
   }
@@ -88,7 +96,28 @@ export class CloudHost implements LocalHoldings {
     })
   }
 
-  private replicaOf (cloudHex: string, follow: boolean): CloudReplica {
+  /** Open hosted clouds, for writes and writer upkeep. */
+  hosted (): HostedCloud[] {
+    return [...this.replicas.values()].filter((r): r is HostedCloud => r instanceof HostedCloud && r.opened && r.closing === null)
+  }
+
+  private replicaOf (cloudHex: string, follow: boolean): HeldCloud {
+    const base = this.opts.hostedBase(cloudHex)
+    if (base !== null) {
+      return new HostedCloud({
+        store: this.opts.store.namespace('cloud/' + cloudHex),
+        swarm: this.opts.swarm,
+        key: Buffer.from(cloudHex, 'hex'),
+        base,
+        log: this.opts.log,
+        onChange: () => {
+          this.onReplicaChange(cloudHex)
+          this.opts.onHostedChange?.(cloudHex)
+        },
+        onDownload: (bytes) => { this.downloadedBytes += bytes },
+        follow
+      })
+    }
     return new CloudReplica({
       store: this.opts.store.namespace('cloud/' + cloudHex),
       swarm: this.opts.swarm,

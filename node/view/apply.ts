@@ -11,7 +11,8 @@ import {
   epochRecordCodec, nextWriterRecordCodec, proposalRecordCodec, SEEDED_PREFIXES,
   type EpochProposeOp, type NextWriterOp, type RebindOp, type SeedOp,
   type CloudAddOp, type CloudHoldOp, type CloudProgressOp, type CloudRemoveOp, type Codec, type NodeRecord, type Op, type Stamp, type UndrainOp,
-  type EvictOp, type InviteRevokeOp, type FullOp, fullRecordCodec
+  type EvictOp, type InviteRevokeOp, type FullOp, fullRecordCodec,
+  type CloudHostedOp, type CloudWriterOp, hostedRecordCodec, cloudWriterRecordCodec
 } from '../../protocol/index.js'
 import type { ViewStore, WriterHost } from './view-store.js'
 
@@ -85,6 +86,8 @@ export function applyOp (op: Op, from: Buffer, store: ViewStore, host: WriterHos
     case OpType.EVICT: return applyEvict(op, from, store, host)
     case OpType.INVITE_REVOKE: return applyInviteRevoke(op, store)
     case OpType.FULL: return applyFull(op, from, store)
+    case OpType.CLOUD_HOSTED: return applyHosted(op, from, store)
+    case OpType.CLOUD_WRITER: return applyCloudWriter(op, from, store)
   }
 }
 
@@ -259,6 +262,19 @@ async function applyFull (op: FullOp, from: Buffer, store: ViewStore): Promise<O
   const refused = await refuseUnlessSelf(store, op.nodeId, from, 'full')
   if (refused !== null) return refused
   return putIfNewer(store, ViewKey.full(op.nodeId), fullRecordCodec, { lamport: op.lamport, writer: from, full: op.full }, 'full')
+}
+
+async function applyHosted (op: CloudHostedOp, from: Buffer, store: ViewStore): Promise<Outcome> {
+  const existing = await store.get(ViewKey.hosted(op.key))
+  // A cloud's Autobase is fixed at creation: a later op may rotate the token, never move the data.
+  if (existing !== null && !decodeRecord(hostedRecordCodec, existing).base.equals(op.base)) return skip('cloud-hosted: the cloud has another base')
+  return putIfNewer(store, ViewKey.hosted(op.key), hostedRecordCodec, { lamport: op.lamport, writer: from, base: op.base, tokenHash: op.tokenHash }, 'cloud-hosted')
+}
+
+async function applyCloudWriter (op: CloudWriterOp, from: Buffer, store: ViewStore): Promise<Outcome> {
+  const refused = await refuseUnlessSelf(store, op.nodeId, from, 'cloud-writer')
+  if (refused !== null) return refused
+  return putIfNewer(store, ViewKey.cloudWriter(op.key, op.nodeId), cloudWriterRecordCodec, { lamport: op.lamport, writer: from, writerKey: op.writerKey }, 'cloud-writer')
 }
 
 async function applyInviteRevoke (op: InviteRevokeOp, store: ViewStore): Promise<Outcome> {

@@ -4,7 +4,7 @@
 // code that compares sections by identity (placement's caches) sees what really changed.
 import {
   cloudRecordCodec, decodeRecord, drainRecordCodec, fullRecordCodec, holdRecordCodec, heartbeatRecordCodec, hexKey, nodeRecordCodec, prefixEnd,
-  progressRecordCodec, ViewKey, writerRecordCodec, type HeartbeatRecord, type HoldRecord, type NodeRecord, type ProgressRecord
+  progressRecordCodec, ViewKey, writerRecordCodec, hostedRecordCodec, cloudWriterRecordCodec, type HeartbeatRecord, type HoldRecord, type NodeRecord, type ProgressRecord
 } from '../../protocol/index.js'
 import { OverlayMap } from './overlay-map.js'
 import type { ViewStore } from './view-store.js'
@@ -24,6 +24,17 @@ export interface CloudView {
   /** Hex cloud key. */
   keyHex: string
   replicas: number
+  /** Set for a hosted (multi-writer) cloud; absent for an owner-held one. */
+  hosted?: HostedView
+}
+
+export interface HostedView {
+  /** The cloud's own Autobase key. */
+  base: Buffer
+  /** SHA-256 of the cloud's write token. */
+  tokenHash: Buffer
+  /** Hex node id → the writer key that node announced for the cloud. */
+  writers: Map<string, Buffer>
 }
 
 export interface ClusterSnapshot {
@@ -71,7 +82,7 @@ export async function refreshSnapshot (prev: ClusterSnapshot, store: ViewStore, 
   for (const key of changed) {
     if (key.startsWith(ViewKey.holdPrefix)) holds.push(key)
     else if (key.startsWith(ViewKey.heartbeatPrefix)) heartbeats.push(key)
-    else if (key.startsWith(ViewKey.cloudPrefix)) cloudsChanged = true
+    else if (key.startsWith(ViewKey.cloudPrefix) || key.startsWith(ViewKey.hostedPrefix) || key.startsWith(ViewKey.cloudWriterPrefix)) cloudsChanged = true
     else if (key.startsWith(ViewKey.progressPrefix)) progressChanged = true
     else if (key.startsWith(ViewKey.nodePrefix) || key.startsWith(ViewKey.drainPrefix) || key.startsWith(ViewKey.fullPrefix) || key.startsWith(ViewKey.writerPrefix)) nodesChanged = true
   }
@@ -158,7 +169,18 @@ async function readClouds (store: ViewStore, lamport: LamportMax): Promise<Pick<
     const record = stamped(lamport, decodeRecord(cloudRecordCodec, value))
     if (!record.removed) clouds.push({ keyHex: key.slice(ViewKey.cloudPrefix.length), replicas: record.replicas })
   }
-  return { clouds, cloudByKey: new Map(clouds.map((c) => [c.keyHex, c])) }
+  const cloudByKey = new Map(clouds.map((c) => [c.keyHex, c]))
+  for await (const { key, value } of scan(store, ViewKey.hostedPrefix)) {
+    const record = stamped(lamport, decodeRecord(hostedRecordCodec, value))
+    const cloud = cloudByKey.get(key.slice(ViewKey.hostedPrefix.length))
+    if (cloud !== undefined) cloud.hosted = { base: record.base, tokenHash: record.tokenHash, writers: new Map() }
+  }
+  for await (const { key, value } of scan(store, ViewKey.cloudWriterPrefix)) {
+    const record = stamped(lamport, decodeRecord(cloudWriterRecordCodec, value))
+    const [cloud, node] = splitSuffix(key, ViewKey.cloudWriterPrefix)
+    cloudByKey.get(cloud)?.hosted?.writers.set(node, record.writerKey)
+  }
+  return { clouds, cloudByKey }
 }
 
 async function readHoldings (store: ViewStore, lamport: LamportMax, names: Names): Promise<Pick<ClusterSnapshot, 'holdings' | 'heldBy'>> {

@@ -1,0 +1,355 @@
+// One hosted cloud held on this node: the cloud's own Autobase (its view the file index, see
+// hosted-apply.ts) and this node's Hyperblobs, where the bytes of the files written here go.
+// Every replica is a writer, so a write lands at whichever replica a client reaches; a write is
+// acknowledged only once another copy of it exists, so losing this node loses no acknowledged
+// write. The blob cores of every writer are downloaded whole, so any replica serves any file.
+import { createHash } from 'node:crypto'
+import { Transform, type Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import Autobase from 'autobase'
+import Hyperbee from 'hyperbee'
+import Hyperblobs from 'hyperblobs'
+import type Corestore from 'corestore'
+import type { Hypercore } from 'corestore'
+import type Hyperswarm from 'hyperswarm'
+import ReadyResource from 'ready-resource'
+import {
+  BevyError, decodeRecord, encodeHostedOp, ErrorCode, fileRecordCodec, HostedKey, HostedOpType, hostedWriterRecordCodec,
+  normalHostedPath, type SyncProgress
+} from '../../protocol/index.js'
+import type { Logger } from '../log.js'
+import { writerHost } from '../cluster-base.js'
+import { BeeViewStore } from '../view/bee-store.js'
+import { applyHostedNodes, isLiveWriterRecord } from './hosted-apply.js'
+import { HostedDrive } from './hosted-drive.js'
+import type { ReplicaStatus } from '../clouds/cloud-replica.js'
+
+export interface HostedCloudOptions {
+  /** A namespace of the node's store reserved for this cloud. */
+  store: Corestore
+  swarm: Hyperswarm
+  /** The cloud key (what placement and clients name it by). */
+  key: Buffer
+  /** The cloud's Autobase key. */
+  base: Buffer
+  log: Logger
+  /** Called (often) whenever blocks arrive, the index grows or writers change. */
+  onChange: () => void
+  onDownload?: (bytes: number) => void
+  /** False opens the local copy only (to purge it): no topic, no download. */
+  follow?: boolean
+}
+
+export interface WriteLimits {
+  maxBytes: number
+  /** How long a write waits for a second copy before it is reported unconfirmed. */
+  ackTimeoutMs: number
+  nowMs: number
+}
+
+export interface WriteResult { path: string, size: number, sha256: string, version: number }
+
+/** A replica writer the placement wants: the writer key a node announced for this cloud. */
+export interface WantedWriter { key: Buffer, nodeId: Buffer }
+
+interface FollowedCore { core: Hypercore, download: { destroy (): void }, off: () => void }
+
+const CHANGE_EVENTS = ['append', 'download', 'peer-add', 'peer-remove'] as const
+/** The end of the writer records' key range. */
+const WRITERS_END = '!w0'
+
+export class HostedCloud extends ReadyResource {
+  readonly key: Buffer
+  readonly base: Autobase<Hyperbee>
+  private readonly opts: HostedCloudOptions
+  private readonly localBlobs: Hyperblobs
+  /** Blob cores of other writers, by hex key, downloaded whole as they grow. */
+  private readonly followed = new Map<string, FollowedCore>()
+  /** Per blob core (hex), the blocks the index references: a complete copy holds them all. */
+  private readonly required = new Map<string, number>()
+  private clock = 0
+  private everSynced = false
+  private joined = false
+
+  /** Creates a new hosted cloud's Autobase in `store` (a fresh namespace) and returns its key. */
+  static async create (store: Corestore): Promise<Buffer> {
+    const base = new Autobase(store, null, { open: (s) => s.get('view'), apply: async () => {} })
+    await base.ready()
+    const key = base.key
+    await base.close()
+    return key
+  }
+
+  constructor (opts: HostedCloudOptions) {
+    super()
+    this.opts = opts
+    this.key = opts.key
+    const bootstrap = opts.base
+    this.base = new Autobase<Hyperbee>(opts.store, opts.base, {
+      open: (store) => new Hyperbee(store.get('view'), { keyEncoding: 'utf-8', valueEncoding: 'binary', extension: false }),
+      apply: async (nodes, view, host) => applyHostedNodes(nodes, new BeeViewStore(view), writerHost(host), {
+        bootstrapKey: () => bootstrap,
+        onClock: (clock) => { if (clock > this.clock) this.clock = clock },
+        onBlob: (core, end) => this.requireBlocks(core, end),
+        onSkip: (reason, from) => this.opts.log.debug({ reason, from: from.toString('hex') }, 'hosted op skipped')
+      }),
+      close: async (view) => view.close()
+    })
+    this.base.on('error', (err: Error) => this.opts.log.warn({ err }, 'hosted cloud log error'))
+    this.localBlobs = new Hyperblobs(opts.store.get({ name: 'blobs' }))
+  }
+
+  protected override async _open (): Promise<void> {
+    await this.base.ready()
+    await this.localBlobs.ready()
+    await this.recall()
+    if (this.opts.follow === false) return
+    this.base.on('update', () => this.opts.onChange())
+    this.base.on('writable', () => this.opts.onChange())
+    this.watch(this.localBlobs.core, false)
+    this.opts.swarm.join(this.base.discoveryKey, { server: true, client: true })
+    this.joined = true
+    this.status()
+  }
+
+  protected override async _close (): Promise<void> {
+    for (const f of this.followed.values()) { f.download.destroy(); f.off() }
+    if (this.joined) await this.opts.swarm.leave(this.base.discoveryKey).catch(() => {})
+    await this.base.close()
+    await this.localBlobs.close()
+    await Promise.allSettled([...this.followed.values()].map((f) => f.core.close()))
+    this.followed.clear()
+  }
+
+  /** The index is persisted, apply is not re-run: rebuild the clock and the blocks needed from it. */
+  private async recall (): Promise<void> {
+    for await (const { value } of this.base.view.createReadStream({ gte: HostedKey.filesStart, lt: HostedKey.filesEnd })) {
+      const file = decodeRecord(fileRecordCodec, value)
+      if (file.clock > this.clock) this.clock = file.clock
+      if (!file.deleted) this.requireBlocks(file.blobCore, file.blockOffset + file.blockLength)
+    }
+  }
+
+  /** Notes blocks the index references, and starts downloading their core if it is new. */
+  private requireBlocks (core: Buffer, end: number): void {
+    const hex = core.toString('hex')
+    if ((this.required.get(hex) ?? 0) < end) this.required.set(hex, end)
+    if (this.followed.has(hex) || core.equals(this.localBlobs.core.key) || this.closing !== null || this.opts.follow === false) return
+    const followed = this.opts.store.get({ key: core })
+    this.watch(followed, true)
+  }
+
+  /** Reports every change of `core`; downloads all of it, now and as it grows, unless it is our own. */
+  private watch (core: Hypercore, download: boolean): void {
+    const changed = (): void => { this.opts.onChange() }
+    const counted = (_index: number, bytes: number): void => { this.opts.onDownload?.(bytes) }
+    for (const event of CHANGE_EVENTS) core.on(event, changed)
+    core.on('download', counted)
+    const off = (): void => {
+      for (const event of CHANGE_EVENTS) core.off(event, changed)
+      core.off('download', counted)
+    }
+    if (!download) return
+    this.followed.set(core.key.toString('hex'), { core, download: core.download({ start: 0, end: -1 }), off })
+  }
+
+  get writable (): boolean { return this.base.writable }
+  /** This node's writer key for the cloud: what it announces so a replica writer admits it. */
+  get writerKey (): Buffer { return this.base.local.key }
+  get synced (): boolean { return this.everSynced }
+
+  /** The file index as a drive to serve reads from. */
+  get drive (): HostedDrive {
+    return new HostedDrive(this.base.view, (core) => this.blobsOf(core), this.key.toString('hex'))
+  }
+
+  private readonly blobReaders = new Map<string, Hyperblobs>()
+
+  /** A reader for one writer's blob core (ours, one followed, or one opened on demand). */
+  private blobsOf (core: Buffer): Hyperblobs {
+    if (core.equals(this.localBlobs.core.key)) return this.localBlobs
+    const hex = core.toString('hex')
+    let blobs = this.blobReaders.get(hex)
+    if (blobs === undefined) {
+      blobs = new Hyperblobs(this.followed.get(hex)?.core ?? this.opts.store.get({ key: core }))
+      this.blobReaders.set(hex, blobs)
+    }
+    return blobs
+  }
+
+  /** Complete: a writer whose copy holds every block the index references. */
+  status (): ReplicaStatus {
+    let had = 0
+    let total = 0
+    let bytesHad = 0
+    let bytesTotal = 0
+    let complete = this.base.writable
+    for (const [hex, end] of this.required) {
+      const core = hex === this.localBlobs.core.key.toString('hex') ? this.localBlobs.core : this.followed.get(hex)?.core
+      const contiguous = core?.contiguousLength ?? 0
+      if (contiguous < end) complete = false
+      had += Math.min(contiguous, end)
+      total += end
+      bytesTotal += core?.byteLength ?? 0
+      bytesHad += core === undefined ? 0 : core.length === 0 ? 0 : Math.floor(core.byteLength * Math.min(1, contiguous / core.length))
+    }
+    if (complete) this.everSynced = true
+    const peers = this.base.local.peers.length
+    return {
+      state: complete ? 'synced' : 'syncing',
+      synced: this.everSynced,
+      version: this.base.view.version,
+      blocksHad: had,
+      blocksTotal: total,
+      bytesHad,
+      bytesTotal,
+      peers
+    }
+  }
+
+  /** Writes a file from a stream: its bytes to our blob core, then the index op; resolves once another copy holds both. */
+  async put (path: string, body: Readable, limits: WriteLimits): Promise<WriteResult> {
+    const normal = this.writablePath(path)
+    const hash = createHash('sha256')
+    let size = 0
+    const meter = new Transform({
+      transform (chunk: Buffer, _enc, done) {
+        size += chunk.byteLength
+        if (size > limits.maxBytes) return done(new BevyError(ErrorCode.BODY_TOO_LARGE, `a file may be at most ${limits.maxBytes} bytes`))
+        hash.update(chunk)
+        done(null, chunk)
+      }
+    })
+    const sink = this.localBlobs.createWriteStream()
+    await pipeline(body, meter, sink)
+    const id = sink.id
+    const sha256 = hash.digest()
+    await this.append({ type: HostedOpType.PUT, clock: ++this.clock, path: normal, blobCore: this.localBlobs.core.key, ...id, mtimeMs: limits.nowMs, sha256 })
+    await this.confirmed(id.blockOffset + id.blockLength, limits.ackTimeoutMs)
+    return { path: normal, size, sha256: sha256.toString('hex'), version: this.base.view.version }
+  }
+
+  /** Deletes a file (a tombstone); FILE_NOT_FOUND when the index has no such file. */
+  async delete (path: string, ackTimeoutMs: number): Promise<{ version: number }> {
+    const normal = this.writablePath(path)
+    const existing = await this.base.view.get(normal)
+    if (existing === null || decodeRecord(fileRecordCodec, existing.value).deleted) throw new BevyError(ErrorCode.FILE_NOT_FOUND, 'no such file in this cloud')
+    await this.append({ type: HostedOpType.DELETE, clock: ++this.clock, path: normal })
+    await this.confirmed(-1, ackTimeoutMs)
+    return { version: this.base.view.version }
+  }
+
+  private writablePath (path: string): string {
+    const normal = normalHostedPath(path)
+    if (normal === null) throw new BevyError(ErrorCode.BAD_PATH, 'a file path must be /-led, without empty, "." or ".." segments, and not end in /')
+    if (!this.base.writable) throw new BevyError(ErrorCode.NOT_WRITABLE, 'this replica is not (yet) a writer of the cloud')
+    return normal
+  }
+
+  private async append (op: Parameters<typeof encodeHostedOp>[0]): Promise<void> {
+    if (this.closing !== null) throw new BevyError(ErrorCode.CLOSED, 'cloud is closing')
+    if (!this.base.writable) throw new BevyError(ErrorCode.NOT_WRITABLE, 'this replica is not (yet) a writer of the cloud')
+    await this.base.append(encodeHostedOp(op))
+  }
+
+  /**
+   * Resolves once a peer holds this node's log up to its last op and our blob core up to
+   * `blobEnd`: then no single crash loses the write. Alone (no other writer), at once.
+   */
+  private async confirmed (blobEnd: number, timeoutMs: number): Promise<void> {
+    if (await this.otherReplicaWriters() === 0) return
+    const local = this.base.local
+    const length = local.length
+    const blobs = this.localBlobs.core
+    const held = (): boolean => local.peers.some((p) => p.remoteContiguousLength >= length) &&
+      (blobEnd <= 0 || blobs.peers.some((p) => p.remoteContiguousLength >= blobEnd))
+    if (held()) return
+    await new Promise<void>((resolve, reject) => {
+      const check = (): void => { if (held()) finish(null) }
+      const finish = (err: Error | null): void => {
+        clearTimeout(timer)
+        clearInterval(poll)
+        for (const core of [local, blobs]) for (const event of ['upload', 'peer-add'] as const) core.off(event, check)
+        if (err === null) resolve()
+        else reject(err)
+      }
+      // Peers report what they hold as they download; 'upload' is when our side sent it.
+      for (const core of [local, blobs]) for (const event of ['upload', 'peer-add'] as const) core.on(event, check)
+      const poll = setInterval(check, 20)
+      const timer = setTimeout(() => finish(new BevyError(ErrorCode.WRITE_NOT_CONFIRMED, `no second copy of the write within ${timeoutMs} ms; it may still replicate`)), timeoutMs)
+    })
+  }
+
+  /** Live replica writers other than this node (devices do not count as copies the bevy keeps). */
+  private async otherReplicaWriters (): Promise<number> {
+    const self = this.base.local.key.toString('hex')
+    let n = 0
+    for (const [hex, writer] of await this.writers()) if (hex !== self && !writer.device) n++
+    return n
+  }
+
+  /** Live writers of this cloud as its index has them, by hex key; the bootstrap writer's node is not recorded. */
+  async writers (): Promise<Map<string, { device: boolean, nodeId: Buffer | null }>> {
+    const out = new Map<string, { device: boolean, nodeId: Buffer | null }>([[this.opts.base.toString('hex'), { device: false, nodeId: null }]])
+    for await (const { key, value } of this.base.view.createReadStream({ gte: HostedKey.writerPrefix, lt: WRITERS_END })) {
+      const hex = key.slice(HostedKey.writerPrefix.length)
+      if (!isLiveWriterRecord(value)) { out.delete(hex); continue }
+      const record = decodeRecord(hostedWriterRecordCodec, value)
+      out.set(hex, { device: record.device, nodeId: record.device ? null : record.nodeId })
+    }
+    return out
+  }
+
+  /**
+   * Brings the cloud's writers in line with placement: admits the wanted replica writers that are
+   * not writers yet and removes replica writers of nodes placement no longer has (`keepNode`
+   * false: neither a target nor a handoff holder). Any writer may do it; apply ignores repeats,
+   * so several doing it at once is harmless. `nodeOfWriter` names the node behind a writer key
+   * the index does not record a node for (the bootstrap writer).
+   */
+  async syncWriters (wanted: WantedWriter[], nodeOfWriter: (writerHex: string) => string | null, keepNode: (nodeHex: string) => boolean): Promise<number> {
+    if (!this.base.writable || this.closing !== null) return 0
+    const current = await this.writers()
+    const wantedHex = new Set(wanted.map((w) => w.key.toString('hex')))
+    const ops: Array<Parameters<typeof encodeHostedOp>[0]> = []
+    for (const w of wanted) {
+      if (!current.has(w.key.toString('hex'))) ops.push({ type: HostedOpType.ADD_WRITER, key: w.key, device: false, nodeId: w.nodeId })
+    }
+    for (const [hex, writer] of current) {
+      if (writer.device || wantedHex.has(hex)) continue
+      const node = writer.nodeId?.toString('hex') ?? nodeOfWriter(hex)
+      if (node === null || keepNode(node)) continue
+      ops.push({ type: HostedOpType.REMOVE_WRITER, key: Buffer.from(hex, 'hex') })
+    }
+    if (ops.length === 0) return 0
+    await this.base.append(ops.map(encodeHostedOp))
+    return ops.length
+  }
+
+  /** Admits an owner device's writer key; false if it is a writer already. */
+  async authorize (deviceKey: Buffer): Promise<boolean> {
+    if ((await this.writers()).has(deviceKey.toString('hex'))) return false
+    await this.append({ type: HostedOpType.ADD_WRITER, key: deviceKey, device: true, nodeId: Buffer.alloc(32) })
+    return true
+  }
+
+  /** Removes an owner device's writer; false if it is not one. */
+  async deauthorize (deviceKey: Buffer): Promise<boolean> {
+    const current = await this.writers()
+    const hex = deviceKey.toString('hex')
+    if (current.get(hex)?.device !== true) return false
+    await this.append({ type: HostedOpType.REMOVE_WRITER, key: deviceKey })
+    return true
+  }
+
+  /** Drops the blob blocks held here so the disk comes back, then closes. */
+  async purge (): Promise<void> {
+    await this.ready().catch(() => {})
+    for (const f of this.followed.values()) f.download.destroy()
+    const cores = [this.localBlobs.core, ...[...this.followed.values()].map((f) => f.core)].filter((c) => !c.closed && c.length > 0)
+    for (const core of cores) await core.clear(0, core.length)
+    await this.close()
+  }
+}
+
+export type { SyncProgress }

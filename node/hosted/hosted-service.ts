@@ -1,0 +1,159 @@
+// The node's side of hosted clouds: creating one, rotating its write token, checking a write's
+// credentials, and the upkeep that keeps each cloud's writers equal to its replicas (a node
+// announces its writer key for a cloud it holds; any writer admits the replicas placement wants
+// and removes those it no longer has).
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import type { Readable } from 'node:stream'
+import type Corestore from 'corestore'
+import type { Placement } from '../../placement/index.js'
+import { BevyError, ErrorCode, formatKey, hexKey, OpType, type Clock, type Op } from '../../protocol/index.js'
+import type { ClusterBase } from '../cluster-base.js'
+import type { NodeConfig } from '../config.js'
+import type { Logger } from '../log.js'
+import type { CloudHost } from '../clouds/cloud-host.js'
+import type { ClusterSnapshot, HostedView } from '../view/snapshot.js'
+import { HostedCloud, type WriteResult } from './hosted-cloud.js'
+
+export interface HostedServiceDeps {
+  store: Corestore
+  host: CloudHost
+  cluster: () => ClusterBase
+  snapshot: () => ClusterSnapshot
+  placement: () => Placement | null
+  /** Reads the view again, so the caller sees its own ops. */
+  refresh: () => Promise<void>
+  selfId: Buffer
+  config: Pick<NodeConfig, 'maxHostedFileBytes' | 'hostedAckTimeoutMs'>
+  clock: Clock
+  log: Logger
+}
+
+export interface CreatedCloud { key: string, token: string, base: string, replicas: number }
+
+export class HostedService {
+  private readonly selfHex: string
+  /** What this node last announced per cloud, until the view shows it. */
+  private readonly announced = new Map<string, string>()
+
+  constructor (private readonly deps: HostedServiceDeps) {
+    this.selfHex = hexKey(deps.selfId)
+  }
+
+  /**
+   * Creates a hosted cloud: a new Autobase with this node as its first writer, registered with a
+   * write token. This node holds it (synced: there is nothing to fetch) until the replicas
+   * placement picks are writers and synced, then hands it over like any replica.
+   */
+  async create (replicas: number): Promise<CreatedCloud> {
+    const cluster = this.deps.cluster()
+    const key = randomBytes(32)
+    const base = await HostedCloud.create(this.deps.store.namespace('cloud/' + hexKey(key)))
+    const token = newToken()
+    const lamport = () => cluster.lamport.tick()
+    await cluster.appendMany([
+      { type: OpType.CLOUD_ADD, lamport: lamport(), key, replicas },
+      { type: OpType.CLOUD_HOSTED, lamport: lamport(), key, base, tokenHash: hashToken(token) },
+      { type: OpType.CLOUD_WRITER, lamport: lamport(), key, nodeId: this.deps.selfId, writerKey: base },
+      { type: OpType.CLOUD_HOLD, lamport: lamport(), key, nodeId: this.deps.selfId, held: true, synced: true }
+    ])
+    await this.deps.refresh()
+    this.deps.log.info({ cloud: formatKey(key) }, 'hosted cloud created')
+    return { key: formatKey(key), token, base: formatKey(base), replicas }
+  }
+
+  /** A new write token for a hosted cloud; the old one stops working once the view has it. */
+  async rotateToken (key: Buffer): Promise<string> {
+    const hosted = this.hostedView(hexKey(key))
+    const cluster = this.deps.cluster()
+    const token = newToken()
+    await cluster.append({ type: OpType.CLOUD_HOSTED, lamport: cluster.lamport.tick(), key, base: hosted.base, tokenHash: hashToken(token) })
+    await this.deps.refresh()
+    return token
+  }
+
+  /** The hosted record of a cloud; CLOUD_NOT_FOUND or METHOD_NOT_ALLOWED (owner-held) otherwise. */
+  hostedView (cloudHex: string): HostedView {
+    const cloud = this.deps.snapshot().cloudByKey.get(cloudHex)
+    if (cloud === undefined) throw new BevyError(ErrorCode.CLOUD_NOT_FOUND, 'no such cloud in this bevy')
+    if (cloud.hosted === undefined) throw new BevyError(ErrorCode.METHOD_NOT_ALLOWED, 'this cloud is read-only: its owner publishes it with `bevy push`')
+    return cloud.hosted
+  }
+
+  /** Throws BAD_CLOUD_TOKEN unless `token` is the cloud's current write token. */
+  checkToken (cloudHex: string, token: string | null): void {
+    const { tokenHash } = this.hostedView(cloudHex)
+    if (token === null || !timingSafeEqual(hashToken(token), tokenHash)) {
+      throw new BevyError(ErrorCode.BAD_CLOUD_TOKEN, 'a write needs the cloud\'s write token: Authorization: Bearer <token> (`bevy cloud token KEY` makes one)')
+    }
+  }
+
+  async write (cloudHex: string, path: string, body: Readable): Promise<WriteResult> {
+    return this.writable(cloudHex).put(path, body, {
+      maxBytes: this.deps.config.maxHostedFileBytes,
+      ackTimeoutMs: this.deps.config.hostedAckTimeoutMs,
+      nowMs: this.deps.clock.now()
+    })
+  }
+
+  async delete (cloudHex: string, path: string): Promise<{ version: number }> {
+    return this.writable(cloudHex).delete(path, this.deps.config.hostedAckTimeoutMs)
+  }
+
+  async authorize (key: Buffer, device: Buffer, allow: boolean): Promise<boolean> {
+    const cloud = this.writable(hexKey(key))
+    return allow ? cloud.authorize(device) : cloud.deauthorize(device)
+  }
+
+  /** This node's open copy of a hosted cloud, which must be a writer. */
+  private writable (cloudHex: string): HostedCloud {
+    this.hostedView(cloudHex)
+    const held = this.deps.host.replica(cloudHex)
+    if (!(held instanceof HostedCloud) || !held.writable) throw new BevyError(ErrorCode.NOT_WRITABLE, 'this node holds no writable copy of the cloud')
+    return held
+  }
+
+  /**
+   * For every hosted cloud held here: announces this node's writer key if the view lacks it, and
+   * if this node is a writer, admits wanted replicas and removes departed ones.
+   */
+  async upkeep (): Promise<void> {
+    const snapshot = this.deps.snapshot()
+    const placement = this.deps.placement()
+    const cluster = this.deps.cluster()
+    const ops: Op[] = []
+    for (const cloud of this.deps.host.hosted()) {
+      const cloudHex = hexKey(cloud.key)
+      const hosted = snapshot.cloudByKey.get(cloudHex)?.hosted
+      if (hosted === undefined) continue
+      const mine = cloud.writerKey
+      const inView = hosted.writers.get(this.selfHex)
+      if (inView?.equals(mine) === true) this.announced.delete(cloudHex)
+      else if (this.announced.get(cloudHex) !== hexKey(mine)) {
+        this.announced.set(cloudHex, hexKey(mine))
+        ops.push({ type: OpType.CLOUD_WRITER, lamport: cluster.lamport.tick(), key: cloud.key, nodeId: this.deps.selfId, writerKey: mine })
+      }
+      if (placement === null || !cloud.writable) continue
+      const set = placement.replicaSet(cloudHex) ?? []
+      const members = new Set(set.map((r) => r.node))
+      const wanted = set.filter((r) => r.role === 'target').flatMap((r) => {
+        const key = hosted.writers.get(r.node)
+        return key === undefined ? [] : [{ key, nodeId: Buffer.from(r.node, 'hex') }]
+      })
+      const nodeOfWriter = (writerHex: string): string | null => {
+        for (const [node, key] of hosted.writers) if (hexKey(key) === writerHex) return node
+        return null
+      }
+      const changed = await cloud.syncWriters(wanted, nodeOfWriter, (node) => members.has(node))
+      if (changed > 0) this.deps.log.info({ cloud: formatKey(cloud.key), changes: changed }, 'hosted cloud writers updated')
+    }
+    if (ops.length > 0) await cluster.appendMany(ops)
+  }
+}
+
+function newToken (): string {
+  return randomBytes(32).toString('base64url')
+}
+
+function hashToken (token: string): Buffer {
+  return createHash('sha256').update(token).digest()
+}

@@ -1,0 +1,134 @@
+// Hosted clouds: the ops writers append to a hosted cloud's own Autobase, and the records of its
+// view, a Hyperbee file index. Each op is  version (uint) · type (uint) · body.
+// Type numbers are APPEND ONLY, as for the cluster log's ops.
+import c from 'compact-encoding'
+import { BevyError, ErrorCode } from './errors.js'
+import { boundedString, key32, struct, type Codec } from './struct.js'
+
+export const HOSTED_OP_VERSION = 1
+
+/** Append only. */
+export const HostedOpType = {
+  PUT: 1,
+  DELETE: 2,
+  ADD_WRITER: 3,
+  REMOVE_WRITER: 4
+} as const
+export type HostedOpType = typeof HostedOpType[keyof typeof HostedOpType]
+
+/** Longest file path a hosted cloud takes, in bytes. */
+export const MAX_HOSTED_PATH_BYTES = 4096
+
+/** Where a file's bytes are: a range of one writer's blob core (a Hyperblobs id plus the core). */
+export interface BlobRef {
+  blobCore: Buffer
+  blockOffset: number
+  blockLength: number
+  byteOffset: number
+  byteLength: number
+}
+
+/**
+ * A file written. `clock` is the writer's logical clock for this cloud: the higher (clock,
+ * writer key) wins a path, so every replica picks the same winner whatever the order.
+ */
+export interface HostedPutOp extends BlobRef { type: typeof HostedOpType.PUT, clock: number, path: string, mtimeMs: number, sha256: Buffer }
+export interface HostedDeleteOp { type: typeof HostedOpType.DELETE, clock: number, path: string }
+/** Admits a writer: a replica node's writer (`device` false, `nodeId` set) or an owner device. */
+export interface HostedAddWriterOp { type: typeof HostedOpType.ADD_WRITER, key: Buffer, device: boolean, nodeId: Buffer }
+export interface HostedRemoveWriterOp { type: typeof HostedOpType.REMOVE_WRITER, key: Buffer }
+
+export type HostedOp = HostedPutOp | HostedDeleteOp | HostedAddWriterOp | HostedRemoveWriterOp
+type Body<T extends HostedOp> = Omit<T, 'type'>
+
+const path = boundedString(MAX_HOSTED_PATH_BYTES)
+const blobFields = { blobCore: key32, blockOffset: c.uint, blockLength: c.uint, byteOffset: c.uint, byteLength: c.uint }
+
+const BODY_CODECS: { [K in HostedOpType]: Codec<Body<Extract<HostedOp, { type: K }>>> } = {
+  [HostedOpType.PUT]: struct<Body<HostedPutOp>>({ clock: c.uint, path, ...blobFields, mtimeMs: c.uint, sha256: key32 }),
+  [HostedOpType.DELETE]: struct<Body<HostedDeleteOp>>({ clock: c.uint, path }),
+  [HostedOpType.ADD_WRITER]: struct<Body<HostedAddWriterOp>>({ key: key32, device: c.bool, nodeId: key32 }),
+  [HostedOpType.REMOVE_WRITER]: struct<Body<HostedRemoveWriterOp>>({ key: key32 })
+}
+
+export function encodeHostedOp (op: HostedOp): Buffer {
+  const codec = BODY_CODECS[op.type] as Codec<HostedOp>
+  const state = { start: 0, end: 0, buffer: null as Buffer | null }
+  c.uint.preencode(state, HOSTED_OP_VERSION)
+  c.uint.preencode(state, op.type)
+  codec.preencode(state, op)
+  state.buffer = Buffer.allocUnsafe(state.end)
+  c.uint.encode(state, HOSTED_OP_VERSION)
+  c.uint.encode(state, op.type)
+  codec.encode(state, op)
+  return state.buffer
+}
+
+/** Decodes one hosted op. Anything malformed raises a BevyError and never anything else. */
+export function decodeHostedOp (bytes: unknown): HostedOp {
+  if (!(bytes instanceof Uint8Array)) throw new BevyError(ErrorCode.BAD_OP, 'op is not bytes')
+  const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const state = { start: 0, end: buffer.byteLength, buffer }
+  let version: number
+  let type: number
+  try {
+    version = c.uint.decode(state)
+    type = c.uint.decode(state)
+  } catch (err) {
+    throw new BevyError(ErrorCode.BAD_OP, 'hosted op header is truncated', { cause: err })
+  }
+  if (version !== HOSTED_OP_VERSION) throw new BevyError(ErrorCode.UNSUPPORTED_VERSION, `hosted op version ${version} is not supported`)
+  const codec = BODY_CODECS[type as HostedOpType] as Codec<Body<HostedOp>> | undefined
+  if (codec === undefined) throw new BevyError(ErrorCode.UNKNOWN_OP, `hosted op type ${type} is unknown`)
+  let body: Body<HostedOp>
+  try {
+    body = codec.decode(state)
+  } catch (err) {
+    throw new BevyError(ErrorCode.BAD_OP, `hosted op type ${type} has a malformed body`, { cause: err })
+  }
+  if (state.start !== state.end) throw new BevyError(ErrorCode.BAD_OP, `hosted op type ${type} has trailing bytes`)
+  return { type, ...body } as HostedOp
+}
+
+/** A path's current state in the index: the winning write, or a tombstone (`deleted`, no bytes). */
+export interface FileRecord extends BlobRef {
+  clock: number
+  writer: Buffer
+  deleted: boolean
+  mtimeMs: number
+  sha256: Buffer
+}
+
+export interface HostedWriterRecord { device: boolean, nodeId: Buffer }
+
+export const fileRecordCodec = struct<FileRecord>({
+  clock: c.uint, writer: key32, deleted: c.bool, ...blobFields, mtimeMs: c.uint, sha256: key32
+})
+export const hostedWriterRecordCodec = struct<HostedWriterRecord>({ device: c.bool, nodeId: key32 })
+
+/**
+ * Key layout of a hosted cloud's view. File paths start with '/', the bookkeeping with '!',
+ * which sorts before '/', so a scan of the files never meets it.
+ */
+export const HostedKey = {
+  filesStart: '/',
+  filesEnd: '0', // the character after '/'
+  writer: (key: Uint8Array) => `!w/${Buffer.from(key).toString('hex')}`,
+  writerPrefix: '!w/'
+} as const
+
+/** True when (clockA, writerA) beats (clockB, writerB). */
+export function fileWins (a: { clock: number, writer: Buffer }, b: { clock: number, writer: Buffer }): boolean {
+  if (a.clock !== b.clock) return a.clock > b.clock
+  return Buffer.compare(a.writer, b.writer) > 0
+}
+
+/** A file path as the index keeps it: '/'-led, no empty, '.' or '..' segment, no trailing '/'; null if not one. */
+export function normalHostedPath (p: string): string | null {
+  if (!p.startsWith('/') || p.length < 2 || p.endsWith('/') || Buffer.byteLength(p) > MAX_HOSTED_PATH_BYTES) return null
+  if (p.includes('\0')) return null
+  for (const segment of p.slice(1).split('/')) {
+    if (segment === '' || segment === '.' || segment === '..') return null
+  }
+  return p
+}
