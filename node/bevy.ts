@@ -782,6 +782,11 @@ export class Bevy extends ReadyResource {
     this.hostedRuns.run().catch((err) => { if (this.closing === null) this.log.error({ err }, 'hosted cloud upkeep failed') })
   }
 
+  /** Writes to hosted clouds, for the router; null until the node is open. */
+  get hostedWrites (): HostedService | null {
+    return this.opened && this.closing === null ? this.hostedService : null
+  }
+
   /** Hosted clouds: create, rotate tokens, write, authorize devices. */
   get hosted (): HostedService {
     if (this.hostedService === null || !this.opened || this.closing !== null) throw new BevyError(ErrorCode.NOT_READY, 'node is still joining its bevy')

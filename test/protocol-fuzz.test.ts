@@ -11,11 +11,13 @@ import * as protocol from '../protocol/index.js'
 import * as wire from '../protocol/ping.js'
 import {
   BevyError, boundedArray, boundedBuffer, boundedString, decodeOp, decodeRecord, encodeOp, encodeRecord, ErrorCode, formatKey,
-  hexKey, key32, loadCodec, MAX_REPLICAS, MAX_URL_BYTES, MAX_ZONE_BYTES, NO_INVITE, NodeState, OP_VERSION, OpType, parseDuration,
+  hexKey, key32, loadCodec, MAX_REPLICAS, MAX_URL_BYTES, MAX_ZONE_BYTES, NO_INVITE, NodeState, OP_VERSION, OpType, opName, parseDuration,
   parseKey, SEEDED_PREFIXES, struct, ViewKey,
   cloudRecordCodec, drainRecordCodec, fullRecordCodec, epochAdvertCodec, epochRecordCodec, heartbeatRecordCodec, holdRecordCodec, inviteRecordCodec,
   joinEpochCodec, nextWriterRecordCodec, nodeRecordCodec, pingCodec, progressRecordCodec, proposalRecordCodec, writerRecordCodec,
-  type Codec, type Load, type Op, type SeedEntry
+  cloudWriterRecordCodec, decodeHostedOp, encodeHostedOp, fileRecordCodec, HOSTED_OP_VERSION, HostedOpType, hostedRecordCodec,
+  hostedWriterRecordCodec, MAX_HOSTED_PATH_BYTES,
+  type Codec, type HostedOp, type Load, type Op, type SeedEntry
 } from '../protocol/index.js'
 import { dump, hostFor, node } from './view-fixtures.js'
 
@@ -35,6 +37,7 @@ const text = (maxBytes: number) => fc.string({ unit: 'binary', maxLength: Math.f
 const loadOf = (n: fc.Arbitrary<number>): fc.Arbitrary<Load> =>
   fc.record({ cpuPermille: n, memPermille: n, eventLoopPermille: n, rssBytes: n, memFreeBytes: n, connections: n })
 const progressOf = (n: fc.Arbitrary<number>) => ({ version: n, blocksHad: n, blocksTotal: n, bytesHad: n, bytesTotal: n, peers: n })
+const blobRefOf = (key: fc.Arbitrary<Buffer>, n: fc.Arbitrary<number>) => ({ blobCore: key, blockOffset: n, blockLength: n, byteOffset: n, byteLength: n })
 
 /** A valid value of every view record, with keys and numbers drawn from the given pools. */
 function recordArbs (key: fc.Arbitrary<Buffer>, n: fc.Arbitrary<number>) {
@@ -53,7 +56,12 @@ function recordArbs (key: fc.Arbitrary<Buffer>, n: fc.Arbitrary<number>) {
     progress: fc.record({ ...stamp, ...progressOf(n) }),
     epoch: fc.record({ epoch: n }),
     proposal: fc.record({ epoch: n, key, proposer: key }),
-    nextWriter: fc.record({ epoch: n, writerKey: key })
+    nextWriter: fc.record({ epoch: n, writerKey: key }),
+    hosted: fc.record({ ...stamp, base: key, tokenHash: key }),
+    cloudWriter: fc.record({ ...stamp, writerKey: key }),
+    // A hosted cloud's own view (protocol/hosted.ts).
+    file: fc.record({ clock: n, writer: key, deleted: fc.boolean(), ...blobRefOf(key, n), mtimeMs: n, sha256: key }),
+    hostedWriter: fc.record({ device: fc.boolean(), nodeId: key })
   }
 }
 
@@ -69,6 +77,9 @@ const OUTSIDERS = pool('outsider', 0x20, 2)
 const NODE_IDS = pool('node', 0x30, 4)
 const CLOUDS = pool('cloud', 0x40, 3)
 const INVITES = pool('invite', 0x50, 2)
+/** Hosted clouds' own Autobases and token hashes. */
+const BASES = pool('base', 0x60, 2)
+const TOKENS = pool('token', 0x70, 2)
 const BOOTSTRAP = WRITERS[0] as Buffer
 /** The writer key a seeded node record carries until its node is rebound (node/epoch-seed.ts). */
 const UNBOUND = Buffer.alloc(32)
@@ -78,6 +89,8 @@ const writerKey = fc.constantFrom(...WRITERS, ...OUTSIDERS)
 const nodeId = fc.constantFrom(...NODE_IDS)
 const cloudKey = fc.constantFrom(...CLOUDS)
 const inviteId = fc.constantFrom(...INVITES)
+const baseKey = fc.constantFrom(...BASES)
+const tokenHash = fc.constantFrom(...TOKENS)
 const anyPoolKey = fc.constantFrom(...WRITERS, ...OUTSIDERS, ...NODE_IDS, ...CLOUDS, ...INVITES, UNBOUND)
 const pooled = recordArbs(anyPoolKey, small)
 
@@ -97,6 +110,9 @@ const SEED_ENTRIES: Record<string, fc.Arbitrary<SeedEntry>> = {
   [ViewKey.cloudPrefix]: fc.tuple(cloudKey, pooled.cloud).map(([k, r]) => ({ key: ViewKey.cloud(k), value: encodeRecord(cloudRecordCodec, { ...r, replicas: Math.min(r.replicas, MAX_REPLICAS) }) })),
   [ViewKey.holdPrefix]: fc.tuple(cloudKey, nodeId, pooled.hold).map(([k, id, r]) => ({ key: ViewKey.hold(k, id), value: encodeRecord(holdRecordCodec, r) })),
   [ViewKey.progressPrefix]: fc.tuple(cloudKey, nodeId, pooled.progress).map(([k, id, r]) => ({ key: ViewKey.progress(k, id), value: encodeRecord(progressRecordCodec, r) })),
+  // Bases from the pool CLOUD_HOSTED ops draw from, so a seeded cloud is rotated as often as it refuses another base.
+  [ViewKey.hostedPrefix]: fc.tuple(cloudKey, pooled.hosted, baseKey).map(([k, r, base]) => ({ key: ViewKey.hosted(k), value: encodeRecord(hostedRecordCodec, { ...r, base }) })),
+  [ViewKey.cloudWriterPrefix]: fc.tuple(cloudKey, nodeId, pooled.cloudWriter).map(([k, id, r]) => ({ key: ViewKey.cloudWriter(k, id), value: encodeRecord(cloudWriterRecordCodec, r) })),
   // Not durable state: a seed carrying it is refused whole.
   [ViewKey.writerPrefix]: fc.tuple(writerKey, pooled.writer).map(([k, r]) => ({ key: ViewKey.writer(k), value: encodeRecord(writerRecordCodec, r) }))
 }
@@ -126,9 +142,22 @@ const OP_ARBS: { [K in OpType]: fc.Arbitrary<Extract<Op, { type: K }>> } = {
   [OpType.REBIND]: fc.record({ type: fc.constant(OpType.REBIND), nodeId, writerKey }),
   [OpType.EVICT]: fc.record({ type: fc.constant(OpType.EVICT), lamport: small, nodeId }),
   [OpType.INVITE_REVOKE]: fc.record({ type: fc.constant(OpType.INVITE_REVOKE), inviteId }),
-  [OpType.FULL]: fc.record({ type: fc.constant(OpType.FULL), lamport: small, nodeId, full: fc.boolean() })
+  [OpType.FULL]: fc.record({ type: fc.constant(OpType.FULL), lamport: small, nodeId, full: fc.boolean() }),
+  [OpType.CLOUD_HOSTED]: fc.record({ type: fc.constant(OpType.CLOUD_HOSTED), lamport: small, key: cloudKey, base: baseKey, tokenHash }),
+  [OpType.CLOUD_WRITER]: fc.record({ type: fc.constant(OpType.CLOUD_WRITER), lamport: small, key: cloudKey, nodeId, writerKey })
 }
 const opArb: fc.Arbitrary<Op> = fc.oneof(...Object.values(OP_ARBS) as Array<fc.Arbitrary<Op>>)
+
+/** A well-formed op of every hosted-cloud op type (typed by HostedOpType like OP_ARBS), with any keys and numbers. */
+const HOSTED_OP_ARBS: { [K in HostedOpType]: fc.Arbitrary<Extract<HostedOp, { type: K }>> } = {
+  [HostedOpType.PUT]: fc.record({
+    type: fc.constant(HostedOpType.PUT), clock: uint, path: text(MAX_HOSTED_PATH_BYTES), ...blobRefOf(bytes32, uint), mtimeMs: uint, sha256: bytes32
+  }),
+  [HostedOpType.DELETE]: fc.record({ type: fc.constant(HostedOpType.DELETE), clock: uint, path: text(MAX_HOSTED_PATH_BYTES) }),
+  [HostedOpType.ADD_WRITER]: fc.record({ type: fc.constant(HostedOpType.ADD_WRITER), key: bytes32, device: fc.boolean(), nodeId: bytes32 }),
+  [HostedOpType.REMOVE_WRITER]: fc.record({ type: fc.constant(HostedOpType.REMOVE_WRITER), key: bytes32 })
+}
+const hostedOpArb: fc.Arbitrary<HostedOp> = fc.oneof(...Object.values(HOSTED_OP_ARBS) as Array<fc.Arbitrary<HostedOp>>)
 
 // ---- byte mutations --------------------------------------------------------------------------
 
@@ -238,7 +267,11 @@ const recordTargets = {
   progressRecordCodec: asRecord('progressRecordCodec', progressRecordCodec, records.progress),
   epochRecordCodec: asRecord('epochRecordCodec', epochRecordCodec, records.epoch),
   proposalRecordCodec: asRecord('proposalRecordCodec', proposalRecordCodec, records.proposal),
-  nextWriterRecordCodec: asRecord('nextWriterRecordCodec', nextWriterRecordCodec, records.nextWriter)
+  nextWriterRecordCodec: asRecord('nextWriterRecordCodec', nextWriterRecordCodec, records.nextWriter),
+  hostedRecordCodec: asRecord('hostedRecordCodec', hostedRecordCodec, records.hosted),
+  cloudWriterRecordCodec: asRecord('cloudWriterRecordCodec', cloudWriterRecordCodec, records.cloudWriter),
+  fileRecordCodec: asRecord('fileRecordCodec', fileRecordCodec, records.file),
+  hostedWriterRecordCodec: asRecord('hostedWriterRecordCodec', hostedWriterRecordCodec, records.hostedWriter)
 }
 const pingArb = fc.record({ seq: uint, load: loadOf(uint) })
 const epochAdvertArb = fc.record({ epoch: uint, key: bytes32 })
@@ -247,10 +280,15 @@ const joinEpochArb = fc.record({ epoch: uint, writerKey: bytes32 })
 /** Ops with a real header over random bodies, so every body decoder is reached, not just the header check. */
 const headedGarbage = fc.tuple(fc.nat(Object.keys(OpType).length + 2), fc.uint8Array({ maxLength: 300, size: 'max' }))
   .map(([type, body]) => concat(Uint8Array.from([OP_VERSION, type]), body))
+const headedHostedGarbage = fc.tuple(fc.nat(Object.keys(HostedOpType).length + 2), fc.uint8Array({ maxLength: 300, size: 'max' }))
+  .map(([type, body]) => concat(Uint8Array.from([HOSTED_OP_VERSION, type]), body))
 
 /** Every export of protocol/ that decodes bytes, by export name. */
 const TARGETS: Record<string, Target[]> = {
   decodeOp: [{ label: 'decodeOp', valid: opArb.map(encodeOp), extra: headedGarbage, decode: decodeOp, encode: (v) => encodeOp(v as Op) }],
+  decodeHostedOp: [{
+    label: 'decodeHostedOp', valid: hostedOpArb.map(encodeHostedOp), extra: headedHostedGarbage, decode: decodeHostedOp, encode: (v) => encodeHostedOp(v as HostedOp)
+  }],
   decodeRecord: Object.values(recordTargets),
   ...Object.fromEntries(Object.entries(recordTargets).map(([name, target]) => [name, [target]])),
   loadCodec: [asRecord('loadCodec', loadCodec, loadOf(uint))],
@@ -321,6 +359,7 @@ test('every decoder protocol/ exports, every peer message and every op type is f
   assert.equal(frames.length, Object.keys(wire.PingMessage).length, 'one codec per peer message')
   for (const name of frames) assert.ok(TARGETS[name]?.some((t) => t.buffersOnly === true), `${name} is fuzzed as protomux decodes it`)
   assert.deepEqual(Object.values(OpType).filter((type) => !(type in OP_ARBS)), [], 'every op type has a generator')
+  assert.deepEqual(Object.values(HostedOpType).filter((type) => !(type in HOSTED_OP_ARBS)), [], 'every hosted op type has a generator')
   assert.deepEqual(SEEDED_PREFIXES.filter((prefix) => !(prefix in SEED_ENTRIES)), [], 'every seeded prefix has a generator')
 })
 
@@ -367,6 +406,8 @@ test('huge lengths and counts are refused, not allocated', () => {
       ['seed entry count', () => decodeOp(Buffer.from([OP_VERSION, OpType.SEED, 1, ...huge, 1, 0x6e]))],
       ['seed key', () => decodeOp(Buffer.from([OP_VERSION, OpType.SEED, 1, 1, ...huge, 0x6e]))],
       ['seed value', () => decodeOp(Buffer.from([OP_VERSION, OpType.SEED, 1, 1, 1, 0x6e, ...huge, 1]))],
+      ['hosted put path', () => decodeHostedOp(Buffer.from([HOSTED_OP_VERSION, HostedOpType.PUT, 1, ...huge, 0x2f]))],
+      ['hosted delete path', () => decodeHostedOp(Buffer.from([HOSTED_OP_VERSION, HostedOpType.DELETE, 1, ...huge, 0x2f]))],
       ['node record url', () => decodeRecord(nodeRecordCodec, Buffer.from([1, ...id, ...id, ...id, ...huge, 0x61]))],
       ['bounded array', () => decodeRecord(boundedArray(key32, 3), Buffer.from([...huge, ...id]))]
     ]
@@ -402,7 +443,9 @@ const VIEW_SECTIONS: Record<string, [ids: number, codec: Codec<unknown> | typeof
   hold: [2, holdRecordCodec],
   sync: [2, progressRecordCodec],
   'next-writer': [1, nextWriterRecordCodec],
-  evicted: [1, EMPTY]
+  evicted: [1, EMPTY],
+  hosted: [1, hostedRecordCodec],
+  'cloud-writer': [2, cloudWriterRecordCodec]
 }
 
 function codecOf (key: string): Codec<unknown> | typeof EMPTY {
@@ -498,20 +541,31 @@ test('apply never throws on random ops and garbage, keeps the view well-formed, 
 /** The op types whose records resolve last-writer-wins or by a counter (see the header of apply.ts). */
 const ORDER_FREE = [
   OpType.ANNOUNCE, OpType.HEARTBEAT, OpType.DRAIN, OpType.UNDRAIN, OpType.LEAVE,
-  OpType.CLOUD_ADD, OpType.CLOUD_REMOVE, OpType.CLOUD_HOLD, OpType.CLOUD_PROGRESS
+  OpType.CLOUD_ADD, OpType.CLOUD_REMOVE, OpType.CLOUD_HOLD, OpType.CLOUD_PROGRESS, OpType.CLOUD_WRITER
 ] as const
+
+/**
+ * CLOUD_HOSTED as nodes write it: each cloud keeps the one base it was created with (a rotation
+ * reuses the base in the view), so only the stamp decides and it is last-writer-wins. Two bases
+ * for one cloud are not order free, and are left out on purpose: the first record applied stands
+ * and refuses every other base whatever its stamp, so which base a cloud keeps depends on the
+ * order (honest nodes never write that: a hosted cloud's key is fresh and random).
+ */
+const hostedOneBase: fc.Arbitrary<Op> = OP_ARBS[OpType.CLOUD_HOSTED]
+  .map((op) => ({ ...op, base: BASES[CLOUDS.findIndex((c) => c.equals(op.key)) % BASES.length] as Buffer }))
 
 /**
  * Ops per writer, in the order that writer appended them: Autobase keeps each writer's own order
  * and only interleaves writers differently. A writer's lamports (and heartbeat seqs) rise as its
  * Lamport clock does, by random steps so that writers still tie with each other.
  */
-const perWriterOps = fc.array(fc.tuple(fc.nat(WRITERS.length - 1), fc.oneof(...ORDER_FREE.map((t) => OP_ARBS[t] as fc.Arbitrary<Op>)), fc.boolean(), fc.integer({ min: 1, max: 3 })), { maxLength: 60, size: 'max' })
+const orderFreeOp = fc.oneof(...ORDER_FREE.map((t) => OP_ARBS[t] as fc.Arbitrary<Op>), hostedOneBase)
+const perWriterOps = fc.array(fc.tuple(fc.nat(WRITERS.length - 1), orderFreeOp, fc.boolean(), fc.integer({ min: 1, max: 3 })), { maxLength: 60, size: 'max' })
   .map((drawn) => {
     const clocks = WRITERS.map(() => 0)
     const queues: Array<Array<{ from: Buffer, op: Op }>> = WRITERS.map(() => [])
     for (const [w, op, byOwner, step] of drawn) {
-      // Mostly a node's own writer, so self-only ops (heartbeat, hold, progress, leave) land.
+      // Mostly a node's own writer, so self-only ops (heartbeat, hold, progress, leave, cloud writer) land.
       const from = byOwner && 'nodeId' in op ? ownerOf(op.nodeId) : WRITERS[w] as Buffer
       const i = WRITERS.indexOf(from)
       const clock = clocks[i] = (clocks[i] as number) + step
@@ -534,7 +588,7 @@ function interleave (queues: Array<Array<{ from: Buffer, op: Op }>>, schedule: n
   return out.map(({ from, op }) => node(from, op))
 }
 
-test('announce, heartbeat, drain, leave and cloud add/remove/hold/progress give one view in any interleaving of writers', async () => {
+test('announce, heartbeat, drain, leave and cloud add/remove/hold/progress/hosted/writer give one view in any interleaving of writers', async () => {
   const schedule = fc.array(fc.nat(WRITERS.length - 1), { maxLength: 80, size: 'max' })
   await fc.assert(fc.asyncProperty(perWriterOps, schedule, schedule, async (queues, first, second) => {
     // Every node announced first by its owner: nothing about a node can land before it exists.
@@ -543,4 +597,26 @@ test('announce, heartbeat, drain, leave and cloud add/remove/hold/progress give 
     const b = await run([...setup, ...interleave(queues, second)])
     assert.equal(b.view, a.view)
   }), runs(800))
+})
+
+test('once a cloud is hosted, no op but a seed moves it to another base', async () => {
+  const ctx = { maxIndexers: 3, bootstrapKey: () => BOOTSTRAP }
+  const baseOf = (store: MemoryViewStore, cloud: Buffer) => {
+    const bytes = store.entries.get(ViewKey.hosted(cloud))
+    return bytes === undefined ? null : decodeRecord(hostedRecordCodec, bytes).base
+  }
+  await fc.assert(fc.asyncProperty(fc.array(fc.tuple(fromWriter, opArb), { maxLength: 60, size: 'max' }), async (ops) => {
+    const store = new MemoryViewStore()
+    const host = hostFor()
+    await applyNodes(ADMIT_ALL, store, host, ctx)
+    for (const [from, op] of ops) {
+      const before = CLOUDS.map((cloud) => baseOf(store, cloud))
+      await applyNodes([node(from, op)], store, host, ctx)
+      if (op.type === OpType.SEED) continue
+      CLOUDS.forEach((cloud, i) => {
+        const was = before[i]
+        if (was !== null && was !== undefined) assert.deepEqual(baseOf(store, cloud), was, `${opName(op.type)} moved a hosted cloud`)
+      })
+    }
+  }), runs(300))
 })

@@ -1,4 +1,4 @@
-// `bevy cloud add|ls|show|rm`, `bevy drain|undrain` and `bevy remove`: clients of the admin API.
+// `bevy cloud add|ls|show|rm|create|token`, `bevy drain|undrain` and `bevy remove`: clients of the admin API.
 import Table from 'cli-table3'
 import { Command } from 'commander'
 import { formatKey, MAX_REPLICAS, parseKey } from '../../protocol/index.js'
@@ -62,7 +62,27 @@ export function cloudCommand (): Command {
     print(`cloud ${key} removed`)
   })
 
-  for (const sub of [add, ls, show, rm]) cmd.addCommand(sub)
+  const create = adminOptions(new Command('create').description('create a hosted (multi-writer) cloud: it takes writes (PUT, DELETE) at any of its replicas'))
+  option(create, '--replicas <n>', `replicas to keep, 1 to ${MAX_REPLICAS}`, '3')
+  option(create, '--json', 'print JSON', false)
+  create.action(async (opts: JsonOpts & { replicas: string }) => {
+    const replicas = parseIntSetting('replicas', opts.replicas, 1, MAX_REPLICAS)
+    const info = await adminRequest<CloudInfo & { token: string }>(await resolveTarget(opts), 'POST', '/api/clouds', { hosted: true, replicas })
+    if (wantsJson(opts)) return print(JSON.stringify(info, null, 2))
+    print(`hosted cloud ${info.key} created with ${info.replicas} replicas`)
+    print(`write token (shown once; \`bevy cloud token ${info.key}\` makes a new one): ${info.token}`)
+    print(`write with: curl -X PUT -H 'Authorization: Bearer <token>' --data-binary @FILE <node url>/c/${info.key}/<path>`)
+  })
+
+  const token = adminOptions(new Command('token').description('make a new write token for a hosted cloud (the old one stops working)').argument('<key>', 'the cloud key'))
+  option(token, '--json', 'print JSON', false)
+  token.action(async (keyText: string, opts: JsonOpts) => {
+    const key = formatKey(parseKey(keyText, 'cloud key'))
+    const out = await adminRequest<{ key: string, token: string }>(await resolveTarget(opts), 'POST', `/api/clouds/${key}/token`)
+    print(wantsJson(opts) ? JSON.stringify(out, null, 2) : out.token)
+  })
+
+  for (const sub of [add, ls, show, rm, create, token]) cmd.addCommand(sub)
   return cmd
 }
 

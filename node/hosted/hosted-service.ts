@@ -79,6 +79,10 @@ export class HostedService {
     return cloud.hosted
   }
 
+  get maxFileBytes (): number {
+    return this.deps.config.maxHostedFileBytes
+  }
+
   /** Throws BAD_CLOUD_TOKEN unless `token` is the cloud's current write token. */
   checkToken (cloudHex: string, token: string | null): void {
     const { tokenHash } = this.hostedView(cloudHex)

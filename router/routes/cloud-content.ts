@@ -10,6 +10,7 @@ import type { RouteFeedback } from '../../node/route-feedback.js'
 import { BevyError, ErrorCode, type Clock } from '../../protocol/index.js'
 import { lacksRootSlash, parseCloudUrl } from '../cloud-path.js'
 import { serveDrivePath } from '../drive-response.js'
+import { serveHostedWrite, type HostedWrites } from '../hosted-write.js'
 import { isHostAddressed } from '../host-addressing.js'
 import { forwardingHeaders, hopChain, HOP_HEADER, hopNodeHexes, MAX_HOPS, ROUTE_HEADER } from '../forwarding.js'
 import { NO_ROUTER_METRICS, type RouterMetrics } from '../metrics.js'
@@ -32,6 +33,8 @@ export interface CloudSource {
   readonly routing: RouteFeedback
   readonly clock: Clock
   readonly idTextOrNull: string | null
+  /** Writes to hosted clouds; absent where the source has none (owner-held clouds only). */
+  readonly hostedWrites?: HostedWrites | null
 }
 
 export interface CloudContentOptions {
@@ -79,6 +82,10 @@ export function cloudContentRoutes (opts: CloudContentOptions) {
         const hops = hopChain(request.headers[HOP_HEADER])
         const route = hops.length === 0 ? source.routeCloud(cloudHex) : source.routeCloud(cloudHex, { exclude: hopNodeHexes(hops), hopped: true })
         if (route.kind === 'local') {
+          if (!READ_METHODS.has(request.method) && route.hosted === true && source.hostedWrites != null) {
+            metrics.outcome('served')
+            return serveHostedWrite(request, reply, source.hostedWrites, { cloudHex, path })
+          }
           if (!READ_METHODS.has(request.method)) {
             reply.header('Allow', 'GET, HEAD')
             throw new BevyError(ErrorCode.METHOD_NOT_ALLOWED, 'this cloud is read-only: its owner publishes it with `bevy push`')

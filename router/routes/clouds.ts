@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { Bevy } from '../../node/bevy.js'
-import { formatKey, MAX_REPLICAS, parseKey } from '../../protocol/index.js'
+import { BevyError, ErrorCode, formatKey, MAX_REPLICAS, parseKey } from '../../protocol/index.js'
 import { errorSchema } from '../schemas.js'
 import { requireOpen } from './require-open.js'
 
@@ -25,8 +25,19 @@ const placementSchema = {
 
 const cloudSchema = {
   type: 'object',
-  properties: { key: { type: 'string' }, replicas: { type: 'integer' }, placement: placementSchema },
-  required: ['key', 'replicas', 'placement']
+  properties: {
+    key: { type: 'string' },
+    replicas: { type: 'integer' },
+    hosted: { type: 'boolean', description: 'A hosted (multi-writer) cloud: it takes PUT and DELETE at its replicas' },
+    base: { type: 'string', description: 'A hosted cloud\'s own Autobase key' },
+    placement: placementSchema
+  },
+  required: ['key', 'replicas', 'hosted', 'placement']
+} as const
+
+const createdSchema = {
+  ...cloudSchema,
+  properties: { ...cloudSchema.properties, token: { type: 'string', description: 'The write token of a hosted cloud just created; shown once' } }
 } as const
 
 const errors = { '4xx': errorSchema, '5xx': errorSchema }
@@ -39,21 +50,38 @@ export function cloudRoutes (bevy: Bevy) {
       schema: { summary: 'Every registered cloud with its replica set', tags: ['clouds'], response: { 200: { type: 'object', properties: { clouds: { type: 'array', items: cloudSchema } } }, ...errors } }
     }, async () => ({ clouds: requireOpen(bevy).listClouds() }))
 
-    app.post<{ Body: { key: string, replicas?: number } }>('/api/clouds', {
+    app.post<{ Body: { key?: string, replicas?: number, hosted?: boolean } }>('/api/clouds', {
       schema: {
-        summary: 'Register a Hyperdrive as a cloud, or change its replica count',
+        summary: 'Register a Hyperdrive as a cloud (or change its replica count), or create a hosted cloud with {"hosted":true}',
         tags: ['clouds'],
         body: {
           type: 'object',
-          properties: { key: { type: 'string' }, replicas: { type: 'integer', minimum: 1, maximum: MAX_REPLICAS } },
-          required: ['key'],
+          properties: { key: { type: 'string' }, replicas: { type: 'integer', minimum: 1, maximum: MAX_REPLICAS }, hosted: { type: 'boolean' } },
           additionalProperties: false
         },
-        response: { 200: cloudSchema, ...errors }
+        response: { 200: cloudSchema, 201: createdSchema, ...errors }
+      }
+    }, async (request, reply) => {
+      const { key: keyText, hosted = false } = request.body
+      const replicas = request.body.replicas ?? bevy.config.replicas
+      if (hosted) {
+        if (keyText !== undefined) throw new BevyError(ErrorCode.BAD_REQUEST, 'a hosted cloud gets a new key: leave "key" out')
+        const created = await requireOpen(bevy).hosted.create(replicas)
+        return reply.code(201).send({ ...bevy.cloudInfo(parseKey(created.key, 'cloud key')), token: created.token })
+      }
+      if (keyText === undefined) throw new BevyError(ErrorCode.BAD_REQUEST, 'give the drive "key" to register, or {"hosted":true} to create a hosted cloud')
+      return requireOpen(bevy).addCloud(parseKey(keyText, 'cloud key'), replicas)
+    })
+
+    app.post<KeyParams>('/api/clouds/:key/token', {
+      schema: {
+        summary: 'A new write token for a hosted cloud (the old one stops working)',
+        tags: ['clouds'],
+        response: { 200: { type: 'object', properties: { key: { type: 'string' }, token: { type: 'string' } }, required: ['key', 'token'] }, ...errors }
       }
     }, async (request) => {
-      const key = parseKey(request.body.key, 'cloud key')
-      return requireOpen(bevy).addCloud(key, request.body.replicas ?? bevy.config.replicas)
+      const key = parseKey(request.params.key, 'cloud key')
+      return { key: formatKey(key), token: await requireOpen(bevy).hosted.rotateToken(key) }
     })
 
     app.get<KeyParams>('/api/clouds/:key', { schema: { summary: 'One cloud and its replicas with their sync progress', tags: ['clouds'], response: { 200: cloudSchema, ...errors } } },

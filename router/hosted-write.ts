@@ -1,0 +1,63 @@
+// PUT and DELETE on a hosted cloud at one of its replicas: checks the write token, streams the
+// body into this replica's blob core under the size limit, and answers once the write is held by
+// a second replica. Knows HTTP; the cloud itself is behind HostedWrites.
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { Readable } from 'node:stream'
+import { BevyError, ErrorCode } from '../protocol/index.js'
+
+/** What serving a write needs of the node (node/hosted/hosted-service.ts). */
+export interface HostedWrites {
+  checkToken (cloudHex: string, token: string | null): void
+  write (cloudHex: string, path: string, body: Readable): Promise<{ path: string, size: number, sha256: string, version: number }>
+  delete (cloudHex: string, path: string): Promise<{ version: number }>
+  readonly maxFileBytes: number
+}
+
+export interface HostedWriteRequest { cloudHex: string, path: string }
+
+/** Seconds a client should wait before retrying a write no second replica confirmed. */
+const UNCONFIRMED_RETRY_AFTER_S = 2
+
+export async function serveHostedWrite (request: FastifyRequest, reply: FastifyReply, writes: HostedWrites, req: HostedWriteRequest): Promise<FastifyReply> {
+  // A refused write is answered before its body is read; the rest of the body would be taken
+  // for the next request, so such a connection is closed after the answer.
+  const refuse = (err: BevyError): never => {
+    reply.header('Connection', 'close')
+    throw err
+  }
+  try {
+    writes.checkToken(req.cloudHex, bearerToken(request.headers.authorization))
+  } catch (err) {
+    if (err instanceof BevyError) refuse(err)
+    throw err
+  }
+  if (request.method === 'DELETE') {
+    const { version } = await writes.delete(req.cloudHex, req.path)
+    reply.header('X-Bevy-Version', String(version))
+    return reply.code(204).send()
+  }
+  if (request.method !== 'PUT') {
+    reply.header('Allow', 'GET, HEAD, PUT, DELETE')
+    return refuse(new BevyError(ErrorCode.METHOD_NOT_ALLOWED, 'a hosted cloud takes GET, HEAD, PUT and DELETE'))
+  }
+  const declared = request.headers['content-length']
+  if (declared !== undefined && Number(declared) > writes.maxFileBytes) {
+    return refuse(new BevyError(ErrorCode.BODY_TOO_LARGE, `a file may be at most ${writes.maxFileBytes} bytes`))
+  }
+  try {
+    const written = await writes.write(req.cloudHex, req.path, request.raw)
+    reply.header('X-Bevy-Version', String(written.version))
+    return reply.code(201).send(written)
+  } catch (err) {
+    if (err instanceof BevyError && err.code === ErrorCode.WRITE_NOT_CONFIRMED) reply.header('Retry-After', String(UNCONFIRMED_RETRY_AFTER_S))
+    // A body cut short by an error is still arriving: the connection cannot carry another request.
+    if (!request.raw.readableEnded) reply.header('Connection', 'close')
+    throw err
+  }
+}
+
+function bearerToken (header: string | undefined): string | null {
+  if (header === undefined) return null
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header)
+  return match === null ? null : match[1] as string
+}

@@ -1,0 +1,107 @@
+// Hosted clouds over real node processes: a write at one replica is read at the others, a race
+// on one path ends with the same winner everywhere, and refused writes change nothing.
+import assert from 'node:assert/strict'
+import { createHash, randomBytes } from 'node:crypto'
+import { test } from 'node:test'
+import type { CloudInfo } from '../node/bevy.js'
+import { formatKey } from '../protocol/index.js'
+import { api, loopbackDht, startBevy, waitFor, type Member } from './helpers.js'
+
+interface Created extends CloudInfo { token: string }
+
+/** The nodes that hold a synced writable copy of the cloud, as `m` sees it. */
+async function syncedTargets (m: Member, key: string, count: number): Promise<string[] | undefined> {
+  const info = await api<CloudInfo>(m, 'GET', `/api/clouds/${key}`)
+  const targets = info.placement.filter((r) => r.role === 'target' && r.synced).map((r) => r.node)
+  return targets.length === count && info.placement.length === count ? targets : undefined
+}
+
+/**
+ * A hop header naming a node outside the bevy: a node that holds a synced copy then answers
+ * itself (a request that already hopped is not sent on), so a test reads or writes at that node.
+ */
+const AT_THIS_NODE = { 'x-bevy-hop': formatKey(randomBytes(32)), 'x-bevy-route': 'proxy' }
+
+/** Reads a file from one node's own copy: its status and bytes. */
+async function readAt (m: Member, key: string, path: string): Promise<{ status: number, body: Buffer }> {
+  const res = await fetch(`${m.url}/c/${key}${path}`, { redirect: 'manual', headers: AT_THIS_NODE })
+  const body = Buffer.from(await res.arrayBuffer())
+  if (res.status !== 503) {
+    assert.equal(res.headers.get('x-bevy-node'), m.id)
+    assert.equal(res.headers.get('x-bevy-replica'), null, 'answered by the node itself')
+  }
+  return { status: res.status, body }
+}
+
+async function put (m: Member, key: string, path: string, body: Buffer, token: string): Promise<Response> {
+  return fetch(`${m.url}/c/${key}${path}`, { method: 'PUT', body: new Uint8Array(body), headers: { authorization: `Bearer ${token}`, ...AT_THIS_NODE } })
+}
+
+test('hosted cloud: writes at any replica are read at every other, races converge, refused writes change nothing', { timeout: 180_000 }, async (t) => {
+  const dht = await loopbackDht(t)
+  const { members } = await startBevy(t, dht, 3, () => ['--max-hosted-file-bytes', String(64 * 1024)])
+  const [a, b, c] = members as [Member, Member, Member]
+  const created = await api<Created>(a, 'POST', '/api/clouds', { hosted: true, replicas: 3 })
+  assert.equal(created.hosted, true)
+  assert.ok(created.token.length >= 32)
+  const key = created.key
+  await waitFor('three synced replicas seen by every node', async () => {
+    const seen = await Promise.all(members.map((m) => syncedTargets(m, key, 3)))
+    return seen.every((s) => s !== undefined) ? true : undefined
+  }, 60_000, 200)
+
+  await t.test('a file written at A is served byte for byte by B and C', async () => {
+    const body = randomBytes(20_000)
+    const res = await put(a, key, '/docs/hello.bin', body, created.token)
+    assert.equal(res.status, 201, await res.clone().text())
+    const written = await res.json() as { size: number, sha256: string }
+    assert.equal(written.size, body.length)
+    assert.equal(written.sha256, createHash('sha256').update(body).digest('hex'))
+    for (const m of [b, c]) {
+      const got = await waitFor(`${m.id} to serve the file`, async () => {
+        const r = await readAt(m, key, '/docs/hello.bin')
+        return r.status === 200 && r.body.equals(body) ? r : undefined
+      }, 30_000, 50)
+      assert.ok(got.body.equals(body))
+    }
+  })
+
+  await t.test('concurrent writes to one path at A and B end with the same winner on every replica', async () => {
+    const fromA = Buffer.from('written at A')
+    const fromB = Buffer.from('written at B')
+    const [ra, rb] = await Promise.all([put(a, key, '/race.txt', fromA, created.token), put(b, key, '/race.txt', fromB, created.token)])
+    assert.equal(ra.status, 201)
+    assert.equal(rb.status, 201)
+    const winner = await waitFor('every replica to serve the same version of /race.txt', async () => {
+      const reads = await Promise.all(members.map((m) => readAt(m, key, '/race.txt')))
+      if (!reads.every((r) => r.status === 200)) return undefined
+      const first = reads[0]!.body
+      return reads.every((r) => r.body.equals(first)) ? first : undefined
+    }, 30_000, 50)
+    assert.ok(winner.equals(fromA) || winner.equals(fromB))
+  })
+
+  await t.test('a bad token, an oversized body and a bad path get a 4xx and write nothing', async () => {
+    const bad = await put(a, key, '/nope.txt', Buffer.from('x'), 'not-the-token')
+    assert.equal(bad.status, 401)
+    assert.equal((await bad.json() as { error: { code: string } }).error.code, 'BAD_CLOUD_TOKEN')
+    const none = await fetch(`${a.url}/c/${key}/nope.txt`, { method: 'PUT', body: 'x', headers: AT_THIS_NODE })
+    assert.equal(none.status, 401)
+    const big = await put(a, key, '/big.bin', randomBytes(64 * 1024 + 1), created.token)
+    assert.equal(big.status, 413)
+    const dir = await put(a, key, '/dir/', Buffer.from('x'), created.token)
+    assert.equal(dir.status, 400)
+    for (const m of members) {
+      for (const path of ['/nope.txt', '/big.bin']) assert.equal((await readAt(m, key, path)).status, 404)
+    }
+  })
+
+  await t.test('DELETE removes a file on every replica', async () => {
+    const res = await fetch(`${c.url}/c/${key}/docs/hello.bin`, { method: 'DELETE', headers: { authorization: `Bearer ${created.token}`, ...AT_THIS_NODE } })
+    assert.equal(res.status, 204)
+    await waitFor('every replica to drop the file', async () => {
+      const reads = await Promise.all(members.map((m) => readAt(m, key, '/docs/hello.bin')))
+      return reads.every((r) => r.status === 404) ? true : undefined
+    }, 30_000, 50)
+  })
+})
