@@ -105,3 +105,64 @@ test('hosted cloud: writes at any replica are read at every other, races converg
     }, 30_000, 50)
   })
 })
+
+test('hosted cloud: a replica killed during a stream of writes is replaced, its successor becomes a writer, and no acknowledged write is lost', { timeout: 240_000 }, async (t) => {
+  const dht = await loopbackDht(t)
+  const { members, procs } = await startBevy(t, dht, 4, () => ['--rejoin-stable-ms', '0'])
+  const created = await api<Created>(members[0]!, 'POST', '/api/clouds', { hosted: true, replicas: 3 })
+  const key = created.key
+  const targets = await waitFor('three synced replicas', () => syncedTargets(members[0]!, key, 3), 60_000, 200)
+  const replicas = members.filter((m) => targets.includes(m.id))
+  const spare = members.find((m) => !targets.includes(m.id))!
+  const victim = replicas[2]!
+
+  // A client keeps writing at all three replicas in turn while one of them is killed: the
+  // victim's writes fail from then on, and the ones it acknowledged before must survive it.
+  const acknowledged = new Map<string, Buffer>()
+  let failures = 0
+  let stop = false
+  const stream = (async () => {
+    for (let i = 0; !stop; i++) {
+      const at = replicas[i % 3]!
+      const path = `/stream/${i}.bin`
+      const body = randomBytes(512 + (i % 7) * 1000)
+      const res = await put(at, key, path, body, created.token).catch(() => null)
+      if (res !== null && res.status === 201) acknowledged.set(path, body)
+      else failures++
+      await res?.arrayBuffer().catch(() => {})
+    }
+  })()
+  await waitFor('some writes before the kill', () => acknowledged.size >= 20 ? true : undefined, 30_000, 20)
+  await procs[members.indexOf(victim)]!.stop('SIGKILL')
+  await waitFor('some writes after the kill', () => acknowledged.size >= 60 ? true : undefined, 60_000, 20)
+
+  const survivors = members.filter((m) => m !== victim)
+  await waitFor('the spare to be a synced replica in place of the killed one', async () => {
+    const info = await api<CloudInfo>(survivors[0]!, 'GET', `/api/clouds/${key}`)
+    const synced = info.placement.filter((r) => r.role === 'target' && r.synced).map((r) => r.node)
+    return synced.includes(spare.id) && !synced.includes(victim.id) && synced.length === 3 ? true : undefined
+  }, 90_000, 200)
+  stop = true
+  await stream
+  t.diagnostic(`acknowledged ${acknowledged.size} writes, ${failures} not acknowledged`)
+
+  for (const m of survivors) {
+    await waitFor(`${m.id} to serve every acknowledged write`, async () => {
+      for (const [path, body] of acknowledged) {
+        const r = await readAt(m, key, path)
+        if (r.status !== 200 || !r.body.equals(body)) return undefined
+      }
+      return true
+    }, 60_000, 200)
+  }
+  // The spare is a writer now: a write there is taken and reaches the others.
+  const late = randomBytes(3000)
+  const res = await put(spare, key, '/late.bin', late, created.token)
+  assert.equal(res.status, 201, await res.text())
+  for (const m of survivors) {
+    await waitFor(`${m.id} to serve the spare's write`, async () => {
+      const r = await readAt(m, key, '/late.bin')
+      return r.status === 200 && r.body.equals(late) ? true : undefined
+    }, 30_000, 50)
+  }
+})
