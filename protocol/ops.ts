@@ -29,7 +29,8 @@ export const OpType = {
   INVITE_REVOKE: 17,
   FULL: 18,
   CLOUD_HOSTED: 19,
-  CLOUD_WRITER: 20
+  CLOUD_WRITER: 20,
+  CLOUD_DEVICE: 21
 } as const
 export type OpType = typeof OpType[keyof typeof OpType]
 
@@ -112,13 +113,16 @@ export interface CloudHostedOp { type: typeof OpType.CLOUD_HOSTED, lamport: numb
 /** A node names its writer key for a hosted cloud it holds, so a writer of the cloud admits it. Only the node itself may. */
 export interface CloudWriterOp { type: typeof OpType.CLOUD_WRITER, lamport: number, key: Buffer, nodeId: Buffer, writerKey: Buffer }
 
+/** An operator authorizes (or deauthorizes) an owner device's writer key for a hosted cloud; the cloud's writers apply it. */
+export interface CloudDeviceOp { type: typeof OpType.CLOUD_DEVICE, lamport: number, key: Buffer, device: Buffer, authorized: boolean }
+
 /** Bounds on a seed op, so a peer cannot make one op huge. */
 export const MAX_SEED_ENTRIES = 4096
 export const MAX_SEED_KEY_BYTES = 256
 export const MAX_SEED_VALUE_BYTES = 4096
 
 export type Op = AddWriterOp | AnnounceOp | HeartbeatOp | DrainOp | UndrainOp | LeaveOp | InviteOp | CloudAddOp | CloudRemoveOp | CloudHoldOp | CloudProgressOp |
-  NextWriterOp | EpochProposeOp | SeedOp | RebindOp | EvictOp | InviteRevokeOp | FullOp | CloudHostedOp | CloudWriterOp
+  NextWriterOp | EpochProposeOp | SeedOp | RebindOp | EvictOp | InviteRevokeOp | FullOp | CloudHostedOp | CloudWriterOp | CloudDeviceOp
 type Body<T extends Op> = Omit<T, 'type'>
 
 const nodeRef = struct<Body<DrainOp>>({ lamport: c.uint, nodeId: key32 })
@@ -153,7 +157,8 @@ const BODY_CODECS: { [K in OpType]: Codec<Body<Extract<Op, { type: K }>>> } = {
   [OpType.INVITE_REVOKE]: struct<Body<InviteRevokeOp>>({ inviteId: key32 }),
   [OpType.FULL]: struct<Body<FullOp>>({ lamport: c.uint, nodeId: key32, full: c.bool }),
   [OpType.CLOUD_HOSTED]: struct<Body<CloudHostedOp>>({ lamport: c.uint, key: key32, base: key32, tokenHash: key32 }),
-  [OpType.CLOUD_WRITER]: struct<Body<CloudWriterOp>>({ lamport: c.uint, key: key32, nodeId: key32, writerKey: key32 })
+  [OpType.CLOUD_WRITER]: struct<Body<CloudWriterOp>>({ lamport: c.uint, key: key32, nodeId: key32, writerKey: key32 }),
+  [OpType.CLOUD_DEVICE]: struct<Body<CloudDeviceOp>>({ lamport: c.uint, key: key32, device: key32, authorized: c.bool })
 }
 
 export const NO_INVITE: Buffer = Buffer.alloc(32)

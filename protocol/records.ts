@@ -47,6 +47,9 @@ export interface HostedRecord extends Stamp { base: Buffer, tokenHash: Buffer }
 /** The writer key a node uses for a hosted cloud. */
 export interface CloudWriterRecord extends Stamp { writerKey: Buffer }
 
+/** Whether an owner device may write to a hosted cloud. */
+export interface DeviceRecord extends Stamp { authorized: boolean }
+
 export interface HoldRecord extends Stamp { held: boolean, synced: boolean }
 
 export interface ProgressRecord extends Stamp, SyncProgress {}
@@ -80,6 +83,7 @@ export const inviteRecordCodec = struct<InviteRecord>({ publicKey: key32, expire
 export const cloudRecordCodec = struct<CloudRecord>({ lamport: c.uint, writer: key32, replicas: c.uint, removed: c.bool })
 export const hostedRecordCodec = struct<HostedRecord>({ lamport: c.uint, writer: key32, base: key32, tokenHash: key32 })
 export const cloudWriterRecordCodec = struct<CloudWriterRecord>({ lamport: c.uint, writer: key32, writerKey: key32 })
+export const deviceRecordCodec = struct<DeviceRecord>({ lamport: c.uint, writer: key32, authorized: c.bool })
 export const holdRecordCodec = struct<HoldRecord>({ lamport: c.uint, writer: key32, held: c.bool, synced: c.bool })
 export const progressRecordCodec = struct<ProgressRecord>({ lamport: c.uint, writer: key32, ...syncProgressFields })
 
@@ -133,7 +137,9 @@ export const ViewKey = {
   hosted: (cloud: Uint8Array) => `hosted/${hexKey(cloud)}`,
   hostedPrefix: 'hosted/',
   cloudWriter: (cloud: Uint8Array, node: Uint8Array) => `cloud-writer/${hexKey(cloud)}/${hexKey(node)}`,
-  cloudWriterPrefix: 'cloud-writer/'
+  cloudWriterPrefix: 'cloud-writer/',
+  cloudDevice: (cloud: Uint8Array, device: Uint8Array) => `cloud-device/${hexKey(cloud)}/${hexKey(device)}`,
+  cloudDevicePrefix: 'cloud-device/'
 } as const
 
 /**
@@ -142,7 +148,7 @@ export const ViewKey = {
  */
 export const SEEDED_PREFIXES: readonly string[] = [
   ViewKey.nodePrefix, ViewKey.drainPrefix, ViewKey.heartbeatPrefix, ViewKey.fullPrefix, 'invite/', 'invite-use/', 'invite-revoked/',
-  ViewKey.cloudPrefix, ViewKey.holdPrefix, ViewKey.progressPrefix, ViewKey.hostedPrefix, ViewKey.cloudWriterPrefix
+  ViewKey.cloudPrefix, ViewKey.holdPrefix, ViewKey.progressPrefix, ViewKey.hostedPrefix, ViewKey.cloudWriterPrefix, ViewKey.cloudDevicePrefix
 ]
 
 /** The exclusive upper bound for a range scan over `prefix`. */

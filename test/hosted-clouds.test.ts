@@ -5,7 +5,9 @@ import { createHash, randomBytes } from 'node:crypto'
 import { test } from 'node:test'
 import type { CloudInfo } from '../node/bevy.js'
 import { formatKey } from '../protocol/index.js'
-import { api, loopbackDht, startBevy, waitFor, type Member } from './helpers.js'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { api, loopbackDht, runBevy, startBevy, tempDir, waitFor, type Member } from './helpers.js'
 
 interface Created extends CloudInfo { token: string }
 
@@ -164,5 +166,55 @@ test('hosted cloud: a replica killed during a stream of writes is replaced, its 
       const r = await readAt(m, key, '/late.bin')
       return r.status === 200 && r.body.equals(late) ? true : undefined
     }, 30_000, 50)
+  }
+})
+
+test('hosted cloud: an authorized owner device writes over P2P and the bevy serves it; after deauthorize its writes are ignored', { timeout: 180_000 }, async (t) => {
+  const dht = await loopbackDht(t)
+  const { members } = await startBevy(t, dht, 2)
+  const created = await api<Created>(members[0]!, 'POST', '/api/clouds', { hosted: true, replicas: 2 })
+  const { key, token } = created
+  const base = created.base as string
+  await waitFor('two synced replicas seen by every node', async () => {
+    const seen = await Promise.all(members.map((m) => syncedTargets(m, key, 2)))
+    return seen.every((s) => s !== undefined) ? true : undefined
+  }, 60_000, 200)
+
+  const dir = await tempDir(t)
+  const ownerStorage = join(dir, 'owner')
+  const deviceArgs = ['--owner-storage', ownerStorage]
+  const keyRun = await runBevy(['device', 'key', base, ...deviceArgs])
+  assert.equal(keyRun.code, 0, keyRun.stderr)
+  const device = keyRun.stdout.trim()
+  const listed = await api<{ devices: string[] }>(members[1]!, 'POST', `/api/clouds/${key}/devices`, { device })
+  assert.deepEqual(listed.devices, [device])
+
+  const first = Buffer.from('written by the owner\'s device')
+  await writeFile(join(dir, 'first.txt'), first)
+  const devicePut = await runBevy(['device', 'put', base, join(dir, 'first.txt'), '/from-device.txt', ...deviceArgs, '--bootstrap', dht.bootstrap, '--timeout', '60s'])
+  assert.equal(devicePut.code, 0, devicePut.stderr)
+  assert.equal((JSON.parse(devicePut.stdout) as { size: number }).size, first.length)
+  for (const m of members) {
+    await waitFor(`${m.id} to serve the device's file`, async () => {
+      const r = await readAt(m, key, '/from-device.txt')
+      return r.status === 200 && r.body.equals(first) ? true : undefined
+    }, 30_000, 50)
+  }
+
+  await api(members[0]!, 'DELETE', `/api/clouds/${key}/devices/${device}`)
+  // The device may learn of its removal first (then it refuses to write), or write anyway: either
+  // way the bevy must not take what it writes from now on.
+  await writeFile(join(dir, 'second.txt'), Buffer.from('written after deauthorize'))
+  const late = await runBevy(['device', 'put', base, join(dir, 'second.txt'), '/after-deauthorize.txt', ...deviceArgs, '--bootstrap', dht.bootstrap, '--timeout', '5s'])
+  t.diagnostic(`device write after deauthorize: exit ${late.code} ${late.stderr.trim().split('\n').pop() ?? ''}`)
+  const marker = Buffer.from('written with the token after the device was removed')
+  assert.equal((await put(members[0]!, key, '/marker.txt', marker, token)).status, 201)
+  for (const m of members) {
+    await waitFor(`${m.id} to serve the marker`, async () => {
+      const r = await readAt(m, key, '/marker.txt')
+      return r.status === 200 && r.body.equals(marker) ? true : undefined
+    }, 30_000, 50)
+    for (let i = 0; i < 10; i++) assert.equal((await readAt(m, key, '/after-deauthorize.txt')).status, 404, 'a removed device\'s write is not served')
+    assert.equal((await readAt(m, key, '/from-device.txt')).status, 200, 'what it wrote while authorized stays')
   }
 })

@@ -82,7 +82,22 @@ export function cloudCommand (): Command {
     print(wantsJson(opts) ? JSON.stringify(out, null, 2) : out.token)
   })
 
-  for (const sub of [add, ls, show, rm, create, token]) cmd.addCommand(sub)
+  const deviceCommand = (allow: boolean): Command => {
+    const sub = adminOptions(new Command(allow ? 'authorize' : 'deauthorize')
+      .description(allow ? 'let an owner device write to a hosted cloud over P2P (its key: `bevy device key`)' : 'take back an owner device\'s right to write; what it writes later is ignored')
+      .argument('<key>', 'the cloud key').argument('<device>', 'the device\'s writer key'))
+    sub.action(async (keyText: string, deviceText: string, opts: AdminOpts) => {
+      const key = formatKey(parseKey(keyText, 'cloud key'))
+      const device = formatKey(parseKey(deviceText, 'device key'))
+      const target = await resolveTarget(opts)
+      if (allow) await adminRequest(target, 'POST', `/api/clouds/${key}/devices`, { device })
+      else await adminRequest(target, 'DELETE', `/api/clouds/${key}/devices/${device}`)
+      print(`device ${device} ${allow ? 'authorized' : 'deauthorized'} for cloud ${key}`)
+    })
+    return sub
+  }
+
+  for (const sub of [add, ls, show, rm, create, token, deviceCommand(true), deviceCommand(false)]) cmd.addCommand(sub)
   return cmd
 }
 

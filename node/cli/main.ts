@@ -4,6 +4,7 @@ import { isBevyError } from '../../protocol/index.js'
 import { inviteCommand, statusCommand } from './admin-commands.js'
 import { cloudCommand, drainCommand, removeCommand } from './cloud-commands.js'
 import { demoCommand } from './demo.js'
+import { deviceCommand } from './device.js'
 import { dhtCommand } from './dht.js'
 import { leaveCommand } from './leave.js'
 import { pushCommand } from './push.js'
@@ -29,7 +30,7 @@ export async function main (argv: string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ outputError: oneLine })
   const commands = [startCommand(setCode), dhtCommand(setCode), demoCommand(setCode), inviteCommand(), statusCommand(),
-    cloudCommand(), pushCommand(), drainCommand(true), drainCommand(false), removeCommand(), leaveCommand(), simCommand(setCode)]
+    cloudCommand(), pushCommand(), deviceCommand(), drainCommand(true), drainCommand(false), removeCommand(), leaveCommand(), simCommand(setCode)]
   const configure = (cmd: Command) => {
     cmd.exitOverride().configureOutput({ outputError: oneLine })
     for (const sub of cmd.commands) configure(sub)

@@ -28,7 +28,7 @@ export interface CloudHostOptions {
   onHoldingChange: () => void
   /** A hosted cloud's Autobase key, or null for an owner-held cloud. */
   hostedBase: (cloudHex: string) => Buffer | null
-  /** Called when a hosted cloud's index or writers change (it may need writers admitted). */
+  /** Called when this node becomes a writer of a hosted cloud (it may have writers to admit). */
   onHostedChange?: (cloudHex: string) => void
 }
 
@@ -110,10 +110,8 @@ export class CloudHost implements LocalHoldings {
         key: Buffer.from(cloudHex, 'hex'),
         base,
         log: this.opts.log,
-        onChange: () => {
-          this.onReplicaChange(cloudHex)
-          this.opts.onHostedChange?.(cloudHex)
-        },
+        onChange: () => this.onReplicaChange(cloudHex),
+        onWritable: () => this.opts.onHostedChange?.(cloudHex),
         onDownload: (bytes) => { this.downloadedBytes += bytes },
         follow
       })

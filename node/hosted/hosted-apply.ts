@@ -5,7 +5,7 @@
 // skipped, never thrown.
 import {
   BevyError, decodeHostedOp, decodeRecord, encodeRecord, fileRecordCodec, fileWins, HostedKey, HostedOpType, hostedWriterRecordCodec,
-  isBevyError, normalHostedPath, type FileRecord, type HostedOp, type HostedWriterRecord
+  isBevyError, MAX_LAMPORT, normalHostedPath, type FileRecord, type HostedOp, type HostedWriterRecord
 } from '../../protocol/index.js'
 import type { ViewStore, WriterHost } from '../view/view-store.js'
 
@@ -55,6 +55,9 @@ export async function applyHostedRaw (bytes: unknown, from: Buffer, store: ViewS
 async function applyFile (op: Extract<HostedOp, { type: 1 | 2 }>, from: Buffer, store: ViewStore, ctx: HostedApplyContext): Promise<string | null> {
   const path = normalHostedPath(op.path)
   if (path === null) return 'file: bad path'
+  // As for the cluster log's stamps: a clock near 2^53 would win its path for good and push every
+  // writer's clock past what compact-encoding can encode, so no one could write to the cloud again.
+  if (op.clock > MAX_LAMPORT) return `file: clock ${op.clock} is beyond ${MAX_LAMPORT}`
   ctx.onClock?.(op.clock)
   const next: FileRecord = op.type === HostedOpType.PUT
     ? { clock: op.clock, writer: from, deleted: false, blobCore: op.blobCore, blockOffset: op.blockOffset, blockLength: op.blockLength, byteOffset: op.byteOffset, byteLength: op.byteLength, mtimeMs: op.mtimeMs, sha256: op.sha256 }

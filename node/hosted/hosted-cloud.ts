@@ -35,6 +35,8 @@ export interface HostedCloudOptions {
   log: Logger
   /** Called (often) whenever blocks arrive, the index grows or writers change. */
   onChange: () => void
+  /** Called when this node becomes a writer of the cloud (it may have writers to admit). */
+  onWritable?: () => void
   onDownload?: (bytes: number) => void
   /** False opens the local copy only (to purge it): no topic, no download. */
   follow?: boolean
@@ -55,6 +57,7 @@ export interface WantedWriter { key: Buffer, nodeId: Buffer }
 interface FollowedCore { core: Hypercore, download: { destroy (): void }, off: () => void }
 
 const CHANGE_EVENTS = ['append', 'download', 'peer-add', 'peer-remove'] as const
+const ZERO_KEY = Buffer.alloc(32)
 /** The end of the writer records' key range. */
 const WRITERS_END = '!w0'
 
@@ -105,7 +108,7 @@ export class HostedCloud extends ReadyResource {
     await this.recall()
     if (this.opts.follow === false) return
     this.base.on('update', () => this.opts.onChange())
-    this.base.on('writable', () => this.opts.onChange())
+    this.base.on('writable', () => { this.opts.onChange(); this.opts.onWritable?.() })
     this.watch(this.localBlobs.core, false)
     this.opts.swarm.join(this.base.discoveryKey, { server: true, client: true })
     this.joined = true
@@ -301,22 +304,30 @@ export class HostedCloud extends ReadyResource {
   }
 
   /**
-   * Brings the cloud's writers in line with placement: admits the wanted replica writers that are
-   * not writers yet and removes replica writers of nodes placement no longer has (`keepNode`
-   * false: neither a target nor a handoff holder). Any writer may do it; apply ignores repeats,
-   * so several doing it at once is harmless. `nodeOfWriter` names the node behind a writer key
-   * the index does not record a node for (the bootstrap writer).
+   * Brings the cloud's writers in line with the cluster view: admits the replica writers
+   * placement wants and the devices an operator authorized, and removes replica writers of nodes
+   * placement no longer has (`keepNode` false: neither a target nor a handoff holder) and devices
+   * no longer authorized. Any writer may do it; apply ignores repeats, so several writers doing it
+   * at once is harmless. `nodeOfWriter` names the node behind a writer key the index records no
+   * node for (the bootstrap writer).
    */
-  async syncWriters (wanted: WantedWriter[], nodeOfWriter: (writerHex: string) => string | null, keepNode: (nodeHex: string) => boolean): Promise<number> {
+  async syncWriters (want: { replicas: WantedWriter[], devices: Set<string> }, nodeOfWriter: (writerHex: string) => string | null, keepNode: (nodeHex: string) => boolean): Promise<number> {
     if (!this.base.writable || this.closing !== null) return 0
     const current = await this.writers()
-    const wantedHex = new Set(wanted.map((w) => w.key.toString('hex')))
+    const wantedHex = new Set(want.replicas.map((w) => w.key.toString('hex')))
     const ops: Array<Parameters<typeof encodeHostedOp>[0]> = []
-    for (const w of wanted) {
+    for (const w of want.replicas) {
       if (!current.has(w.key.toString('hex'))) ops.push({ type: HostedOpType.ADD_WRITER, key: w.key, device: false, nodeId: w.nodeId })
     }
+    for (const hex of want.devices) {
+      if (!current.has(hex) && !wantedHex.has(hex)) ops.push({ type: HostedOpType.ADD_WRITER, key: Buffer.from(hex, 'hex'), device: true, nodeId: ZERO_KEY })
+    }
     for (const [hex, writer] of current) {
-      if (writer.device || wantedHex.has(hex)) continue
+      if (writer.device) {
+        if (!want.devices.has(hex)) ops.push({ type: HostedOpType.REMOVE_WRITER, key: Buffer.from(hex, 'hex') })
+        continue
+      }
+      if (wantedHex.has(hex)) continue
       const node = writer.nodeId?.toString('hex') ?? nodeOfWriter(hex)
       if (node === null || keepNode(node)) continue
       ops.push({ type: HostedOpType.REMOVE_WRITER, key: Buffer.from(hex, 'hex') })
@@ -324,22 +335,6 @@ export class HostedCloud extends ReadyResource {
     if (ops.length === 0) return 0
     await this.base.append(ops.map(encodeHostedOp))
     return ops.length
-  }
-
-  /** Admits an owner device's writer key; false if it is a writer already. */
-  async authorize (deviceKey: Buffer): Promise<boolean> {
-    if ((await this.writers()).has(deviceKey.toString('hex'))) return false
-    await this.append({ type: HostedOpType.ADD_WRITER, key: deviceKey, device: true, nodeId: Buffer.alloc(32) })
-    return true
-  }
-
-  /** Removes an owner device's writer; false if it is not one. */
-  async deauthorize (deviceKey: Buffer): Promise<boolean> {
-    const current = await this.writers()
-    const hex = deviceKey.toString('hex')
-    if (current.get(hex)?.device !== true) return false
-    await this.append({ type: HostedOpType.REMOVE_WRITER, key: deviceKey })
-    return true
   }
 
   /** Drops the blob blocks held here so the disk comes back, then closes. */

@@ -103,9 +103,23 @@ export class HostedService {
     return this.writable(cloudHex).delete(path, this.deps.config.hostedAckTimeoutMs)
   }
 
-  async authorize (key: Buffer, device: Buffer, allow: boolean): Promise<boolean> {
-    const cloud = this.writable(hexKey(key))
-    return allow ? cloud.authorize(device) : cloud.deauthorize(device)
+  /**
+   * Authorizes an owner device's writer key to write to a hosted cloud, or takes that back. Any
+   * node takes the request: it goes into the cluster view, and the cloud's writers admit or
+   * remove the device from there. False when the view says so already.
+   */
+  async setDevice (key: Buffer, device: Buffer, authorized: boolean): Promise<boolean> {
+    const hosted = this.hostedView(hexKey(key))
+    if (hosted.devices.has(hexKey(device)) === authorized) return false
+    const cluster = this.deps.cluster()
+    await cluster.append({ type: OpType.CLOUD_DEVICE, lamport: cluster.lamport.tick(), key, device, authorized })
+    await this.deps.refresh()
+    return true
+  }
+
+  /** The owner devices authorized for a hosted cloud, as z-base-32 keys. */
+  devices (key: Buffer): string[] {
+    return [...this.hostedView(hexKey(key)).devices].sort().map((hex) => formatKey(Buffer.from(hex, 'hex')))
   }
 
   /** This node's open copy of a hosted cloud, which must be a writer. */
@@ -147,7 +161,7 @@ export class HostedService {
         for (const [node, key] of hosted.writers) if (hexKey(key) === writerHex) return node
         return null
       }
-      const changed = await cloud.syncWriters(wanted, nodeOfWriter, (node) => members.has(node))
+      const changed = await cloud.syncWriters({ replicas: wanted, devices: hosted.devices }, nodeOfWriter, (node) => members.has(node))
       if (changed > 0) this.deps.log.info({ cloud: formatKey(cloud.key), changes: changed }, 'hosted cloud writers updated')
     }
     if (ops.length > 0) await cluster.appendMany(ops)

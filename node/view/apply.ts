@@ -12,7 +12,7 @@ import {
   type EpochProposeOp, type NextWriterOp, type RebindOp, type SeedOp,
   type CloudAddOp, type CloudHoldOp, type CloudProgressOp, type CloudRemoveOp, type Codec, type NodeRecord, type Op, type Stamp, type UndrainOp,
   type EvictOp, type InviteRevokeOp, type FullOp, fullRecordCodec,
-  type CloudHostedOp, type CloudWriterOp, hostedRecordCodec, cloudWriterRecordCodec
+  type CloudHostedOp, type CloudWriterOp, hostedRecordCodec, cloudWriterRecordCodec, deviceRecordCodec
 } from '../../protocol/index.js'
 import type { ViewStore, WriterHost } from './view-store.js'
 
@@ -88,6 +88,7 @@ export function applyOp (op: Op, from: Buffer, store: ViewStore, host: WriterHos
     case OpType.FULL: return applyFull(op, from, store)
     case OpType.CLOUD_HOSTED: return applyHosted(op, from, store)
     case OpType.CLOUD_WRITER: return applyCloudWriter(op, from, store)
+    case OpType.CLOUD_DEVICE: return putIfNewer(store, ViewKey.cloudDevice(op.key, op.device), deviceRecordCodec, { lamport: op.lamport, writer: from, authorized: op.authorized }, 'cloud-device')
   }
 }
 

@@ -4,7 +4,7 @@
 // code that compares sections by identity (placement's caches) sees what really changed.
 import {
   cloudRecordCodec, decodeRecord, drainRecordCodec, fullRecordCodec, holdRecordCodec, heartbeatRecordCodec, hexKey, nodeRecordCodec, prefixEnd,
-  progressRecordCodec, ViewKey, writerRecordCodec, hostedRecordCodec, cloudWriterRecordCodec, type HeartbeatRecord, type HoldRecord, type NodeRecord, type ProgressRecord
+  progressRecordCodec, ViewKey, writerRecordCodec, hostedRecordCodec, cloudWriterRecordCodec, deviceRecordCodec, type HeartbeatRecord, type HoldRecord, type NodeRecord, type ProgressRecord
 } from '../../protocol/index.js'
 import { OverlayMap } from './overlay-map.js'
 import type { ViewStore } from './view-store.js'
@@ -35,6 +35,8 @@ export interface HostedView {
   tokenHash: Buffer
   /** Hex node id → the writer key that node announced for the cloud. */
   writers: Map<string, Buffer>
+  /** Owner devices (hex writer keys) an operator authorized to write. */
+  devices: Set<string>
 }
 
 export interface ClusterSnapshot {
@@ -82,7 +84,7 @@ export async function refreshSnapshot (prev: ClusterSnapshot, store: ViewStore, 
   for (const key of changed) {
     if (key.startsWith(ViewKey.holdPrefix)) holds.push(key)
     else if (key.startsWith(ViewKey.heartbeatPrefix)) heartbeats.push(key)
-    else if (key.startsWith(ViewKey.cloudPrefix) || key.startsWith(ViewKey.hostedPrefix) || key.startsWith(ViewKey.cloudWriterPrefix)) cloudsChanged = true
+    else if (key.startsWith(ViewKey.cloudPrefix) || key.startsWith(ViewKey.hostedPrefix) || key.startsWith(ViewKey.cloudWriterPrefix) || key.startsWith(ViewKey.cloudDevicePrefix)) cloudsChanged = true
     else if (key.startsWith(ViewKey.progressPrefix)) progressChanged = true
     else if (key.startsWith(ViewKey.nodePrefix) || key.startsWith(ViewKey.drainPrefix) || key.startsWith(ViewKey.fullPrefix) || key.startsWith(ViewKey.writerPrefix)) nodesChanged = true
   }
@@ -173,12 +175,17 @@ async function readClouds (store: ViewStore, lamport: LamportMax): Promise<Pick<
   for await (const { key, value } of scan(store, ViewKey.hostedPrefix)) {
     const record = stamped(lamport, decodeRecord(hostedRecordCodec, value))
     const cloud = cloudByKey.get(key.slice(ViewKey.hostedPrefix.length))
-    if (cloud !== undefined) cloud.hosted = { base: record.base, tokenHash: record.tokenHash, writers: new Map() }
+    if (cloud !== undefined) cloud.hosted = { base: record.base, tokenHash: record.tokenHash, writers: new Map(), devices: new Set() }
   }
   for await (const { key, value } of scan(store, ViewKey.cloudWriterPrefix)) {
     const record = stamped(lamport, decodeRecord(cloudWriterRecordCodec, value))
     const [cloud, node] = splitSuffix(key, ViewKey.cloudWriterPrefix)
     cloudByKey.get(cloud)?.hosted?.writers.set(node, record.writerKey)
+  }
+  for await (const { key, value } of scan(store, ViewKey.cloudDevicePrefix)) {
+    const record = stamped(lamport, decodeRecord(deviceRecordCodec, value))
+    const [cloud, device] = splitSuffix(key, ViewKey.cloudDevicePrefix)
+    if (record.authorized) cloudByKey.get(cloud)?.hosted?.devices.add(device)
   }
   return { clouds, cloudByKey }
 }

@@ -84,6 +84,33 @@ export function cloudRoutes (bevy: Bevy) {
       return { key: formatKey(key), token: await requireOpen(bevy).hosted.rotateToken(key) }
     })
 
+    const devicesReply = { 200: { type: 'object', properties: { key: { type: 'string' }, devices: { type: 'array', items: { type: 'string' } } }, required: ['key', 'devices'] }, ...errors }
+    app.get<KeyParams>('/api/clouds/:key/devices', { schema: { summary: 'The owner devices authorized to write to a hosted cloud', tags: ['clouds'], response: devicesReply } }, async (request) => {
+      const key = parseKey(request.params.key, 'cloud key')
+      return { key: formatKey(key), devices: requireOpen(bevy).hosted.devices(key) }
+    })
+    app.post<KeyParams & { Body: { device: string } }>('/api/clouds/:key/devices', {
+      schema: {
+        summary: 'Authorize an owner device (its writer key) to write to a hosted cloud over P2P',
+        tags: ['clouds'],
+        body: { type: 'object', properties: { device: { type: 'string' } }, required: ['device'], additionalProperties: false },
+        response: devicesReply
+      }
+    }, async (request) => {
+      const key = parseKey(request.params.key, 'cloud key')
+      const hosted = requireOpen(bevy).hosted
+      await hosted.setDevice(key, parseKey(request.body.device, 'device key'), true)
+      return { key: formatKey(key), devices: hosted.devices(key) }
+    })
+    app.delete<{ Params: { key: string, device: string } }>('/api/clouds/:key/devices/:device', {
+      schema: { summary: 'Deauthorize an owner device: the cloud\'s writers remove it and ignore what it writes later', tags: ['clouds'], response: devicesReply }
+    }, async (request) => {
+      const key = parseKey(request.params.key, 'cloud key')
+      const hosted = requireOpen(bevy).hosted
+      await hosted.setDevice(key, parseKey(request.params.device, 'device key'), false)
+      return { key: formatKey(key), devices: hosted.devices(key) }
+    })
+
     app.get<KeyParams>('/api/clouds/:key', { schema: { summary: 'One cloud and its replicas with their sync progress', tags: ['clouds'], response: { 200: cloudSchema, ...errors } } },
       async (request) => requireOpen(bevy).cloudInfo(parseKey(request.params.key, 'cloud key')))
 

@@ -1,0 +1,60 @@
+// `bevy device key|put`: an owner's device writing to a hosted cloud over P2P. `key` tells the
+// writer key an operator authorizes (`bevy cloud authorize`); `put` writes a file once admitted.
+import { createReadStream } from 'node:fs'
+import { stat } from 'node:fs/promises'
+import { Command } from 'commander'
+import { BevyError, ErrorCode, formatKey, parseKey } from '../../protocol/index.js'
+import { parseBootstrap } from '../config.js'
+import { createLogger } from '../log.js'
+import { OwnerDevice } from '../owner/owner-device.js'
+import { keepFilesPrivate } from '../storage.js'
+import { option, parseDuration } from './options.js'
+import { DEFAULT_OWNER_STORAGE } from './push.js'
+
+type DeviceOpts = { ownerStorage: string, bootstrap?: string, timeout: string }
+
+export function deviceCommand (): Command {
+  const cmd = new Command('device').description('write to a hosted cloud from an owner\'s device, over P2P')
+
+  const key = new Command('key').description('print this device\'s writer key for a hosted cloud (authorize it with `bevy cloud authorize`)')
+    .argument('<base>', 'the cloud\'s base key (`base` in `bevy cloud show KEY --json`)')
+  option(key, '--owner-storage <dir>', 'where the device\'s keys live', DEFAULT_OWNER_STORAGE)
+  key.action(async (baseText: string, opts: DeviceOpts) => {
+    keepFilesPrivate()
+    const device = new OwnerDevice({ storage: opts.ownerStorage, base: parseKey(baseText, 'base key'), bootstrap: null, online: false, log: createLogger({ level: 'warn' }) })
+    try {
+      await device.ready()
+      process.stdout.write(formatKey(device.cloud.writerKey) + '\n')
+    } finally {
+      await device.close()
+    }
+  })
+
+  const put = new Command('put').description('write a local file into a hosted cloud at PATH; waits until a replica holds it')
+    .argument('<base>', 'the cloud\'s base key').argument('<file>', 'the local file').argument('<path>', 'where it goes in the cloud, e.g. /notes/today.txt')
+  option(put, '--owner-storage <dir>', 'where the device\'s keys live', DEFAULT_OWNER_STORAGE)
+  option(put, '--bootstrap <host:port,...>', 'private DHT bootstrap nodes (default: the public DHT)')
+  option(put, '--timeout <duration>', 'give up after this long', '2m')
+  put.action(async (baseText: string, file: string, path: string, opts: DeviceOpts) => {
+    keepFilesPrivate()
+    const base = parseKey(baseText, 'base key')
+    const timeoutMs = parseDuration(opts.timeout, '--timeout')
+    const info = await stat(file).catch(() => null)
+    if (info === null || !info.isFile()) throw new BevyError(ErrorCode.BAD_REQUEST, `${file} is not a file`)
+    const bootstrap = opts.bootstrap === undefined ? null : parseBootstrap(opts.bootstrap)
+    const device = new OwnerDevice({ storage: opts.ownerStorage, base, bootstrap, online: true, log: createLogger({ level: 'warn' }) })
+    try {
+      await device.ready()
+      process.stderr.write(`device ${formatKey(device.cloud.writerKey)}: waiting to be a writer of the cloud\n`)
+      await device.waitAdmitted(timeoutMs)
+      const written = await device.cloud.put(path, createReadStream(file), { maxBytes: Number.MAX_SAFE_INTEGER, ackTimeoutMs: timeoutMs, nowMs: Date.now() })
+      process.stdout.write(JSON.stringify(written) + '\n')
+    } finally {
+      await device.close()
+    }
+  })
+
+  cmd.addCommand(key)
+  cmd.addCommand(put)
+  return cmd
+}

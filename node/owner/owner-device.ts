@@ -1,0 +1,78 @@
+// An owner's device writing to a hosted cloud over P2P: it opens the cloud's Autobase in the
+// owner's storage with its own writer key (the key an operator authorizes with `bevy cloud
+// authorize`), replicates with the cloud's replicas on its topic, and writes once admitted.
+import { mkdir } from 'node:fs/promises'
+import Corestore from 'corestore'
+import Hyperswarm, { type SwarmConnection } from 'hyperswarm'
+import ReadyResource from 'ready-resource'
+import { BevyError, ErrorCode, hexKey } from '../../protocol/index.js'
+import type { BootstrapNode } from '../config.js'
+import type { Logger } from '../log.js'
+import { HostedCloud } from '../hosted/hosted-cloud.js'
+
+export interface OwnerDeviceOptions {
+  /** The owner's storage: the device's writer keys and blocks live here. */
+  storage: string
+  /** The hosted cloud's Autobase key (`base` in `bevy cloud show --json`). */
+  base: Buffer
+  bootstrap: BootstrapNode[] | null
+  /** False opens the local copy only: enough to tell the device's writer key. */
+  online: boolean
+  log: Logger
+}
+
+export class OwnerDevice extends ReadyResource {
+  private store: Corestore | null = null
+  private swarm: Hyperswarm | null = null
+  private cloudOrNull: HostedCloud | null = null
+
+  constructor (private readonly opts: OwnerDeviceOptions) {
+    super()
+  }
+
+  get cloud (): HostedCloud {
+    if (this.cloudOrNull === null) throw new BevyError(ErrorCode.CLOSED, 'device is not open')
+    return this.cloudOrNull
+  }
+
+  protected override async _open (): Promise<void> {
+    await mkdir(this.opts.storage, { recursive: true, mode: 0o700 })
+    this.store = new Corestore(this.opts.storage)
+    const store = this.store
+    if (this.opts.online) {
+      this.swarm = new Hyperswarm(this.opts.bootstrap === null ? {} : { bootstrap: this.opts.bootstrap })
+      this.swarm.on('connection', (conn: SwarmConnection) => {
+        conn.on('error', () => {}) // a peer going away mid-stream is normal
+        store.replicate(conn)
+      })
+    }
+    this.cloudOrNull = new HostedCloud({
+      store: store.namespace('device/' + hexKey(this.opts.base)),
+      // Offline, the cloud never touches the swarm (follow: false).
+      swarm: this.swarm as Hyperswarm,
+      key: this.opts.base,
+      base: this.opts.base,
+      log: this.opts.log,
+      onChange: () => {},
+      follow: this.opts.online
+    })
+    await this.cloudOrNull.ready()
+  }
+
+  protected override async _close (): Promise<void> {
+    if (this.cloudOrNull !== null) await this.cloudOrNull.close()
+    if (this.swarm !== null) await this.swarm.destroy()
+    if (this.store !== null) await this.store.close()
+  }
+
+  /** Resolves once this device is a writer of the cloud (an operator authorized its key). */
+  async waitAdmitted (timeoutMs: number): Promise<void> {
+    const base = this.cloud.base
+    const deadline = Date.now() + timeoutMs
+    while (!base.writable) {
+      if (this.closing !== null) throw new BevyError(ErrorCode.CLOSED, 'device is closing')
+      if (Date.now() >= deadline) throw new BevyError(ErrorCode.NOT_WRITABLE, `not a writer of the cloud within ${timeoutMs} ms: is this device authorized (\`bevy cloud authorize CLOUD ${''}<device key>\`)?`)
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  }
+}
