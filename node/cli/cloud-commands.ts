@@ -69,7 +69,7 @@ export function cloudCommand (): Command {
     const replicas = parseIntSetting('replicas', opts.replicas, 1, MAX_REPLICAS)
     const info = await adminRequest<CloudInfo & { token: string }>(await resolveTarget(opts), 'POST', '/api/clouds', { hosted: true, replicas })
     if (wantsJson(opts)) return print(JSON.stringify(info, null, 2))
-    print(`hosted cloud ${info.key} created with ${info.replicas} replicas`)
+    print(`hosted cloud ${info.key} created with ${info.replicas} replicas (base key for devices: ${info.base ?? '-'})`)
     print(`write token (shown once; \`bevy cloud token ${info.key}\` makes a new one): ${info.token}`)
     print(`write with: curl -X PUT -H 'Authorization: Bearer <token>' --data-binary @FILE <node url>/c/${info.key}/<path>`)
   })
