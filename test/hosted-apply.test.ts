@@ -8,11 +8,11 @@ import { test } from 'node:test'
 import fc from 'fast-check'
 import { applyHostedNodes, applyHostedRaw, type HostedApplyContext, type HostedInputNode } from '../node/hosted/hosted-apply.js'
 import { applyNodes, applyRaw, type ApplyContext, type InputNode } from '../node/view/apply.js'
-import { readSnapshot, refreshSnapshot } from '../node/view/snapshot.js'
+import { readSnapshot, refreshSnapshot, type HostedView } from '../node/view/snapshot.js'
 import { ChangeTrackingStore, MemoryViewStore, type WriterHost } from '../node/view/view-store.js'
 import {
-  cloudWriterRecordCodec, decodeHostedOp, decodeRecord, encodeHostedOp, encodeOp, fileRecordCodec, fileWins, HOSTED_OP_VERSION, HostedKey, HostedOpType,
-  hostedRecordCodec, hostedWriterRecordCodec, MAX_HOSTED_PATH_BYTES, OpType, ViewKey, type FileRecord, type HostedOp, type Op
+  cloudWriterRecordCodec, decodeHostedOp, decodeRecord, encodeHostedOp, encodeOp, encodeRecord, fileRecordCodec, HOSTED_OP_VERSION, HostedKey, HostedOpType,
+  hostedRecordCodec, hostedWriterRecordCodec, MAX_HOSTED_PATH_BYTES, MAX_LAMPORT, normalHostedPath, OpType, ViewKey, type FileRecord, type HostedOp, type Op
 } from '../protocol/index.js'
 import { dump, hostFor, node } from './view-fixtures.js'
 
@@ -121,13 +121,13 @@ test('concurrent puts and deletes give the same file index in every order, and i
     await a.applyAll(ops.map(({ from, op }) => hostedNode(from, op)))
     await b.applyAll(shuffled.map(({ from, op }) => hostedNode(from, op)))
     assert.equal(dump(b.store), dump(a.store), 'the order changed the index')
-    // What a model of the contest expects: per path, the write with the highest (clock, writer).
+    // What a model of the contest expects: per path, the write with the highest clock, then writer key.
     const expected = new Map<string, FileRecord>()
     for (const { from, op } of ops) {
       if (op.type !== HostedOpType.PUT && op.type !== HostedOpType.DELETE) continue
-      const record = recordOf(from, op)
       const held = expected.get(op.path)
-      if (held === undefined || fileWins(record, held)) expected.set(op.path, record)
+      const wins = held === undefined || op.clock > held.clock || (op.clock === held.clock && Buffer.compare(from, held.writer) > 0)
+      if (wins) expected.set(op.path, recordOf(from, op))
     }
     assert.deepEqual(files(a.store), new Map([...expected].sort(([x], [y]) => x < y ? -1 : 1)))
     assert.equal(a.store.entries.size, expected.size, 'nothing but files in the index')
@@ -143,11 +143,11 @@ test('the loser of a same-path race is not in the index; the winner is the highe
   // Same clock: the higher writer key wins, whichever comes first.
   for (const order of [[lo, hi], [hi, lo]]) {
     const cloud = hostedCloud()
-    for (const from of order) await cloud.apply(from, put(5, '/f', from === lo ? 1 : 2))
-    const record = files(cloud.store).get('/f')
-    assert.deepEqual(record, recordOf(hi, put(5, '/f', 2)))
+    const reasons = []
+    for (const from of order) reasons.push(await cloud.apply(from, put(5, '/f', from === lo ? 1 : 2)))
+    assert.deepEqual(files(cloud.store).get('/f'), recordOf(hi, put(5, '/f', 2)))
     assert.ok(![...cloud.store.entries.values()].some((v) => v.includes(Buffer.alloc(32, 0x80 + 1))), "the loser's hash is nowhere in the index")
-    if (order[0] === hi) assert.deepEqual(cloud.skips, ['file: a later write holds the path'])
+    assert.deepEqual(reasons, order[0] === hi ? [null, 'file: a later write holds the path'] : [null, null])
   }
   // A higher clock beats a higher writer key.
   const cloud = hostedCloud()
@@ -183,7 +183,7 @@ test('a tombstone beats an older put and loses to a newer one', async () => {
 test('bad paths are skipped and change nothing', async () => {
   const BAD = [
     '', '/', 'a', 'a/b', './a', '/.', '/..', '/a/.', '/a/..', '/a/./b', '/a/../b', '/../a', '//a', '/a//b', '/a/', '/a/b/',
-    '/a\0b', '\0', '/\0', '/' + 'x'.repeat(MAX_HOSTED_PATH_BYTES)
+    '/a\0b', '\0', '/\0'
   ]
   const cloud = hostedCloud()
   const w = WRITERS[0] as Buffer
@@ -194,12 +194,31 @@ test('bad paths are skipped and change nothing', async () => {
     assert.equal(await cloud.apply(w, put(50, path)), 'file: bad path', JSON.stringify(path))
     assert.equal(await cloud.apply(w, del(50, path)), 'file: bad path', JSON.stringify(path))
   }
+  // A path over the limit does not even decode.
+  const long = '/' + 'x'.repeat(MAX_HOSTED_PATH_BYTES)
+  assert.match(await cloud.apply(w, put(50, long)) ?? 'applied', /^BAD_OP: /)
+  assert.match(await cloud.apply(w, del(50, long)) ?? 'applied', /^BAD_OP: /)
   assert.equal(dump(cloud.store), before)
   assert.deepEqual([cloud.clocks.length, cloud.blobs.length], [clocks, blobs], 'a skipped write pushes no clock and needs no blocks')
   // Near misses that are fine.
   for (const path of ['/.a', '/..a', '/a..', '/a/b.c', '/ü/ß', '/' + 'x'.repeat(MAX_HOSTED_PATH_BYTES - 1)]) {
     assert.equal(await cloud.apply(w, put(2, path)), null, JSON.stringify(path))
   }
+})
+
+test('a clock beyond MAX_LAMPORT is refused, so one writer cannot take a path for good or leave no clock to write with', async () => {
+  const [w, v] = WRITERS as [Buffer, Buffer]
+  const cloud = hostedCloud()
+  for (const clock of [MAX_LAMPORT + 1, 2 ** 53 - 1]) {
+    assert.equal(await cloud.apply(w, put(clock, '/f', 1)), `file: clock ${clock} is beyond ${MAX_LAMPORT}`)
+    assert.equal(await cloud.apply(w, del(clock, '/f')), `file: clock ${clock} is beyond ${MAX_LAMPORT}`)
+  }
+  assert.equal(cloud.store.entries.size, 0)
+  assert.deepEqual([cloud.clocks, cloud.blobs], [[], []], 'nor does it move any clock')
+  assert.equal(await cloud.apply(w, put(MAX_LAMPORT, '/f', 1)), null, 'MAX_LAMPORT itself is fine')
+  // What the bound keeps possible: the next write after the highest clock seen still encodes.
+  assert.doesNotThrow(() => encodeHostedOp(del(Math.max(...cloud.clocks) + 1, '/f')))
+  assert.equal(await cloud.apply(v, del(MAX_LAMPORT, '/f')), Buffer.compare(v, w) > 0 ? null : 'file: a later write holds the path')
 })
 
 // ---- writers ---------------------------------------------------------------------------------
@@ -264,6 +283,50 @@ test('a writer Autobase will not remove (the last indexer) stays a writer', asyn
   cloud.host.keep.add(bootstrap.toString('hex'))
   assert.equal(await cloud.apply(replica, removeWriter(bootstrap)), 'remove-writer: the last indexer stays')
   assert.equal(writerRecord(cloud.store, bootstrap), undefined)
+})
+
+test('random ops from random writers never throw, keep the index well-formed, and keep the host and the writer records in step', async () => {
+  const keys = [...WRITERS, ...pool('outsider', 0x20, 2)]
+  const anyKey = fc.constantFrom(...keys)
+  const clock = fc.oneof(fc.nat(12), fc.constantFrom(MAX_LAMPORT, MAX_LAMPORT + 1), fc.maxSafeNat())
+  const path = fc.oneof(fc.constantFrom(...PATHS, '/a/../b', '/a/', '', 'a', '/a\0'), fc.string({ maxLength: 6 }).map((p) => '/' + p))
+  const opArb: fc.Arbitrary<HostedOp> = fc.oneof(
+    fc.record({ type: fc.constant(HostedOpType.PUT), clock, path, blobCore: anyKey, blockOffset: fc.nat(9), blockLength: fc.nat(9), byteOffset: fc.nat(), byteLength: fc.nat(), mtimeMs: fc.nat(), sha256: anyKey }),
+    fc.record({ type: fc.constant(HostedOpType.DELETE), clock, path }),
+    fc.record({ type: fc.constant(HostedOpType.ADD_WRITER), key: anyKey, device: fc.boolean(), nodeId: anyKey }),
+    fc.record({ type: fc.constant(HostedOpType.REMOVE_WRITER), key: anyKey })
+  )
+  await fc.assert(fc.asyncProperty(fc.array(fc.tuple(anyKey, opArb), { maxLength: 60, size: 'max' }), fc.subarray(keys), async (ops, kept) => {
+    const bootstrap = WRITERS[0] as Buffer
+    const cloud = hostedCloud(bootstrap)
+    const calls: Array<[string, 'add' | 'remove']> = []
+    const inner = cloud.host
+    for (const key of kept) inner.keep.add(key.toString('hex'))
+    const host: WriterHost = {
+      async addWriter (key, opts) { calls.push([key.toString('hex'), 'add']); await inner.addWriter(key, opts) },
+      async removeWriter (key) { const removed = await inner.removeWriter(key); if (removed) calls.push([key.toString('hex'), 'remove']); return removed }
+    }
+    await applyHostedNodes(ops.map(([from, op]) => hostedNode(from, op)), cloud.store, host, cloud.ctx)
+    for (const [key, value] of cloud.store.entries) {
+      if (key.startsWith(HostedKey.writerPrefix)) {
+        if (value.byteLength > 0) assert.deepEqual(encodeRecord(hostedWriterRecordCodec, decodeRecord(hostedWriterRecordCodec, value)), value)
+        continue
+      }
+      assert.equal(normalHostedPath(key), key, `${JSON.stringify(key)} is a file path`)
+      const file = decodeRecord(fileRecordCodec, value)
+      assert.ok(file.clock <= MAX_LAMPORT, `${key}: clock ${file.clock}`)
+      if (file.deleted) assert.deepEqual({ ...file, clock: 0, writer: ZERO }, recordOf(ZERO, del(0, key)), 'a tombstone carries no bytes')
+    }
+    assert.ok(cloud.clocks.every((c) => c <= MAX_LAMPORT), 'no clock beyond MAX_LAMPORT reaches the writer')
+    // A writer is live in the view exactly when the host's last word on it was an add (the bootstrap one until removed).
+    for (const key of keys) {
+      const hex = key.toString('hex')
+      const last = calls.filter(([k]) => k === hex).at(-1)?.[1]
+      const record = writerRecord(cloud.store, key)
+      const live = record !== undefined ? record !== 'removed' : key.equals(bootstrap)
+      assert.equal(live, last === undefined ? key.equals(bootstrap) : last === 'add', `writer ${hex.slice(0, 8)}`)
+    }
+  }), runs(300))
 })
 
 // ---- garbage ---------------------------------------------------------------------------------
@@ -365,7 +428,8 @@ test('cloud-hosted: a newer stamp rotates the token; a stale one and another bas
     'a newer stamp does not move the data')
   assert.equal(dump(store), before)
   const snap = await readSnapshot(await applyCloudAdd(store, cloud))
-  assert.deepEqual([snap.cloudByKey.get(cloud.toString('hex'))?.hosted?.base, snap.cloudByKey.get(cloud.toString('hex'))?.hosted?.tokenHash], [base, t2])
+  const view = snap.cloudByKey.get(cloud.toString('hex'))?.hosted
+  assert.deepEqual([view?.base, view?.tokenHash], [base, t2])
 })
 
 test('cloud-hosted: rotations land the same in any order; of two bases for one cloud, the first applied stands', async () => {
@@ -419,7 +483,7 @@ test('readSnapshot shows a hosted cloud with its writers; refreshSnapshot follow
   await applyNodes([announce(writerA, nodeA), announce(writerB, nodeB), ...ops.map(([from, op]) => node(from, op))], store, hostFor(), ctx)
   const snap = await readSnapshot(inner)
   const view = snap.cloudByKey.get(hostedKey.toString('hex'))
-  assert.deepEqual(view?.hosted, { base, tokenHash: token, writers: new Map([[nodeA.toString('hex'), keyA]]) })
+  assert.deepEqual(hostedOf(view?.hosted), { base, tokenHash: token, writers: new Map([[nodeA.toString('hex'), keyA]]) })
   assert.equal(snap.cloudByKey.get(plainKey.toString('hex'))?.hosted, undefined)
   assert.equal(snap.cloudByKey.has(orphanKey.toString('hex')), false)
   assert.equal(snap.maxLamport, 6, 'hosted and cloud-writer stamps count towards the clock')
@@ -428,11 +492,16 @@ test('readSnapshot shows a hosted cloud with its writers; refreshSnapshot follow
   const newToken = randomBytes(32)
   await applyNodes([node(writerA, hosted(7, hostedKey, base, newToken)), node(writerB, cloudWriter(8, hostedKey, nodeB, keyB))], store, hostFor(), ctx)
   const refreshed = await refreshSnapshot(snap, inner, store.takeChanges())
-  assert.deepEqual(refreshed.cloudByKey.get(hostedKey.toString('hex'))?.hosted,
+  assert.deepEqual(hostedOf(refreshed.cloudByKey.get(hostedKey.toString('hex'))?.hosted),
     { base, tokenHash: newToken, writers: new Map([[nodeA.toString('hex'), keyA], [nodeB.toString('hex'), keyB]]) })
   assert.deepEqual(refreshed, await readSnapshot(inner))
   assert.deepEqual(view?.hosted?.tokenHash, token, 'the old snapshot is untouched')
 })
+
+/** The fields of a HostedView these tests are about. */
+function hostedOf (hosted: HostedView | undefined) {
+  return hosted === undefined ? undefined : { base: hosted.base, tokenHash: hosted.tokenHash, writers: hosted.writers }
+}
 
 async function applyCloudAdd (store: MemoryViewStore, key: Buffer): Promise<MemoryViewStore> {
   await applyRaw(encodeOp({ type: OpType.CLOUD_ADD, lamport: 1, key, replicas: 1 }), writerA, store, hostFor(), ctx)

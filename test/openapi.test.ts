@@ -156,6 +156,8 @@ test('the OpenAPI document is valid and every route it lists answers as it says'
   let madeInvite = ''
   const updateListeners = bevy.listenerCount('update')
   let etag = ''
+  let hostedCloud = ''
+  const device = formatKey(randomBytes(32))
 
   const steps: Step[] = [
     { op: 'GET /api/health', name: 'no token needed', request: () => ({ method: 'GET', url: '/api/health' }), status: 200, check: (a) => assert.deepEqual(json(a), { ok: true }) },
@@ -305,7 +307,23 @@ test('the OpenAPI document is valid and every route it lists answers as it says'
         assert.ok(Array.isArray(state.events))
         await waitFor('the server to let go of the stream the client left', () => bevy.listenerCount('update') === updateListeners ? true : undefined, 10_000, 20)
       }
-    }
+    },
+    {
+      op: 'POST /api/clouds', name: 'create a hosted cloud', request: () => ({ method: 'POST', url: '/api/clouds', headers: auth, payload: { hosted: true, replicas: 1 } }), status: 201,
+      check: (a) => {
+        const created = json(a) as CloudInfo & { token: string }
+        assert.equal(created.hosted, true)
+        assert.ok(created.token.length >= 32 && created.base !== undefined)
+        hostedCloud = created.key
+      }
+    },
+    { op: 'POST /api/clouds', name: 'a hosted cloud with a key', request: () => ({ method: 'POST', url: '/api/clouds', headers: auth, payload: { hosted: true, key: cloud } }), status: 400, check: errorCode('BAD_REQUEST') },
+    { op: 'POST /api/clouds/{key}/token', name: 'a new write token', request: () => ({ method: 'POST', url: `/api/clouds/${hostedCloud}/token`, headers: auth }), status: 200, check: (a) => assert.equal(json(a).key, hostedCloud) },
+    { op: 'POST /api/clouds/{key}/token', name: 'an owner-held cloud has no token', request: () => ({ method: 'POST', url: `/api/clouds/${cloud}/token`, headers: auth }), status: 405, check: errorCode('METHOD_NOT_ALLOWED') },
+    { op: 'POST /api/clouds/{key}/devices', name: 'authorize a device', request: () => ({ method: 'POST', url: `/api/clouds/${hostedCloud}/devices`, headers: auth, payload: { device } }), status: 200, check: (a) => assert.deepEqual(json(a).devices, [device]) },
+    { op: 'GET /api/clouds/{key}/devices', name: 'the authorized devices', request: () => ({ method: 'GET', url: `/api/clouds/${hostedCloud}/devices`, headers: auth }), status: 200, check: (a) => assert.deepEqual(json(a).devices, [device]) },
+    { op: 'DELETE /api/clouds/{key}/devices/{device}', name: 'deauthorize it', request: () => ({ method: 'DELETE', url: `/api/clouds/${hostedCloud}/devices/${device}`, headers: auth }), status: 200, check: (a) => assert.deepEqual(json(a).devices, []) },
+    { op: 'DELETE /api/clouds/{key}/devices/{device}', name: 'an unknown cloud', request: () => ({ method: 'DELETE', url: `/api/clouds/${unknownCloud}/devices/${device}`, headers: auth }), status: 404, check: errorCode('CLOUD_NOT_FOUND') }
   ]
 
   await t.test('the example requests cover every documented operation, and only those', () => {

@@ -15,7 +15,7 @@ import {
   parseKey, SEEDED_PREFIXES, struct, ViewKey,
   cloudRecordCodec, drainRecordCodec, fullRecordCodec, epochAdvertCodec, epochRecordCodec, heartbeatRecordCodec, holdRecordCodec, inviteRecordCodec,
   joinEpochCodec, nextWriterRecordCodec, nodeRecordCodec, pingCodec, progressRecordCodec, proposalRecordCodec, writerRecordCodec,
-  cloudWriterRecordCodec, decodeHostedOp, encodeHostedOp, fileRecordCodec, HOSTED_OP_VERSION, HostedOpType, hostedRecordCodec,
+  cloudWriterRecordCodec, decodeHostedOp, deviceRecordCodec, encodeHostedOp, fileRecordCodec, HOSTED_OP_VERSION, HostedOpType, hostedRecordCodec,
   hostedWriterRecordCodec, MAX_HOSTED_PATH_BYTES,
   type Codec, type HostedOp, type Load, type Op, type SeedEntry
 } from '../protocol/index.js'
@@ -59,6 +59,7 @@ function recordArbs (key: fc.Arbitrary<Buffer>, n: fc.Arbitrary<number>) {
     nextWriter: fc.record({ epoch: n, writerKey: key }),
     hosted: fc.record({ ...stamp, base: key, tokenHash: key }),
     cloudWriter: fc.record({ ...stamp, writerKey: key }),
+    device: fc.record({ ...stamp, authorized: fc.boolean() }),
     // A hosted cloud's own view (protocol/hosted.ts).
     file: fc.record({ clock: n, writer: key, deleted: fc.boolean(), ...blobRefOf(key, n), mtimeMs: n, sha256: key }),
     hostedWriter: fc.record({ device: fc.boolean(), nodeId: key })
@@ -80,6 +81,8 @@ const INVITES = pool('invite', 0x50, 2)
 /** Hosted clouds' own Autobases and token hashes. */
 const BASES = pool('base', 0x60, 2)
 const TOKENS = pool('token', 0x70, 2)
+/** Owner devices' writer keys for hosted clouds. */
+const DEVICES = pool('device', 0x80, 2)
 const BOOTSTRAP = WRITERS[0] as Buffer
 /** The writer key a seeded node record carries until its node is rebound (node/epoch-seed.ts). */
 const UNBOUND = Buffer.alloc(32)
@@ -91,6 +94,7 @@ const cloudKey = fc.constantFrom(...CLOUDS)
 const inviteId = fc.constantFrom(...INVITES)
 const baseKey = fc.constantFrom(...BASES)
 const tokenHash = fc.constantFrom(...TOKENS)
+const deviceKey = fc.constantFrom(...DEVICES)
 const anyPoolKey = fc.constantFrom(...WRITERS, ...OUTSIDERS, ...NODE_IDS, ...CLOUDS, ...INVITES, UNBOUND)
 const pooled = recordArbs(anyPoolKey, small)
 
@@ -113,6 +117,7 @@ const SEED_ENTRIES: Record<string, fc.Arbitrary<SeedEntry>> = {
   // Bases from the pool CLOUD_HOSTED ops draw from, so a seeded cloud is rotated as often as it refuses another base.
   [ViewKey.hostedPrefix]: fc.tuple(cloudKey, pooled.hosted, baseKey).map(([k, r, base]) => ({ key: ViewKey.hosted(k), value: encodeRecord(hostedRecordCodec, { ...r, base }) })),
   [ViewKey.cloudWriterPrefix]: fc.tuple(cloudKey, nodeId, pooled.cloudWriter).map(([k, id, r]) => ({ key: ViewKey.cloudWriter(k, id), value: encodeRecord(cloudWriterRecordCodec, r) })),
+  [ViewKey.cloudDevicePrefix]: fc.tuple(cloudKey, deviceKey, pooled.device).map(([k, d, r]) => ({ key: ViewKey.cloudDevice(k, d), value: encodeRecord(deviceRecordCodec, r) })),
   // Not durable state: a seed carrying it is refused whole.
   [ViewKey.writerPrefix]: fc.tuple(writerKey, pooled.writer).map(([k, r]) => ({ key: ViewKey.writer(k), value: encodeRecord(writerRecordCodec, r) }))
 }
@@ -144,7 +149,8 @@ const OP_ARBS: { [K in OpType]: fc.Arbitrary<Extract<Op, { type: K }>> } = {
   [OpType.INVITE_REVOKE]: fc.record({ type: fc.constant(OpType.INVITE_REVOKE), inviteId }),
   [OpType.FULL]: fc.record({ type: fc.constant(OpType.FULL), lamport: small, nodeId, full: fc.boolean() }),
   [OpType.CLOUD_HOSTED]: fc.record({ type: fc.constant(OpType.CLOUD_HOSTED), lamport: small, key: cloudKey, base: baseKey, tokenHash }),
-  [OpType.CLOUD_WRITER]: fc.record({ type: fc.constant(OpType.CLOUD_WRITER), lamport: small, key: cloudKey, nodeId, writerKey })
+  [OpType.CLOUD_WRITER]: fc.record({ type: fc.constant(OpType.CLOUD_WRITER), lamport: small, key: cloudKey, nodeId, writerKey }),
+  [OpType.CLOUD_DEVICE]: fc.record({ type: fc.constant(OpType.CLOUD_DEVICE), lamport: small, key: cloudKey, device: deviceKey, authorized: fc.boolean() })
 }
 const opArb: fc.Arbitrary<Op> = fc.oneof(...Object.values(OP_ARBS) as Array<fc.Arbitrary<Op>>)
 
@@ -270,6 +276,7 @@ const recordTargets = {
   nextWriterRecordCodec: asRecord('nextWriterRecordCodec', nextWriterRecordCodec, records.nextWriter),
   hostedRecordCodec: asRecord('hostedRecordCodec', hostedRecordCodec, records.hosted),
   cloudWriterRecordCodec: asRecord('cloudWriterRecordCodec', cloudWriterRecordCodec, records.cloudWriter),
+  deviceRecordCodec: asRecord('deviceRecordCodec', deviceRecordCodec, records.device),
   fileRecordCodec: asRecord('fileRecordCodec', fileRecordCodec, records.file),
   hostedWriterRecordCodec: asRecord('hostedWriterRecordCodec', hostedWriterRecordCodec, records.hostedWriter)
 }
@@ -445,7 +452,8 @@ const VIEW_SECTIONS: Record<string, [ids: number, codec: Codec<unknown> | typeof
   'next-writer': [1, nextWriterRecordCodec],
   evicted: [1, EMPTY],
   hosted: [1, hostedRecordCodec],
-  'cloud-writer': [2, cloudWriterRecordCodec]
+  'cloud-writer': [2, cloudWriterRecordCodec],
+  'cloud-device': [2, deviceRecordCodec]
 }
 
 function codecOf (key: string): Codec<unknown> | typeof EMPTY {
@@ -541,7 +549,7 @@ test('apply never throws on random ops and garbage, keeps the view well-formed, 
 /** The op types whose records resolve last-writer-wins or by a counter (see the header of apply.ts). */
 const ORDER_FREE = [
   OpType.ANNOUNCE, OpType.HEARTBEAT, OpType.DRAIN, OpType.UNDRAIN, OpType.LEAVE,
-  OpType.CLOUD_ADD, OpType.CLOUD_REMOVE, OpType.CLOUD_HOLD, OpType.CLOUD_PROGRESS, OpType.CLOUD_WRITER
+  OpType.CLOUD_ADD, OpType.CLOUD_REMOVE, OpType.CLOUD_HOLD, OpType.CLOUD_PROGRESS, OpType.CLOUD_WRITER, OpType.CLOUD_DEVICE
 ] as const
 
 /**
@@ -588,7 +596,7 @@ function interleave (queues: Array<Array<{ from: Buffer, op: Op }>>, schedule: n
   return out.map(({ from, op }) => node(from, op))
 }
 
-test('announce, heartbeat, drain, leave and cloud add/remove/hold/progress/hosted/writer give one view in any interleaving of writers', async () => {
+test('announce, heartbeat, drain, leave and cloud add/remove/hold/progress/hosted/writer/device give one view in any interleaving of writers', async () => {
   const schedule = fc.array(fc.nat(WRITERS.length - 1), { maxLength: 80, size: 'max' })
   await fc.assert(fc.asyncProperty(perWriterOps, schedule, schedule, async (queues, first, second) => {
     // Every node announced first by its owner: nothing about a node can land before it exists.

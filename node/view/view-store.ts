@@ -90,10 +90,14 @@ function bucketOf (key: string): number {
   return key.charCodeAt(0) * 65536 + key.charCodeAt(1)
 }
 
-/** "hold/" for "hold/<cloud>/<node>"; "" for a key without a section. */
+/**
+ * "hold/" for "hold/<cloud>/<node>"; "" for a key without a section. A section is at least two
+ * characters ("x/"), since its keys are found by their bucket, their first two characters: the
+ * keys under a bare "/" (a hosted cloud's file paths) start with "/" alone and are in many buckets.
+ */
 function sectionOf (key: string): string {
   const slash = key.indexOf('/')
-  return slash === -1 ? '' : key.slice(0, slash + 1)
+  return slash < 1 ? '' : key.slice(0, slash + 1)
 }
 
 function sectionEnd (section: string): string {

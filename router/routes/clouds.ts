@@ -57,6 +57,11 @@ export function cloudRoutes (bevy: Bevy) {
         body: {
           type: 'object',
           properties: { key: { type: 'string' }, replicas: { type: 'integer', minimum: 1, maximum: MAX_REPLICAS }, hosted: { type: 'boolean' } },
+          // A drive's key to register, or hosted: true to create a hosted cloud.
+          anyOf: [
+            { required: ['key'], properties: { hosted: { const: false } } },
+            { required: ['hosted'], properties: { hosted: { const: true } }, not: { required: ['key'] } }
+          ],
           additionalProperties: false
         },
         response: { 200: cloudSchema, 201: createdSchema, ...errors }
