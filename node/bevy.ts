@@ -37,6 +37,7 @@ import { PlacementRunner } from './placement-runner.js'
 import { Reconciler } from './reconciler.js'
 import { HostedService } from './hosted/hosted-service.js'
 import { HostedCloud } from './hosted/hosted-cloud.js'
+import { DeviceRequestDesk } from './hosted/device-requests.js'
 import type { ServableDrive } from '../router/drive-response.js'
 import { replicaSignals, type RoutedReplica } from './route-signals.js'
 export type { RoutedReplica } from './route-signals.js'
@@ -185,6 +186,7 @@ export class Bevy extends ReadyResource {
   private readonly reconcileRuns = new Coalesced(() => this.reconcile(), () => this.closing !== null)
   private readonly hostedRuns = new Coalesced(() => this.hostedService?.upkeep() ?? Promise.resolve(), () => this.closing !== null)
   private hostedService: HostedService | null = null
+  private readonly deviceDesk = new DeviceRequestDesk(async (request) => this.hostedService === null || this.closing !== null ? null : await this.hostedService.decideDeviceRequest(request))
   private runner: PlacementRunner | null = null
   private reconciler: Reconciler | null = null
   private routeCache: { snapshot: ClusterSnapshot, atMs: number, placement: Placement | null } | null = null
@@ -406,6 +408,7 @@ export class Bevy extends ReadyResource {
     this.pings?.close()
     this.mesh?.leaveAll()
     this.fleet?.close()
+    this.deviceDesk.close()
     if (this.member !== null) await this.member.close()
     if (this.pairing !== null) await this.pairing.close()
     if (this.openSwarm !== null) await this.openSwarm.destroy()
@@ -741,6 +744,7 @@ export class Bevy extends ReadyResource {
     conn.on('error', (err: Error) => this.log.debug({ err: err.message }, 'connection error'))
     this.store?.replicate(conn)
     this.fleet?.attach(conn)
+    this.deviceDesk.attach(conn)
   }
 
   private onConnection (conn: SwarmConnection): void {

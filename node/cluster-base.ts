@@ -10,6 +10,7 @@ import { applyNodes, type ApplyContext } from './view/apply.js'
 import { BeeViewStore } from './view/bee-store.js'
 import type { WriterHost } from './view/view-store.js'
 import { readSnapshot, type ClusterSnapshot } from './view/snapshot.js'
+import { whenWritable } from './writable.js'
 
 export interface ClusterBaseOptions {
   store: Corestore
@@ -139,24 +140,10 @@ export class ClusterBase extends ReadyResource {
   }
 
   /** Resolves once this node may append, or rejects after `timeoutMs`. */
-  waitWritable (timeoutMs: number): Promise<void> {
-    if (this.base.writable) return Promise.resolve()
-    return new Promise((resolve, reject) => {
-      const done = (err?: Error) => {
-        clearTimeout(timer)
-        this.base.off('writable', onWritable)
-        this.base.off('update', onWritable)
-        this.base.off('close', onClose)
-        if (err === undefined) resolve()
-        else reject(err)
-      }
-      const onWritable = () => { if (this.base.writable) done() }
-      const onClose = () => done(new BevyError(ErrorCode.CLOSED, 'cluster log closed'))
-      const timer = setTimeout(() => done(new BevyError(ErrorCode.PAIRING_TIMEOUT, `not admitted as a writer within ${timeoutMs} ms`)), timeoutMs)
-      this.base.on('writable', onWritable)
-      this.base.on('update', onWritable)
-      this.base.on('close', onClose)
-    })
+  async waitWritable (timeoutMs: number): Promise<void> {
+    if (await whenWritable(this.base as Autobase<unknown>, timeoutMs)) return
+    if (this.base.closing !== null || this.closing !== null) throw new BevyError(ErrorCode.CLOSED, 'cluster log closed')
+    throw new BevyError(ErrorCode.PAIRING_TIMEOUT, `not admitted as a writer within ${timeoutMs} ms`)
   }
 
   /** Every writer this log has admitted, and its own local writer. */

@@ -202,6 +202,9 @@ export type Tunables = { [K in TunableName]: number }
 
 export const ROUTE_MODES = ['redirect', 'proxy'] as const
 export type RouteMode = typeof ROUTE_MODES[number]
+/** What a node does when an owner's device asks to write to a hosted cloud: keep it for an operator, or authorize it. */
+export const DEVICE_REQUEST_POLICIES = ['ask', 'open'] as const
+export type DeviceRequestPolicy = typeof DEVICE_REQUEST_POLICIES[number]
 
 export interface BootstrapNode { host: string, port: number }
 
@@ -219,6 +222,8 @@ export interface NodeConfig extends Tunables {
   /** Bytes offered for replicas; null means the free disk at start. */
   capacity: number | null
   route: RouteMode
+  /** 'ask' keeps device requests for `bevy cloud approve`; 'open' authorizes every device that asks (trusted networks only). */
+  deviceRequests: DeviceRequestPolicy
   logLevel: string
   logPretty: boolean
 }
@@ -247,6 +252,7 @@ export function defaultConfig (overrides: Partial<NodeConfig> = {}): NodeConfig 
     zone: DEFAULT_ZONE,
     capacity: null,
     route: 'redirect',
+    deviceRequests: 'ask',
     logLevel: 'info',
     logPretty: false,
     ...overrides
@@ -308,6 +314,9 @@ export function validateConfig (config: NodeConfig): NodeConfig {
   }
   if (!ROUTE_MODES.includes(config.route)) {
     throw new BevyError(ErrorCode.BAD_CONFIG, `--route must be redirect or proxy, got "${config.route}"`)
+  }
+  if (!DEVICE_REQUEST_POLICIES.includes(config.deviceRequests)) {
+    throw new BevyError(ErrorCode.BAD_CONFIG, `--device-requests must be ask or open, got "${config.deviceRequests}"`)
   }
   // Node's HTTP server refuses to start with headersTimeout > requestTimeout.
   if (config.headersTimeoutMs > config.requestTimeoutMs) {

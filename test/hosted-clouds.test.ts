@@ -7,7 +7,7 @@ import type { CloudInfo } from '../node/bevy.js'
 import { formatKey } from '../protocol/index.js'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { api, loopbackDht, runBevy, startBevy, tempDir, waitFor, type Member } from './helpers.js'
+import { api, loopbackDht, onTeardown, runBevy, spawnBevy, startBevy, tempDir, waitFor, type Member } from './helpers.js'
 
 interface Created extends CloudInfo { token: string }
 
@@ -36,7 +36,12 @@ async function readAt (m: Member, key: string, path: string): Promise<{ status: 
 }
 
 async function put (m: Member, key: string, path: string, body: Buffer, token: string): Promise<Response> {
-  return fetch(`${m.url}/c/${key}${path}`, { method: 'PUT', body: new Uint8Array(body), headers: { authorization: `Bearer ${token}`, ...AT_THIS_NODE } })
+  try {
+    return await fetch(`${m.url}/c/${key}${path}`, { method: 'PUT', body: new Uint8Array(body), headers: { authorization: `Bearer ${token}`, ...AT_THIS_NODE } })
+  } catch (err) {
+    // fetch's own message says nothing; the cause says whether the socket was refused, reset or closed.
+    throw new Error(`PUT ${m.url}${path}: ${String(err)} (${String((err as { cause?: unknown }).cause)})`, { cause: err })
+  }
 }
 
 test('hosted cloud: writes at any replica are read at every other, races converge, refused writes change nothing', { timeout: 180_000 }, async (t) => {
@@ -121,6 +126,7 @@ test('hosted cloud: a replica killed during a stream of writes is replaced, its 
   // A client keeps writing at all three replicas in turn while one of them is killed: the
   // victim's writes fail from then on, and the ones it acknowledged before must survive it.
   const acknowledged = new Map<string, Buffer>()
+  const ackedBy = new Map<string, string>()
   let failures = 0
   let stop = false
   const stream = (async () => {
@@ -129,7 +135,7 @@ test('hosted cloud: a replica killed during a stream of writes is replaced, its 
       const path = `/stream/${i}.bin`
       const body = randomBytes(512 + (i % 7) * 1000)
       const res = await put(at, key, path, body, created.token).catch(() => null)
-      if (res !== null && res.status === 201) acknowledged.set(path, body)
+      if (res !== null && res.status === 201) { acknowledged.set(path, body); ackedBy.set(path, at.id) }
       else failures++
       await res?.arrayBuffer().catch(() => {})
     }
@@ -155,7 +161,18 @@ test('hosted cloud: a replica killed during a stream of writes is replaced, its 
         if (r.status !== 200 || !r.body.equals(body)) return undefined
       }
       return true
-    }, 60_000, 200)
+    }, 60_000, 200).catch(async (err) => {
+      for (const n of survivors) t.diagnostic(`${n.id} sees ${JSON.stringify((await api<CloudInfo>(n, 'GET', `/api/clouds/${key}`)).placement.map((r) => [r.node.slice(0, 6), r.role, r.synced]))}`)
+      for (const n of survivors) {
+        const missing: string[] = []
+        for (const [path, body] of acknowledged) {
+          const r = await readAt(n, key, path).catch((e: Error) => ({ status: -1, body: Buffer.from(e.message) }))
+          if (r.status !== 200 || !r.body.equals(body)) missing.push(`${path}:${r.status}:${ackedBy.get(path)?.slice(0, 6)}`)
+        }
+        t.diagnostic(`${n.id.slice(0, 6)} (victim ${victim.id.slice(0, 6)}, spare ${spare.id.slice(0, 6)}) misses ${missing.length}: ${missing.slice(0, 8).join(' ')}`)
+      }
+      throw err
+    })
   }
   // The spare is a writer now: a write there is taken and reaches the others.
   const late = randomBytes(3000)
@@ -169,7 +186,7 @@ test('hosted cloud: a replica killed during a stream of writes is replaced, its 
   }
 })
 
-test('hosted cloud: an authorized owner device writes over P2P and the bevy serves it; after deauthorize its writes are ignored', { timeout: 180_000 }, async (t) => {
+test('hosted cloud: an owner device asks to write, is approved, writes over P2P and the bevy serves it; after deauthorize its writes are ignored', { timeout: 180_000 }, async (t) => {
   const dht = await loopbackDht(t)
   const { members } = await startBevy(t, dht, 2)
   const created = await api<Created>(members[0]!, 'POST', '/api/clouds', { hosted: true, replicas: 2 })
@@ -186,8 +203,24 @@ test('hosted cloud: an authorized owner device writes over P2P and the bevy serv
   const keyRun = await runBevy(['device', 'key', base, ...deviceArgs])
   assert.equal(keyRun.code, 0, keyRun.stderr)
   const device = keyRun.stdout.trim()
-  const listed = await api<{ devices: string[] }>(members[1]!, 'POST', `/api/clouds/${key}/devices`, { device })
-  assert.deepEqual(listed.devices, [device])
+
+  // The device asks to write; a replica keeps the request until an operator approves it.
+  const asking = spawnBevy(['device', 'request', base, '--label', 'test laptop', ...deviceArgs, '--bootstrap', dht.bootstrap, '--timeout', '60s'])
+  onTeardown(t, () => { asking.child.kill('SIGKILL') })
+  const holder = await waitFor('a replica to list the device\'s request', async () => {
+    for (const m of members) {
+      const { requests } = await api<{ requests: Array<{ device: string, label: string }> }>(m, 'GET', `/api/clouds/${key}/requests`)
+      if (requests.some((r) => r.device === device && r.label === 'test laptop')) return m
+    }
+    return undefined
+  }, 30_000, 100)
+  const approved = await runBevy(['cloud', 'approve', key, device, '--url', holder.url, '--token', holder.token])
+  assert.equal(approved.code, 0, approved.stderr)
+  const asked = await asking.done
+  assert.equal(asked.code, 0, asked.stderr)
+  assert.match(asked.stdout, /authorized/)
+  assert.deepEqual((await api<{ devices: string[] }>(members[1]!, 'GET', `/api/clouds/${key}/devices`)).devices, [device])
+  assert.deepEqual((await api<{ requests: unknown[] }>(holder, 'GET', `/api/clouds/${key}/requests`)).requests, [], 'an approved request is no longer pending')
 
   const first = Buffer.from('written by the owner\'s device')
   await writeFile(join(dir, 'first.txt'), first)

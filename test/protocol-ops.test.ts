@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { test } from 'node:test'
-import { BevyError, decodeOp, encodeOp, encodeRecord, EMPTY_LOAD, ErrorCode, MAX_PEER_MESSAGE_BYTES, NO_INVITE, OP_VERSION, OpType, pingCodec, type Op } from '../protocol/index.js'
+import { BevyError, decodeOp, encodeOp, encodeRecord, EMPTY_LOAD, ErrorCode, MAX_PEER_MESSAGE_BYTES, NO_INVITE, OP_VERSION, OpType, HostedOpType, pingCodec, type Op } from '../protocol/index.js'
 
 const id = randomBytes(32)
 const samples: Op[] = [
@@ -23,7 +23,10 @@ const samples: Op[] = [
   { type: OpType.REBIND, nodeId: id, writerKey: randomBytes(32) },
   { type: OpType.EVICT, lamport: 12, nodeId: id },
   { type: OpType.INVITE_REVOKE, inviteId: randomBytes(32) },
-  { type: OpType.FULL, lamport: 13, nodeId: id, full: true }
+  { type: OpType.FULL, lamport: 13, nodeId: id, full: true },
+  { type: OpType.CLOUD_HOSTED, lamport: 14, key: randomBytes(32), base: randomBytes(32), tokenHash: randomBytes(32) },
+  { type: OpType.CLOUD_WRITER, lamport: 15, key: randomBytes(32), nodeId: id, writerKey: randomBytes(32) },
+  { type: OpType.CLOUD_DEVICE, lamport: 16, key: randomBytes(32), device: randomBytes(32), authorized: true }
 ]
 
 test('every op type round-trips', () => {
@@ -31,7 +34,8 @@ test('every op type round-trips', () => {
 })
 
 test('type numbers are append-only: the ones already on disk keep their meaning', () => {
-  assert.deepEqual({ ...OpType }, { ADD_WRITER: 1, ANNOUNCE: 2, HEARTBEAT: 3, DRAIN: 4, UNDRAIN: 5, LEAVE: 6, INVITE: 7, CLOUD_ADD: 8, CLOUD_REMOVE: 9, CLOUD_HOLD: 10, CLOUD_PROGRESS: 11, NEXT_WRITER: 12, EPOCH_PROPOSE: 13, SEED: 14, REBIND: 15, EVICT: 16, INVITE_REVOKE: 17, FULL: 18 })
+  assert.deepEqual({ ...OpType }, { ADD_WRITER: 1, ANNOUNCE: 2, HEARTBEAT: 3, DRAIN: 4, UNDRAIN: 5, LEAVE: 6, INVITE: 7, CLOUD_ADD: 8, CLOUD_REMOVE: 9, CLOUD_HOLD: 10, CLOUD_PROGRESS: 11, NEXT_WRITER: 12, EPOCH_PROPOSE: 13, SEED: 14, REBIND: 15, EVICT: 16, INVITE_REVOKE: 17, FULL: 18, CLOUD_HOSTED: 19, CLOUD_WRITER: 20, CLOUD_DEVICE: 21 })
+  assert.deepEqual({ ...HostedOpType }, { PUT: 1, DELETE: 2, ADD_WRITER: 3, REMOVE_WRITER: 4 })
   assert.equal(encodeOp(samples[1] as Op)[0], OP_VERSION)
 })
 

@@ -82,9 +82,9 @@ export function cloudCommand (): Command {
     print(wantsJson(opts) ? JSON.stringify(out, null, 2) : out.token)
   })
 
-  const deviceCommand = (allow: boolean): Command => {
-    const sub = adminOptions(new Command(allow ? 'authorize' : 'deauthorize')
-      .description(allow ? 'let an owner device write to a hosted cloud over P2P (its key: `bevy device key`)' : 'take back an owner device\'s right to write; what it writes later is ignored')
+  const deviceCommand = (allow: boolean, name = allow ? 'authorize' : 'deauthorize', description = allow ? 'let an owner device write to a hosted cloud over P2P (its key: `bevy device key`)' : 'take back an owner device\'s right to write; what it writes later is ignored'): Command => {
+    const sub = adminOptions(new Command(name)
+      .description(description)
       .argument('<key>', 'the cloud key').argument('<device>', 'the device\'s writer key'))
     sub.action(async (keyText: string, deviceText: string, opts: AdminOpts) => {
       const key = formatKey(parseKey(keyText, 'cloud key'))
@@ -97,7 +97,21 @@ export function cloudCommand (): Command {
     return sub
   }
 
-  for (const sub of [add, ls, show, rm, create, token, deviceCommand(true), deviceCommand(false)]) cmd.addCommand(sub)
+  const approve = deviceCommand(true, 'approve', 'approve a device that asked to write (`bevy device request`): the same as authorize')
+
+  const requests = adminOptions(new Command('requests').description('list the devices that asked this node to write to a hosted cloud').argument('<key>', 'the cloud key'))
+  option(requests, '--json', 'print JSON', false)
+  requests.action(async (keyText: string, opts: JsonOpts) => {
+    const key = formatKey(parseKey(keyText, 'cloud key'))
+    const out = await adminRequest<{ requests: Array<{ device: string, label: string, ageMs: number }> }>(await resolveTarget(opts), 'GET', `/api/clouds/${key}/requests`)
+    if (wantsJson(opts)) return print(JSON.stringify(out.requests, null, 2))
+    if (out.requests.length === 0) return print('no pending requests on this node (a device asks the replicas it reaches)')
+    const table = new Table({ head: ['device', 'label', 'asked'], style: { head: [], border: [] } })
+    for (const r of out.requests) table.push([r.device, r.label, `${Math.round(r.ageMs / 1000)}s ago`])
+    print(table.toString())
+  })
+
+  for (const sub of [add, ls, show, rm, create, token, deviceCommand(true), deviceCommand(false), approve, requests]) cmd.addCommand(sub)
   return cmd
 }
 

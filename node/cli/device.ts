@@ -1,4 +1,4 @@
-// `bevy device key|put`: an owner's device writing to a hosted cloud over P2P. `key` tells the
+// `bevy device key|request|put`: an owner's device writing to a hosted cloud over P2P. `key` tells the
 // writer key an operator authorizes (`bevy cloud authorize`); `put` writes a file once admitted.
 import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
@@ -7,11 +7,22 @@ import { BevyError, ErrorCode, formatKey, parseKey } from '../../protocol/index.
 import { parseBootstrap } from '../config.js'
 import { createLogger } from '../log.js'
 import { OwnerDevice } from '../owner/owner-device.js'
+import { DeviceAnswer } from '../hosted/device-requests.js'
 import { keepFilesPrivate } from '../storage.js'
 import { option, parseDuration } from './options.js'
 import { DEFAULT_OWNER_STORAGE } from './push.js'
 
-type DeviceOpts = { ownerStorage: string, bootstrap?: string, timeout: string }
+type DeviceOpts = { ownerStorage: string, bootstrap?: string, timeout: string, label?: string }
+
+/** Tells the user, once, what the replicas answered to the device's request to write. */
+function reportAnswers (): (status: number) => void {
+  let told = -1
+  return (status) => {
+    if (status === told) return
+    told = status
+    process.stderr.write(status === DeviceAnswer.AUTHORIZED ? 'a replica says this device is authorized\n' : 'the request is with the replicas: an operator approves it with `bevy cloud approve`\n')
+  }
+}
 
 export function deviceCommand (): Command {
   const cmd = new Command('device').description('write to a hosted cloud from an owner\'s device, over P2P')
@@ -46,15 +57,40 @@ export function deviceCommand (): Command {
     try {
       await device.ready()
       process.stderr.write(`device ${formatKey(device.cloud.writerKey)}: waiting to be a writer of the cloud\n`)
+      if (!device.cloud.writable) device.requestAuthorization(opts.label ?? 'bevy device put', reportAnswers())
       await device.waitAdmitted(timeoutMs)
-      const written = await device.cloud.put(path, createReadStream(file), { maxBytes: Number.MAX_SAFE_INTEGER, ackTimeoutMs: timeoutMs, nowMs: Date.now() })
+      const written = await device.cloud.put(path, createReadStream(file), { maxBytes: Number.MAX_SAFE_INTEGER, ackTimeoutMs: timeoutMs, writableGraceMs: timeoutMs, nowMs: Date.now() })
       process.stdout.write(JSON.stringify(written) + '\n')
     } finally {
       await device.close()
     }
   })
 
+  const request = new Command('request').description('ask a hosted cloud\'s replicas to let this device write, and wait for an operator\'s approval')
+    .argument('<base>', 'the cloud\'s base key')
+  option(request, '--label <text>', 'what the operator sees next to the request, e.g. "alice\'s laptop"', 'owner device')
+  option(request, '--owner-storage <dir>', 'where the device\'s keys live', DEFAULT_OWNER_STORAGE)
+  option(request, '--bootstrap <host:port,...>', 'private DHT bootstrap nodes (default: the public DHT)')
+  option(request, '--timeout <duration>', 'give up after this long', '10m')
+  request.action(async (baseText: string, opts: DeviceOpts) => {
+    keepFilesPrivate()
+    const timeoutMs = parseDuration(opts.timeout, '--timeout')
+    const bootstrap = opts.bootstrap === undefined ? null : parseBootstrap(opts.bootstrap)
+    const device = new OwnerDevice({ storage: opts.ownerStorage, base: parseKey(baseText, 'base key'), bootstrap, online: true, log: createLogger({ level: 'warn' }) })
+    try {
+      await device.ready()
+      const keyText = formatKey(device.cloud.writerKey)
+      process.stderr.write(`device ${keyText}: asking to write\n`)
+      device.requestAuthorization(opts.label ?? 'owner device', reportAnswers())
+      await device.waitAdmitted(timeoutMs)
+      process.stdout.write(`${keyText} authorized\n`)
+    } finally {
+      await device.close()
+    }
+  })
+
   cmd.addCommand(key)
+  cmd.addCommand(request)
   cmd.addCommand(put)
   return cmd
 }

@@ -4,7 +4,7 @@ import { BevyError, ErrorCode } from '../../protocol/index.js'
 import { startNode } from '../../router/server.js'
 import {
   DEFAULT_HOST, DEFAULT_PORT, DEFAULT_STORAGE, DEFAULT_ZONE, flagName, parseBootstrap, parseIntSetting,
-  TUNABLES, validateConfig, type NodeConfig, type RouteMode, type TunableName, type Tunables
+  TUNABLES, validateConfig, type NodeConfig, type RouteMode, type DeviceRequestPolicy, type TunableName, type Tunables
 } from '../config.js'
 import { createLogger } from '../log.js'
 import { parseInvite } from '../pairing.js'
@@ -26,6 +26,7 @@ export function startCommand (onExit: (code: number) => void): Command {
   option(cmd, '--zone <name>', 'failure zone (replicas spread across zones)', DEFAULT_ZONE)
   option(cmd, '--capacity <bytes>', 'bytes offered for replicas (default: the free disk)')
   option(cmd, '--route <mode>', 'redirect or proxy requests for clouds held elsewhere', 'redirect')
+  option(cmd, '--device-requests <policy>', 'an owner device asking to write to a hosted cloud: ask (wait for `bevy cloud approve`) or open (authorize it; trusted networks only)', 'ask')
   option(cmd, '--log-level <level>', 'fatal, error, warn, info, debug or trace', 'info')
   option(cmd, '--log-pretty [on]', 'human-readable logs instead of JSON (BEVY_LOG_PRETTY=1 or true turns it on; 0 or false leaves JSON)', false)
   for (const [name, tunable] of Object.entries(TUNABLES)) {
@@ -62,6 +63,7 @@ export function configFromOptions (opts: Record<string, string | boolean | undef
     zone: text('zone') ?? DEFAULT_ZONE,
     capacity: capacity === null ? null : parseIntSetting('capacity', capacity, 0, Number.MAX_SAFE_INTEGER),
     route: (text('route') ?? 'redirect') as RouteMode,
+    deviceRequests: (text('deviceRequests') ?? 'ask') as DeviceRequestPolicy,
     logLevel: text('logLevel') ?? 'info',
     logPretty: opts.logPretty === true || opts.logPretty === 'true' || opts.logPretty === '1'
   })

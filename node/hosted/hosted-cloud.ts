@@ -22,6 +22,7 @@ import { writerHost } from '../cluster-base.js'
 import { BeeViewStore } from '../view/bee-store.js'
 import { applyHostedNodes, isLiveWriterRecord } from './hosted-apply.js'
 import { HostedDrive } from './hosted-drive.js'
+import { whenWritable } from '../writable.js'
 import type { ReplicaStatus } from '../clouds/cloud-replica.js'
 
 export interface HostedCloudOptions {
@@ -44,6 +45,8 @@ export interface HostedCloudOptions {
 
 export interface WriteLimits {
   maxBytes: number
+  /** How long a write waits for this replica, a writer before, to be one again (see writableGraceMs). */
+  writableGraceMs: number
   /** How long a write waits for a second copy before it is reported unconfirmed. */
   ackTimeoutMs: number
   nowMs: number
@@ -72,6 +75,8 @@ export class HostedCloud extends ReadyResource {
   private readonly required = new Map<string, number>()
   private clock = 0
   private everSynced = false
+  /** Set once this copy has been a writer: from then on a lapse is a reboot of the view, not a missing admission. */
+  private wasWritable = false
   private joined = false
 
   /** Creates a new hosted cloud's Autobase in `store` (a fresh namespace) and returns its key. */
@@ -105,6 +110,8 @@ export class HostedCloud extends ReadyResource {
   protected override async _open (): Promise<void> {
     await this.base.ready()
     await this.localBlobs.ready()
+    if (this.base.writable) this.wasWritable = true
+    this.base.on('writable', () => { this.wasWritable = true })
     await this.recall()
     if (this.opts.follow === false) return
     this.base.on('update', () => this.opts.onChange())
@@ -212,7 +219,7 @@ export class HostedCloud extends ReadyResource {
 
   /** Writes a file from a stream: its bytes to our blob core, then the index op; resolves once another copy holds both. */
   async put (path: string, body: Readable, limits: WriteLimits): Promise<WriteResult> {
-    const normal = this.writablePath(path)
+    const normal = await this.writablePath(path, limits.writableGraceMs)
     const hash = createHash('sha256')
     let size = 0
     const meter = new Transform({
@@ -233,20 +240,29 @@ export class HostedCloud extends ReadyResource {
   }
 
   /** Deletes a file (a tombstone); FILE_NOT_FOUND when the index has no such file. */
-  async delete (path: string, ackTimeoutMs: number): Promise<{ version: number }> {
-    const normal = this.writablePath(path)
+  async delete (path: string, limits: Pick<WriteLimits, 'ackTimeoutMs' | 'writableGraceMs'>): Promise<{ version: number }> {
+    const normal = await this.writablePath(path, limits.writableGraceMs)
     const existing = await this.base.view.get(normal)
     if (existing === null || decodeRecord(fileRecordCodec, existing.value).deleted) throw new BevyError(ErrorCode.FILE_NOT_FOUND, 'no such file in this cloud')
     await this.append({ type: HostedOpType.DELETE, clock: ++this.clock, path: normal })
-    await this.confirmed(-1, ackTimeoutMs)
+    await this.confirmed(-1, limits.ackTimeoutMs)
     return { version: this.base.view.version }
   }
 
-  private writablePath (path: string): string {
+  private async writablePath (path: string, graceMs: number): Promise<string> {
     const normal = normalHostedPath(path)
     if (normal === null) throw new BevyError(ErrorCode.BAD_PATH, 'a file path must be /-led, without empty, "." or ".." segments, and not end in /')
-    if (!this.base.writable) throw new BevyError(ErrorCode.NOT_WRITABLE, 'this replica is not (yet) a writer of the cloud')
+    // Autobase drops the local writer for a moment while it reboots the view (a writer of the
+    // cloud came or went): a copy that was a writer waits that out instead of failing the write.
+    if (!this.base.writable && !(this.wasWritable && await whenWritable(this.base as Autobase<unknown>, graceMs))) {
+      throw new BevyError(ErrorCode.NOT_WRITABLE, 'this replica is not (yet) a writer of the cloud')
+    }
     return normal
+  }
+
+  /** True once this copy has been a writer of the cloud (it may be in a brief lapse now). */
+  get wasWriter (): boolean {
+    return this.wasWritable
   }
 
   private async append (op: Parameters<typeof encodeHostedOp>[0]): Promise<void> {

@@ -13,6 +13,12 @@ import type { Logger } from '../log.js'
 import type { CloudHost } from '../clouds/cloud-host.js'
 import type { ClusterSnapshot, HostedView } from '../view/snapshot.js'
 import { HostedCloud, type WriteResult } from './hosted-cloud.js'
+import { DeviceAnswer, type DeviceRequest } from './device-requests.js'
+
+/** Pending device requests a node keeps at most; the oldest go first (requests carry no proof, so they must stay cheap). */
+const MAX_PENDING_DEVICE_REQUESTS = 256
+
+export interface PendingDevice { device: string, label: string, ageMs: number }
 
 export interface HostedServiceDeps {
   store: Corestore
@@ -23,7 +29,7 @@ export interface HostedServiceDeps {
   /** Reads the view again, so the caller sees its own ops. */
   refresh: () => Promise<void>
   selfId: Buffer
-  config: Pick<NodeConfig, 'maxHostedFileBytes' | 'hostedAckTimeoutMs'>
+  config: Pick<NodeConfig, 'maxHostedFileBytes' | 'hostedAckTimeoutMs' | 'deviceRequests' | 'writableGraceMs'>
   clock: Clock
   log: Logger
 }
@@ -34,6 +40,8 @@ export class HostedService {
   private readonly selfHex: string
   /** What this node last announced per cloud, until the view shows it. */
   private readonly announced = new Map<string, string>()
+  /** Device requests awaiting an operator, by `<cloud hex>/<device hex>`, oldest first. */
+  private readonly pending = new Map<string, { label: string, atMs: number }>()
 
   constructor (private readonly deps: HostedServiceDeps) {
     this.selfHex = hexKey(deps.selfId)
@@ -95,12 +103,13 @@ export class HostedService {
     return this.writable(cloudHex).put(path, body, {
       maxBytes: this.deps.config.maxHostedFileBytes,
       ackTimeoutMs: this.deps.config.hostedAckTimeoutMs,
+      writableGraceMs: this.deps.config.writableGraceMs,
       nowMs: this.deps.clock.now()
     })
   }
 
   async delete (cloudHex: string, path: string): Promise<{ version: number }> {
-    return this.writable(cloudHex).delete(path, this.deps.config.hostedAckTimeoutMs)
+    return this.writable(cloudHex).delete(path, { ackTimeoutMs: this.deps.config.hostedAckTimeoutMs, writableGraceMs: this.deps.config.writableGraceMs })
   }
 
   /**
@@ -110,11 +119,51 @@ export class HostedService {
    */
   async setDevice (key: Buffer, device: Buffer, authorized: boolean): Promise<boolean> {
     const hosted = this.hostedView(hexKey(key))
+    this.pending.delete(`${hexKey(key)}/${hexKey(device)}`)
     if (hosted.devices.has(hexKey(device)) === authorized) return false
     const cluster = this.deps.cluster()
     await cluster.append({ type: OpType.CLOUD_DEVICE, lamport: cluster.lamport.tick(), key, device, authorized })
     await this.deps.refresh()
     return true
+  }
+
+  /**
+   * A device asks to write to the hosted cloud whose base is `request.base`: AUTHORIZED if it is
+   * already (or the node's policy is open, which authorizes it now), else PENDING until an
+   * operator approves it. Null for a base that is no cloud of this bevy (no answer at all).
+   */
+  async decideDeviceRequest (request: DeviceRequest): Promise<DeviceAnswer | null> {
+    const cloud = this.deps.snapshot().clouds.find((c) => c.hosted?.base.equals(request.base) === true)
+    if (cloud?.hosted === undefined) return null
+    const deviceHex = hexKey(request.device)
+    if (cloud.hosted.devices.has(deviceHex)) return DeviceAnswer.AUTHORIZED
+    if (this.deps.config.deviceRequests === 'open') {
+      await this.setDevice(Buffer.from(cloud.keyHex, 'hex'), request.device, true)
+      this.deps.log.info({ cloud: formatKey(Buffer.from(cloud.keyHex, 'hex')), device: formatKey(request.device), label: request.label }, 'device authorized by the open policy')
+      return DeviceAnswer.AUTHORIZED
+    }
+    const id = `${cloud.keyHex}/${deviceHex}`
+    if (!this.pending.has(id)) {
+      this.deps.log.info({ cloud: formatKey(Buffer.from(cloud.keyHex, 'hex')), device: formatKey(request.device), label: request.label }, 'device asks to write: `bevy cloud approve` it')
+      if (this.pending.size >= MAX_PENDING_DEVICE_REQUESTS) this.pending.delete(this.pending.keys().next().value as string)
+    }
+    this.pending.delete(id) // re-inserted: the most recent ask is the newest
+    this.pending.set(id, { label: request.label, atMs: this.deps.clock.now() })
+    return DeviceAnswer.PENDING
+  }
+
+  /** Devices that asked this node to write to a hosted cloud and are not authorized yet. */
+  pendingDevices (key: Buffer): PendingDevice[] {
+    const cloudHex = hexKey(key)
+    const hosted = this.hostedView(cloudHex)
+    const now = this.deps.clock.now()
+    const out: PendingDevice[] = []
+    for (const [id, { label, atMs }] of this.pending) {
+      const [cloud, device] = id.split('/') as [string, string]
+      if (cloud !== cloudHex || hosted.devices.has(device)) continue
+      out.push({ device: formatKey(Buffer.from(device, 'hex')), label, ageMs: Math.max(0, now - atMs) })
+    }
+    return out
   }
 
   /** The owner devices authorized for a hosted cloud, as z-base-32 keys. */
@@ -126,7 +175,7 @@ export class HostedService {
   private writable (cloudHex: string): HostedCloud {
     this.hostedView(cloudHex)
     const held = this.deps.host.replica(cloudHex)
-    if (!(held instanceof HostedCloud) || !held.writable) throw new BevyError(ErrorCode.NOT_WRITABLE, 'this node holds no writable copy of the cloud')
+    if (!(held instanceof HostedCloud) || !(held.writable || held.wasWriter)) throw new BevyError(ErrorCode.NOT_WRITABLE, 'this node holds no writable copy of the cloud')
     return held
   }
 
@@ -139,6 +188,7 @@ export class HostedService {
     const placement = this.deps.placement()
     const cluster = this.deps.cluster()
     const ops: Op[] = []
+    const announcing = new Map<string, string>()
     for (const cloud of this.deps.host.hosted()) {
       const cloudHex = hexKey(cloud.key)
       const hosted = snapshot.cloudByKey.get(cloudHex)?.hosted
@@ -147,7 +197,7 @@ export class HostedService {
       const inView = hosted.writers.get(this.selfHex)
       if (inView?.equals(mine) === true) this.announced.delete(cloudHex)
       else if (this.announced.get(cloudHex) !== hexKey(mine)) {
-        this.announced.set(cloudHex, hexKey(mine))
+        announcing.set(cloudHex, hexKey(mine))
         ops.push({ type: OpType.CLOUD_WRITER, lamport: cluster.lamport.tick(), key: cloud.key, nodeId: this.deps.selfId, writerKey: mine })
       }
       if (placement === null || !cloud.writable) continue
@@ -161,10 +211,17 @@ export class HostedService {
         for (const [node, key] of hosted.writers) if (hexKey(key) === writerHex) return node
         return null
       }
-      const changed = await cloud.syncWriters({ replicas: wanted, devices: hosted.devices }, nodeOfWriter, (node) => members.has(node))
-      if (changed > 0) this.deps.log.info({ cloud: formatKey(cloud.key), changes: changed }, 'hosted cloud writers updated')
+      // One cloud's trouble (it is closing, say) must not hold up the others' upkeep.
+      try {
+        const changed = await cloud.syncWriters({ replicas: wanted, devices: hosted.devices }, nodeOfWriter, (node) => members.has(node))
+        if (changed > 0) this.deps.log.info({ cloud: formatKey(cloud.key), changes: changed }, 'hosted cloud writers updated')
+      } catch (err) {
+        if (cloud.closing === null) this.deps.log.warn({ err, cloud: formatKey(cloud.key) }, 'hosted cloud writer upkeep failed')
+      }
     }
-    if (ops.length > 0) await cluster.appendMany(ops)
+    if (ops.length === 0) return
+    await cluster.appendMany(ops)
+    for (const [cloudHex, key] of announcing) this.announced.set(cloudHex, key)
   }
 }
 

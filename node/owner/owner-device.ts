@@ -9,6 +9,7 @@ import { BevyError, ErrorCode, hexKey } from '../../protocol/index.js'
 import type { BootstrapNode } from '../config.js'
 import type { Logger } from '../log.js'
 import { HostedCloud } from '../hosted/hosted-cloud.js'
+import { DeviceRequester } from '../hosted/device-requests.js'
 
 export interface OwnerDeviceOptions {
   /** The owner's storage: the device's writer keys and blocks live here. */
@@ -25,6 +26,7 @@ export class OwnerDevice extends ReadyResource {
   private store: Corestore | null = null
   private swarm: Hyperswarm | null = null
   private cloudOrNull: HostedCloud | null = null
+  private requester: DeviceRequester | null = null
 
   constructor (private readonly opts: OwnerDeviceOptions) {
     super()
@@ -44,6 +46,7 @@ export class OwnerDevice extends ReadyResource {
       this.swarm.on('connection', (conn: SwarmConnection) => {
         conn.on('error', () => {}) // a peer going away mid-stream is normal
         store.replicate(conn)
+        this.requester?.attach(conn)
       })
     }
     this.cloudOrNull = new HostedCloud({
@@ -60,9 +63,21 @@ export class OwnerDevice extends ReadyResource {
   }
 
   protected override async _close (): Promise<void> {
+    this.requester?.close()
     if (this.cloudOrNull !== null) await this.cloudOrNull.close()
     if (this.swarm !== null) await this.swarm.destroy()
     if (this.store !== null) await this.store.close()
+  }
+
+  /**
+   * Asks the cloud's replicas (every one this device connects to, now or later) to let it
+   * write; `onAnswer` hears each replica's answer (DeviceAnswer). Approval shows as the device
+   * becoming a writer (waitAdmitted).
+   */
+  requestAuthorization (label: string, onAnswer: (status: number, peerHex: string) => void): void {
+    if (this.swarm === null || this.requester !== null) return
+    this.requester = new DeviceRequester({ base: this.opts.base, device: this.cloud.writerKey, label }, onAnswer)
+    for (const conn of this.swarm.connections) this.requester.attach(conn)
   }
 
   /** Resolves once this device is a writer of the cloud (an operator authorized its key). */

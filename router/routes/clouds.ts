@@ -94,6 +94,23 @@ export function cloudRoutes (bevy: Bevy) {
       const key = parseKey(request.params.key, 'cloud key')
       return { key: formatKey(key), devices: requireOpen(bevy).hosted.devices(key) }
     })
+    app.get<KeyParams>('/api/clouds/:key/requests', {
+      schema: {
+        summary: 'Devices that asked this node to write to a hosted cloud (bevy device request) and are not authorized yet',
+        tags: ['clouds'],
+        response: {
+          200: {
+            type: 'object',
+            properties: { key: { type: 'string' }, requests: { type: 'array', items: { type: 'object', properties: { device: { type: 'string' }, label: { type: 'string' }, ageMs: { type: 'integer' } } } } },
+            required: ['key', 'requests']
+          },
+          ...errors
+        }
+      }
+    }, async (request) => {
+      const key = parseKey(request.params.key, 'cloud key')
+      return { key: formatKey(key), requests: requireOpen(bevy).hosted.pendingDevices(key) }
+    })
     app.post<KeyParams & { Body: { device: string } }>('/api/clouds/:key/devices', {
       schema: {
         summary: 'Authorize an owner device (its writer key) to write to a hosted cloud over P2P',
