@@ -71,6 +71,10 @@ export const TUNABLES = {
     default: 10_000, min: 100, max: 600_000,
     doc: 'How long a write to a hosted cloud waits for a second replica to hold it before answering 503 WRITE_NOT_CONFIRMED. Longer rides out a slow peer; shorter tells a client sooner that its write is not yet safe.'
   },
+  signedWriteSkewMs: {
+    default: 300_000, min: 1000, max: 86_400_000,
+    doc: 'How far an owner device\'s signed HTTP write may be from this node\'s clock. Longer tolerates badly set device clocks; shorter limits how long a captured request can be replayed.'
+  },
   discoveryRefreshMs: {
     default: 60_000, min: 1000, max: 3_600_000,
     doc: 'How often a node re-announces and re-queries the bevy topic. Hyperswarm alone re-queries only every 10 minutes; shorter heals a split mesh sooner at a little DHT traffic.'

@@ -132,3 +132,20 @@ export function normalHostedPath (p: string): string | null {
   }
   return p
 }
+
+/** What an owner device signs to write over HTTP: each part of the write a node acts on. */
+export interface SignedWrite {
+  method: 'PUT' | 'DELETE'
+  /** The cloud key. */
+  cloud: Buffer
+  path: string
+  /** SHA-256 of the body (PUT), or null (DELETE). */
+  sha256: Buffer | null
+  /** The device's clock when it signed, so a captured request stops working soon after. */
+  timeMs: number
+}
+
+/** The bytes an owner device signs (ed25519, with its writer core's key pair) for a write over HTTP. */
+export function signedWriteMessage (w: SignedWrite): Buffer {
+  return Buffer.from(['cloud-bevy/signed-write/v1', w.method, w.cloud.toString('hex'), w.path, w.sha256?.toString('hex') ?? '-', String(w.timeMs)].join('\n'))
+}

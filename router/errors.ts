@@ -32,7 +32,8 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.REQUEST_TIMEOUT]: 408,
   [ErrorCode.OVERLOADED]: 503,
   [ErrorCode.BAD_CLOUD_TOKEN]: 401,
-  [ErrorCode.WRITE_NOT_CONFIRMED]: 503
+  [ErrorCode.WRITE_NOT_CONFIRMED]: 503,
+  [ErrorCode.BAD_SIGNATURE]: 401
 }
 
 /** Fastify's codes for a client's mistakes, in our vocabulary; other FST_ codes are BAD_REQUEST. */

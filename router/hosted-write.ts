@@ -3,12 +3,13 @@
 // a second replica. Knows HTTP; the cloud itself is behind HostedWrites.
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Readable } from 'node:stream'
-import { BevyError, ErrorCode } from '../protocol/index.js'
+import { BevyError, ErrorCode, parseKey, type SignedWrite } from '../protocol/index.js'
 
 /** What serving a write needs of the node (node/hosted/hosted-service.ts). */
 export interface HostedWrites {
   checkToken (cloudHex: string, token: string | null): void
-  write (cloudHex: string, path: string, body: Readable): Promise<{ path: string, size: number, sha256: string, version: number }>
+  checkSignedWrite (write: SignedWrite, publicKey: Buffer, signature: Buffer): void
+  write (cloudHex: string, path: string, body: Readable, expectSha256?: Buffer | null): Promise<{ path: string, size: number, sha256: string, version: number }>
   delete (cloudHex: string, path: string): Promise<{ version: number }>
   readonly maxFileBytes: number
 }
@@ -25,8 +26,14 @@ export async function serveHostedWrite (request: FastifyRequest, reply: FastifyR
     reply.header('Connection', 'close')
     throw err
   }
+  let expectSha256: Buffer | null = null
   try {
-    writes.checkToken(req.cloudHex, bearerToken(request.headers.authorization))
+    const signed = signedWrite(request, req)
+    if (signed === null) writes.checkToken(req.cloudHex, bearerToken(request.headers.authorization))
+    else {
+      writes.checkSignedWrite(signed.write, signed.publicKey, signed.signature)
+      expectSha256 = signed.write.sha256
+    }
   } catch (err) {
     if (err instanceof BevyError) refuse(err)
     throw err
@@ -45,7 +52,7 @@ export async function serveHostedWrite (request: FastifyRequest, reply: FastifyR
     return refuse(new BevyError(ErrorCode.BODY_TOO_LARGE, `a file may be at most ${writes.maxFileBytes} bytes`))
   }
   try {
-    const written = await writes.write(req.cloudHex, req.path, request.raw)
+    const written = await writes.write(req.cloudHex, req.path, request.raw, expectSha256)
     reply.header('X-Bevy-Version', String(written.version))
     return reply.code(201).send(written)
   } catch (err) {
@@ -54,6 +61,31 @@ export async function serveHostedWrite (request: FastifyRequest, reply: FastifyR
     if (!request.raw.readableEnded) reply.header('Connection', 'close')
     throw err
   }
+}
+
+/** An owner device's signed write (X-Bevy-Device, -Time, -Content-Sha256, -Signature), or null for a token write. */
+function signedWrite (request: FastifyRequest, req: HostedWriteRequest): { write: SignedWrite, publicKey: Buffer, signature: Buffer } | null {
+  const header = (name: string): string | null => {
+    const v = request.headers[name]
+    return typeof v === 'string' && v.length > 0 ? v : null
+  }
+  const signature = header('x-bevy-signature')
+  if (signature === null) return null
+  const bad = (why: string): never => { throw new BevyError(ErrorCode.BAD_SIGNATURE, why) }
+  const device = header('x-bevy-device') ?? bad('a signed write needs X-Bevy-Device (the device\'s public key)')
+  const time = header('x-bevy-time') ?? bad('a signed write needs X-Bevy-Time (milliseconds since 1970)')
+  if (!/^[0-9]{1,15}$/.test(time)) bad('X-Bevy-Time must be milliseconds since 1970')
+  const method = request.method === 'PUT' || request.method === 'DELETE' ? request.method : bad('only PUT and DELETE are signed writes')
+  const sha = header('x-bevy-content-sha256')
+  if (method === 'PUT' && (sha === null || !/^[0-9a-f]{64}$/.test(sha))) bad('a signed PUT needs X-Bevy-Content-Sha256 (64 hex digits)')
+  let publicKey: Buffer
+  try {
+    publicKey = parseKey(device, 'device key')
+  } catch {
+    return bad('X-Bevy-Device is not a key')
+  }
+  const write: SignedWrite = { method, cloud: Buffer.from(req.cloudHex, 'hex'), path: req.path, sha256: method === 'PUT' ? Buffer.from(sha as string, 'hex') : null, timeMs: Number(time) }
+  return { write, publicKey, signature: Buffer.from(signature, 'base64') }
 }
 
 function bearerToken (header: string | undefined): string | null {

@@ -4,7 +4,10 @@ import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { test } from 'node:test'
 import type { CloudInfo } from '../node/bevy.js'
-import { formatKey } from '../protocol/index.js'
+import { sign, keyPair } from 'hypercore-crypto'
+import { silentLogger } from '../node/log.js'
+import { OwnerDevice } from '../node/owner/owner-device.js'
+import { formatKey, parseKey, signedWriteMessage } from '../protocol/index.js'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { api, loopbackDht, onTeardown, runBevy, spawnBevy, startBevy, tempDir, waitFor, type Member } from './helpers.js'
@@ -234,7 +237,46 @@ test('hosted cloud: an owner device asks to write, is approved, writes over P2P 
     }, 30_000, 50)
   }
 
+  // The same device writes over HTTP, signing with its writer core's key pair.
+  const viaHttp = Buffer.from('signed and sent over HTTP')
+  await writeFile(join(dir, 'via-http.txt'), viaHttp)
+  const signedPut = await runBevy(['device', 'put', base, join(dir, 'via-http.txt'), '/signed/via-http.txt', ...deviceArgs, '--via', members[1]!.url, '--cloud', key])
+  assert.equal(signedPut.code, 0, signedPut.stderr)
+  for (const m of members) {
+    await waitFor(`${m.id} to serve the signed write`, async () => {
+      const r = await readAt(m, key, '/signed/via-http.txt')
+      return r.status === 200 && r.body.equals(viaHttp) ? true : undefined
+    }, 30_000, 50)
+  }
+  // A body other than the one signed, a signature by a key nobody authorized, and a stale time are refused, and write nothing.
+  const owner = new OwnerDevice({ storage: ownerStorage, base: parseKey(base, 'base key'), bootstrap: null, online: false, log: silentLogger() })
+  await owner.ready()
+  const pair = await owner.signingKeyPair()
+  await owner.close()
+  const signedFetch = (path: string, body: Buffer, signedBody: Buffer, keyPair: { publicKey: Buffer, secretKey: Buffer }, timeMs = Date.now()) => {
+    const sha256 = createHash('sha256').update(signedBody).digest()
+    const signature = sign(signedWriteMessage({ method: 'PUT', cloud: parseKey(key, 'cloud key'), path, sha256, timeMs }), keyPair.secretKey)
+    return fetch(`${members[0]!.url}/c/${key}${path}`, {
+      method: 'PUT',
+      body: new Uint8Array(body),
+      headers: { ...AT_THIS_NODE, 'x-bevy-device': formatKey(keyPair.publicKey), 'x-bevy-time': String(timeMs), 'x-bevy-content-sha256': sha256.toString('hex'), 'x-bevy-signature': signature.toString('base64') }
+    })
+  }
+  const refusals = [
+    await signedFetch('/signed/swapped.txt', Buffer.from('not what was signed'), Buffer.from('what was signed'), pair),
+    await signedFetch('/signed/stranger.txt', Buffer.from('x'), Buffer.from('x'), keyPair()),
+    await signedFetch('/signed/stale.txt', Buffer.from('x'), Buffer.from('x'), pair, Date.now() - 3_600_000)
+  ]
+  for (const res of refusals) {
+    assert.equal(res.status, 401)
+    assert.equal((await res.json() as { error: { code: string } }).error.code, 'BAD_SIGNATURE')
+  }
+  assert.equal((await signedFetch('/signed/ok.txt', Buffer.from('ok'), Buffer.from('ok'), pair)).status, 201, 'the same device with a true signature is taken')
+  for (const path of ['/signed/swapped.txt', '/signed/stranger.txt', '/signed/stale.txt']) assert.equal((await readAt(members[0]!, key, path)).status, 404)
+
   await api(members[0]!, 'DELETE', `/api/clouds/${key}/devices/${device}`)
+  const afterHttp = await signedFetch('/signed/after.txt', Buffer.from('x'), Buffer.from('x'), pair)
+  assert.equal(afterHttp.status, 401, 'a deauthorized device\'s signed write is refused')
   // The device may learn of its removal first (then it refuses to write), or write anyway: either
   // way the bevy must not take what it writes from now on.
   await writeFile(join(dir, 'second.txt'), Buffer.from('written after deauthorize'))

@@ -314,6 +314,13 @@ declare module 'hyperdrive' {
   }
 }
 
+declare module 'hypercore' {
+  /** Only the static key derivation: a core's key from its manifest (what corestore derives for a key pair). */
+  export default class Hypercore {
+    static key (manifest: { version: number, signers: Array<{ publicKey: Uint8Array }> }): Buffer
+  }
+}
+
 declare module 'hyperblobs' {
   import type { Hypercore } from 'corestore'
   import type { Readable, Writable } from 'node:stream'

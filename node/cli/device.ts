@@ -1,9 +1,13 @@
 // `bevy device key|request|put`: an owner's device writing to a hosted cloud over P2P. `key` tells the
 // writer key an operator authorizes (`bevy cloud authorize`); `put` writes a file once admitted.
+import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { sign } from 'hypercore-crypto'
 import { Command } from 'commander'
-import { BevyError, ErrorCode, formatKey, parseKey } from '../../protocol/index.js'
+import { BevyError, ErrorCode, formatKey, parseKey, signedWriteMessage } from '../../protocol/index.js'
 import { parseBootstrap } from '../config.js'
 import { createLogger } from '../log.js'
 import { OwnerDevice } from '../owner/owner-device.js'
@@ -12,7 +16,7 @@ import { keepFilesPrivate } from '../storage.js'
 import { option, parseDuration } from './options.js'
 import { DEFAULT_OWNER_STORAGE } from './push.js'
 
-type DeviceOpts = { ownerStorage: string, bootstrap?: string, timeout: string, label?: string }
+type DeviceOpts = { ownerStorage: string, bootstrap?: string, timeout: string, label?: string, via?: string, cloud?: string }
 
 /** Tells the user, once, what the replicas answered to the device's request to write. */
 function reportAnswers (): (status: number) => void {
@@ -46,12 +50,15 @@ export function deviceCommand (): Command {
   option(put, '--owner-storage <dir>', 'where the device\'s keys live', DEFAULT_OWNER_STORAGE)
   option(put, '--bootstrap <host:port,...>', 'private DHT bootstrap nodes (default: the public DHT)')
   option(put, '--timeout <duration>', 'give up after this long', '2m')
+  option(put, '--via <url>', 'write over HTTP through this node, signed with the device\'s key, instead of over P2P (needs --cloud)')
+  option(put, '--cloud <key>', 'the cloud key, for --via')
   put.action(async (baseText: string, file: string, path: string, opts: DeviceOpts) => {
     keepFilesPrivate()
     const base = parseKey(baseText, 'base key')
     const timeoutMs = parseDuration(opts.timeout, '--timeout')
     const info = await stat(file).catch(() => null)
     if (info === null || !info.isFile()) throw new BevyError(ErrorCode.BAD_REQUEST, `${file} is not a file`)
+    if (opts.via !== undefined) return putOverHttp(base, file, path, opts, timeoutMs)
     const bootstrap = opts.bootstrap === undefined ? null : parseBootstrap(opts.bootstrap)
     const device = new OwnerDevice({ storage: opts.ownerStorage, base, bootstrap, online: true, log: createLogger({ level: 'warn' }) })
     try {
@@ -93,4 +100,35 @@ export function deviceCommand (): Command {
   cmd.addCommand(request)
   cmd.addCommand(put)
   return cmd
+}
+
+/** A signed PUT through a node's HTTP API: no P2P connection, the same authorization. */
+async function putOverHttp (base: Buffer, file: string, path: string, opts: DeviceOpts, timeoutMs: number): Promise<void> {
+  if (opts.cloud === undefined) throw new BevyError(ErrorCode.BAD_REQUEST, '--via needs --cloud <cloud key>')
+  const cloud = parseKey(opts.cloud, 'cloud key')
+  const hash = createHash('sha256')
+  await pipeline(createReadStream(file), hash)
+  const sha256 = hash.digest()
+  const device = new OwnerDevice({ storage: opts.ownerStorage, base, bootstrap: null, online: false, log: createLogger({ level: 'warn' }) })
+  let keyPair: { publicKey: Buffer, secretKey: Buffer }
+  try {
+    await device.ready()
+    keyPair = await device.signingKeyPair()
+  } finally {
+    await device.close()
+  }
+  const timeMs = Date.now()
+  const signature = sign(signedWriteMessage({ method: 'PUT', cloud, path, sha256, timeMs }), keyPair.secretKey)
+  const url = `${(opts.via as string).replace(/\/$/, '')}/c/${formatKey(cloud)}${path.split('/').map(encodeURIComponent).join('/')}`
+  const res = await fetch(url, {
+    method: 'PUT',
+    // A streamed body cannot follow a redirect: ask the node to proxy to the replica instead.
+    headers: { 'x-bevy-route': 'proxy', 'x-bevy-device': formatKey(keyPair.publicKey), 'x-bevy-time': String(timeMs), 'x-bevy-content-sha256': sha256.toString('hex'), 'x-bevy-signature': signature.toString('base64') },
+    body: Readable.toWeb(createReadStream(file)) as unknown as BodyInit,
+    duplex: 'half',
+    signal: AbortSignal.timeout(timeoutMs)
+  } as RequestInit & { duplex: 'half' })
+  const text = await res.text()
+  if (res.status !== 201) throw new BevyError(ErrorCode.UPSTREAM_FAILED, `${res.status} ${text}`)
+  process.stdout.write(text + '\n')
 }

@@ -45,6 +45,8 @@ export interface HostedCloudOptions {
 
 export interface WriteLimits {
   maxBytes: number
+  /** A signed write's declared body hash: the write is refused (nothing indexed) unless the body has it. */
+  expectSha256?: Buffer | null
   /** How long a write waits for this replica, a writer before, to be one again (see writableGraceMs). */
   writableGraceMs: number
   /** How long a write waits for a second copy before it is reported unconfirmed. */
@@ -234,6 +236,8 @@ export class HostedCloud extends ReadyResource {
     await pipeline(body, meter, sink)
     const id = sink.id
     const sha256 = hash.digest()
+    // The bytes sit in our blob core unreferenced; without an index entry nobody fetches or serves them.
+    if (limits.expectSha256 != null && !sha256.equals(limits.expectSha256)) throw new BevyError(ErrorCode.BAD_SIGNATURE, 'the body does not have the SHA-256 the device signed')
     await this.append({ type: HostedOpType.PUT, clock: ++this.clock, path: normal, blobCore: this.localBlobs.core.key, ...id, mtimeMs: limits.nowMs, sha256 })
     await this.confirmed(id.blockOffset + id.blockLength, limits.ackTimeoutMs)
     return { path: normal, size, sha256: sha256.toString('hex'), version: this.base.view.version }
@@ -351,6 +355,29 @@ export class HostedCloud extends ReadyResource {
     if (ops.length === 0) return 0
     await this.base.append(ops.map(encodeHostedOp))
     return ops.length
+  }
+
+  /**
+   * Brings this copy up to what the other writers have now: asks peers for each writer's latest
+   * length (waiting at most `timeoutMs` for one to answer), then applies what arrived. A device
+   * does this before it writes, so it learns of its own removal instead of writing past it.
+   */
+  async catchUp (timeoutMs: number): Promise<void> {
+    const self = this.base.local.key.toString('hex')
+    const others = [...(await this.writers()).keys()].filter((hex) => hex !== self)
+    await Promise.all(others.map(async (hex) => {
+      const core = this.opts.store.get({ key: Buffer.from(hex, 'hex') })
+      let timer: NodeJS.Timeout | undefined
+      try {
+        await Promise.race([core.update({ wait: true }), new Promise((resolve) => { timer = setTimeout(resolve, timeoutMs) })])
+      } catch {
+        // no peer had it: nothing newer to learn
+      } finally {
+        clearTimeout(timer)
+        await core.close().catch(() => {})
+      }
+    }))
+    await this.base.update()
   }
 
   /** Drops the blob blocks held here so the disk comes back, then closes. */

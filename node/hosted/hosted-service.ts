@@ -6,7 +6,9 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import type Corestore from 'corestore'
 import type { Placement } from '../../placement/index.js'
-import { BevyError, ErrorCode, formatKey, hexKey, OpType, type Clock, type Op } from '../../protocol/index.js'
+import Hypercore from 'hypercore'
+import { verify } from 'hypercore-crypto'
+import { BevyError, ErrorCode, formatKey, hexKey, OpType, signedWriteMessage, type Clock, type Op, type SignedWrite } from '../../protocol/index.js'
 import type { ClusterBase } from '../cluster-base.js'
 import type { NodeConfig } from '../config.js'
 import type { Logger } from '../log.js'
@@ -29,7 +31,7 @@ export interface HostedServiceDeps {
   /** Reads the view again, so the caller sees its own ops. */
   refresh: () => Promise<void>
   selfId: Buffer
-  config: Pick<NodeConfig, 'maxHostedFileBytes' | 'hostedAckTimeoutMs' | 'deviceRequests' | 'writableGraceMs'>
+  config: Pick<NodeConfig, 'maxHostedFileBytes' | 'hostedAckTimeoutMs' | 'deviceRequests' | 'writableGraceMs' | 'signedWriteSkewMs'>
   clock: Clock
   log: Logger
 }
@@ -99,8 +101,24 @@ export class HostedService {
     }
   }
 
-  async write (cloudHex: string, path: string, body: Readable): Promise<WriteResult> {
+  /**
+   * Throws BAD_SIGNATURE unless `signature` is an authorized owner device's signature of `write`
+   * (a device signs with its writer core's key pair, so its writer key follows from `publicKey`)
+   * made within signedWriteSkewMs of this node's clock. The body's hash is checked as it streams.
+   */
+  checkSignedWrite (write: SignedWrite, publicKey: Buffer, signature: Buffer): void {
+    const hosted = this.hostedView(hexKey(write.cloud))
+    const refuse = (why: string): never => { throw new BevyError(ErrorCode.BAD_SIGNATURE, why) }
+    if (publicKey.byteLength !== 32 || signature.byteLength !== 64) refuse('X-Bevy-Device must be a 32-byte key and X-Bevy-Signature a 64-byte signature')
+    if (Math.abs(this.deps.clock.now() - write.timeMs) > this.deps.config.signedWriteSkewMs) refuse('X-Bevy-Time is too far from this node\'s clock: check the device\'s clock')
+    const writerKey = Hypercore.key({ version: 1, signers: [{ publicKey }] })
+    if (!hosted.devices.has(hexKey(writerKey))) refuse('this device is not authorized to write to the cloud (`bevy cloud authorize`)')
+    if (!verify(signedWriteMessage(write), signature, publicKey)) refuse('the signature does not match the request')
+  }
+
+  async write (cloudHex: string, path: string, body: Readable, expectSha256: Buffer | null = null): Promise<WriteResult> {
     return this.writable(cloudHex).put(path, body, {
+      expectSha256,
       maxBytes: this.deps.config.maxHostedFileBytes,
       ackTimeoutMs: this.deps.config.hostedAckTimeoutMs,
       writableGraceMs: this.deps.config.writableGraceMs,
@@ -124,6 +142,9 @@ export class HostedService {
     const cluster = this.deps.cluster()
     await cluster.append({ type: OpType.CLOUD_DEVICE, lamport: cluster.lamport.tick(), key, device, authorized })
     await this.deps.refresh()
+    // A replica puts the change into the cloud's own log at once, so a device that syncs with it
+    // from now on finds itself added or removed; the other replicas follow from the view.
+    await this.upkeep()
     return true
   }
 

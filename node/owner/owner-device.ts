@@ -11,6 +11,9 @@ import type { Logger } from '../log.js'
 import { HostedCloud } from '../hosted/hosted-cloud.js'
 import { DeviceRequester } from '../hosted/device-requests.js'
 
+/** How long a device waits for a replica to catch up with before it writes anyway. */
+const CATCH_UP_MS = 10_000
+
 export interface OwnerDeviceOptions {
   /** The owner's storage: the device's writer keys and blocks live here. */
   storage: string
@@ -50,7 +53,7 @@ export class OwnerDevice extends ReadyResource {
       })
     }
     this.cloudOrNull = new HostedCloud({
-      store: store.namespace('device/' + hexKey(this.opts.base)),
+      store: this.deviceStore(store),
       // Offline, the cloud never touches the swarm (follow: false).
       swarm: this.swarm as Hyperswarm,
       key: this.opts.base,
@@ -60,6 +63,20 @@ export class OwnerDevice extends ReadyResource {
       follow: this.opts.online
     })
     await this.cloudOrNull.ready()
+  }
+
+  /** The device's store for this cloud: its writer core (and so its key pair) lives here. */
+  private deviceStore (store: Corestore): Corestore {
+    return store.namespace('device/' + hexKey(this.opts.base))
+  }
+
+  /**
+   * The key pair of this device's writer core: it signs the device's writes over HTTP, and its
+   * public key gives the writer key an operator authorized (nodes derive one from the other).
+   */
+  async signingKeyPair (): Promise<{ publicKey: Buffer, secretKey: Buffer }> {
+    if (this.store === null) throw new BevyError(ErrorCode.CLOSED, 'device is not open')
+    return this.deviceStore(this.store).createKeyPair('local')
   }
 
   protected override async _close (): Promise<void> {
@@ -80,9 +97,18 @@ export class OwnerDevice extends ReadyResource {
     for (const conn of this.swarm.connections) this.requester.attach(conn)
   }
 
-  /** Resolves once this device is a writer of the cloud (an operator authorized its key). */
+  /**
+   * Resolves once this device is a writer of the cloud (an operator authorized its key), as the
+   * replicas say now: it first waits (up to CATCH_UP_MS) for a replica and catches up with it, so
+   * a device removed while it was away learns so before it writes.
+   */
   async waitAdmitted (timeoutMs: number): Promise<void> {
     const base = this.cloud.base
+    const connected = Date.now() + Math.min(timeoutMs, CATCH_UP_MS)
+    while (this.swarm !== null && this.swarm.connections.size === 0 && Date.now() < connected && this.closing === null) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    if (this.swarm !== null && this.swarm.connections.size > 0) await this.cloud.catchUp(Math.min(timeoutMs, CATCH_UP_MS))
     const deadline = Date.now() + timeoutMs
     while (!base.writable) {
       if (this.closing !== null) throw new BevyError(ErrorCode.CLOSED, 'device is closing')
