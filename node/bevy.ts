@@ -312,7 +312,7 @@ export class Bevy extends ReadyResource {
       log: this.log,
       compact: () => coreStorage.compact(RECLAIM_COMPACTION),
       onHoldingChange: () => this.scheduleReconcile(),
-      hostedBase: (cloudHex) => this.snapshot.cloudByKey.get(cloudHex)?.hosted?.base ?? null,
+      hostedBase: (cloudHex) => this.snapshot.hostedBases.get(cloudHex) ?? null,
       onHostedChange: () => this.scheduleHostedUpkeep()
     })
     // Replicate before anything else touches the connection: BlindPairing adds its own

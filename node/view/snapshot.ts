@@ -46,6 +46,8 @@ export interface ClusterSnapshot {
   /** Registered clouds that are not removed, in key order. */
   clouds: CloudView[]
   cloudByKey: Map<string, CloudView>
+  /** Hex cloud key → Autobase key of every hosted cloud ever registered, removed ones too (their copies must still be found to purge them). */
+  hostedBases: ReadonlyMap<string, Buffer>
   /** Hex cloud key → hex node id → whether that node's copy is synced, for nodes holding it. */
   holdings: ReadonlyMap<string, Map<string, { synced: boolean }>>
   /** Hex node id → the clouds it holds (the same records as `holdings`, indexed by node). */
@@ -57,7 +59,7 @@ export interface ClusterSnapshot {
 }
 
 export const EMPTY_SNAPSHOT: ClusterSnapshot = Object.freeze({
-  nodes: [], byId: new Map(), clouds: [], cloudByKey: new Map(), holdings: new Map(), heldBy: new Map(), progress: new Map(), maxLamport: 0
+  nodes: [], byId: new Map(), clouds: [], cloudByKey: new Map(), hostedBases: new Map(), holdings: new Map(), heldBy: new Map(), progress: new Map(), maxLamport: 0
 })
 
 
@@ -91,7 +93,7 @@ export async function refreshSnapshot (prev: ClusterSnapshot, store: ViewStore, 
   if (!nodesChanged && !cloudsChanged && !progressChanged && holds.length === 0 && heartbeats.length === 0) return prev
   const lamport = { max: prev.maxLamport }
   const nodes = nodesChanged ? await readNodes(store, lamport) : heartbeats.length > 0 ? await patchHeartbeats(prev, store, heartbeats) : { nodes: prev.nodes, byId: prev.byId }
-  const clouds = cloudsChanged ? await readClouds(store, lamport) : { clouds: prev.clouds, cloudByKey: prev.cloudByKey }
+  const clouds = cloudsChanged ? await readClouds(store, lamport) : { clouds: prev.clouds, cloudByKey: prev.cloudByKey, hostedBases: prev.hostedBases }
   return {
     ...nodes,
     ...clouds,
@@ -165,16 +167,19 @@ async function patchHeartbeats (prev: ClusterSnapshot, store: ViewStore, keys: s
   return { nodes: prev.nodes.map((n) => byId.get(n.idHex) as NodeView), byId }
 }
 
-async function readClouds (store: ViewStore, lamport: LamportMax): Promise<Pick<ClusterSnapshot, 'clouds' | 'cloudByKey'>> {
+async function readClouds (store: ViewStore, lamport: LamportMax): Promise<Pick<ClusterSnapshot, 'clouds' | 'cloudByKey' | 'hostedBases'>> {
   const clouds: CloudView[] = []
   for await (const { key, value } of scan(store, ViewKey.cloudPrefix)) {
     const record = stamped(lamport, decodeRecord(cloudRecordCodec, value))
     if (!record.removed) clouds.push({ keyHex: key.slice(ViewKey.cloudPrefix.length), replicas: record.replicas })
   }
   const cloudByKey = new Map(clouds.map((c) => [c.keyHex, c]))
+  const hostedBases = new Map<string, Buffer>()
   for await (const { key, value } of scan(store, ViewKey.hostedPrefix)) {
     const record = stamped(lamport, decodeRecord(hostedRecordCodec, value))
-    const cloud = cloudByKey.get(key.slice(ViewKey.hostedPrefix.length))
+    const keyHex = key.slice(ViewKey.hostedPrefix.length)
+    hostedBases.set(keyHex, record.base)
+    const cloud = cloudByKey.get(keyHex)
     if (cloud !== undefined) cloud.hosted = { base: record.base, tokenHash: record.tokenHash, writers: new Map(), devices: new Set() }
   }
   for await (const { key, value } of scan(store, ViewKey.cloudWriterPrefix)) {
@@ -187,7 +192,7 @@ async function readClouds (store: ViewStore, lamport: LamportMax): Promise<Pick<
     const [cloud, device] = splitSuffix(key, ViewKey.cloudDevicePrefix)
     if (record.authorized) cloudByKey.get(cloud)?.hosted?.devices.add(device)
   }
-  return { clouds, cloudByKey }
+  return { clouds, cloudByKey, hostedBases }
 }
 
 async function readHoldings (store: ViewStore, lamport: LamportMax, names: Names): Promise<Pick<ClusterSnapshot, 'holdings' | 'heldBy'>> {
