@@ -89,6 +89,17 @@ test('hosted cloud: writes at any replica are read at every other, races converg
       return reads.every((r) => r.body.equals(first)) ? first : undefined
     }, 30_000, 50)
     assert.ok(winner.equals(fromA) || winner.equals(fromB))
+    // The loser stays reachable by version on every replica, whichever order it saw the two in.
+    const loser = winner.equals(fromA) ? fromB : fromA
+    for (const m of members) {
+      const latest = Number((await fetch(`${m.url}/c/${key}/race.txt`, { headers: AT_THIS_NODE })).headers.get('x-bevy-version'))
+      let found = false
+      for (let v = latest; v >= 1 && !found; v--) {
+        const res = await fetch(`${m.url}/c/${key}/race.txt?version=${v}`, { headers: AT_THIS_NODE })
+        found = res.status === 200 && Buffer.from(await res.arrayBuffer()).equals(loser)
+      }
+      assert.ok(found, `${m.id} keeps the losing write in an earlier version`)
+    }
   })
 
   await t.test('a bad token, an oversized body and a bad path get a 4xx and write nothing', async () => {
