@@ -75,6 +75,9 @@ export class HostedCloud extends ReadyResource {
   private readonly followed = new Map<string, FollowedCore>()
   /** Per blob core (hex), the blocks the index references: a complete copy holds them all. */
   private readonly required = new Map<string, number>()
+  private readonly viewDownloads: Array<{ destroy (): void }> = []
+  /** A scan of the index after a fast-forward, under way; the copy is not complete before it ends. */
+  private recalling: Promise<void> | null = null
   private clock = 0
   private everSynced = false
   /** Set once this copy has been a writer: from then on a lapse is a reboot of the view, not a missing admission. */
@@ -106,6 +109,19 @@ export class HostedCloud extends ReadyResource {
       close: async (view) => view.close()
     })
     this.base.on('error', (err: Error) => this.opts.log.warn({ err }, 'hosted cloud log error'))
+    // A new replica of a long-lived cloud may fast-forward: its index is then sparse, and every
+    // read of it would wait on peers. Fetch it whole, as the cluster log does with its view.
+    // Apply does not run over a fast-forwarded stretch either, so the blocks it references are
+    // learned from the index itself; until then this copy does not count as complete.
+    this.base.on('fast-forward', () => {
+      if (this.closing !== null) return
+      this.viewDownloads.push(this.base.view.core.download({ start: 0, end: -1 }))
+      const recalling = this.recall().catch((err) => this.opts.log.warn({ err }, 'reading a fast-forwarded index failed')).finally(() => {
+        if (this.recalling === recalling) this.recalling = null
+        this.opts.onChange()
+      })
+      this.recalling = recalling
+    })
     this.localBlobs = new Hyperblobs(opts.store.get({ name: 'blobs' }))
   }
 
@@ -125,6 +141,7 @@ export class HostedCloud extends ReadyResource {
   }
 
   protected override async _close (): Promise<void> {
+    for (const d of this.viewDownloads) d.destroy() // a scan still reading the index fails with the close, and is caught
     for (const f of this.followed.values()) { f.download.destroy(); f.off() }
     if (this.joined) await this.opts.swarm.leave(this.base.discoveryKey).catch(() => {})
     await this.base.close()
@@ -195,7 +212,7 @@ export class HostedCloud extends ReadyResource {
     let total = 0
     let bytesHad = 0
     let bytesTotal = 0
-    let complete = this.base.writable
+    let complete = this.base.writable && this.recalling === null
     for (const [hex, end] of this.required) {
       const core = hex === this.localBlobs.core.key.toString('hex') ? this.localBlobs.core : this.followed.get(hex)?.core
       const contiguous = core?.contiguousLength ?? 0
