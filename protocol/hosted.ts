@@ -114,8 +114,27 @@ export const HostedKey = {
   filesStart: '/',
   filesEnd: '0', // the character after '/'
   writer: (key: Uint8Array) => `!w/${Buffer.from(key).toString('hex')}`,
-  writerPrefix: '!w/'
+  writerPrefix: '!w/',
+  /**
+   * Every write of a path, winner or not, by (clock, writer): the path's history, kept as view
+   * state (not as the view's versions, which Autobase may rebuild), so every replica holds the
+   * same set. Paths hold no NUL, so `\0` ends the path part and one path never scans into another.
+   */
+  write: (path: string, clock: number, writer: Uint8Array) => `!h${path}\0${clock.toString(16).padStart(13, '0')}/${Buffer.from(writer).toString('hex')}`,
+  writesOf: (path: string) => `!h${path}\0`,
+  writesEnd: (path: string) => `!h${path}\u0001`
 } as const
+
+/** A write's id in the HTTP API: `<clock>-<writer hex>`. */
+export function writeId (clock: number, writer: Buffer): string {
+  return `${clock}-${writer.toString('hex')}`
+}
+
+/** The (clock, writer) a write id names, or null if it names none. */
+export function parseWriteId (id: string): { clock: number, writer: Buffer } | null {
+  const match = /^([0-9]{1,15})-([0-9a-f]{64})$/.exec(id)
+  return match === null ? null : { clock: Number(match[1]), writer: Buffer.from(match[2] as string, 'hex') }
+}
 
 /** True when (clockA, writerA) beats (clockB, writerB). */
 export function fileWins (a: { clock: number, writer: Buffer }, b: { clock: number, writer: Buffer }): boolean {

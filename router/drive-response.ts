@@ -53,7 +53,14 @@ export interface ServableDrive {
     createReadStream (id: BlobId, opts?: { start?: number, length?: number, wait?: boolean }): Readable
   } | null>
   readdir (folder: string, opts?: { wait?: boolean }): AsyncIterable<string>
+  /** Hosted clouds only: every write of a path, winner or not, oldest first. */
+  writes?: (path: string) => Promise<PathWrite[]>
+  /** Hosted clouds only: the drive as one write of `path` left it, or null if there was no such write. */
+  atWrite?: (path: string, id: string) => Promise<ServableDrive | null>
 }
+
+/** One write of a path in a hosted cloud's history. */
+export interface PathWrite { id: string, clock: number, writer: string, deleted: boolean, size: number, sha256: string, mtimeMs: number, current: boolean }
 
 export interface DriveRequest {
   drive: ServableDrive
@@ -68,6 +75,9 @@ export interface DriveRequest {
 }
 
 export async function serveDrivePath (request: FastifyRequest, reply: FastifyReply, req: DriveRequest): Promise<FastifyReply> {
+  const params = req.query === '' ? null : new URLSearchParams(req.query)
+  // A hosted cloud keeps every write of a path: ?writes lists them, ?write=<id> serves one.
+  if (params !== null && req.drive.writes !== undefined && (params.has('writes') || params.has('write'))) return serveWrites(request, reply, req, params)
   const version = req.query === '' ? null : requestedVersion(req.query, req.drive.version)
   const drive = version === null ? req.drive : req.drive.checkout(version)
   if (version !== null) reply.raw.once('close', () => { drive.close().catch(() => {}) })
@@ -91,6 +101,21 @@ export async function serveDrivePath (request: FastifyRequest, reply: FastifyRep
   const listing = await listDirectory(drive, req.path)
   if (wantsJson) return reply.header('Cache-Control', 'no-cache').send({ path: req.path, version: version ?? drive.version, ...listing })
   return reply.type('text/html; charset=utf-8').header('Cache-Control', 'no-cache').send(listingHtml(req.path, listing.entries))
+}
+
+async function serveWrites (request: FastifyRequest, reply: FastifyReply, req: DriveRequest, params: URLSearchParams): Promise<FastifyReply> {
+  if (req.path.endsWith('/')) throw new BevyError(ErrorCode.BAD_PATH, 'a directory has no writes of its own')
+  const id = params.get('write')
+  if (id === null) {
+    const writes = await (req.drive.writes as NonNullable<ServableDrive['writes']>)(req.path)
+    if (writes.length === 0) throw new BevyError(ErrorCode.FILE_NOT_FOUND, 'this path was never written')
+    return reply.header('Cache-Control', 'no-cache').send({ path: req.path, writes })
+  }
+  const drive = await (req.drive.atWrite as NonNullable<ServableDrive['atWrite']>)(req.path, id)
+  if (drive === null) throw new BevyError(ErrorCode.FILE_NOT_FOUND, 'no such write of this path (see ?writes)')
+  const file = await lookupFile(drive, req.driveHex, req.path)
+  if (file === null) throw new BevyError(ErrorCode.FILE_NOT_FOUND, 'that write deleted the file')
+  return sendFile(request, reply, drive, file, true)
 }
 
 function requestedVersion (query: string, latest: number): number | null {

@@ -130,7 +130,12 @@ test('concurrent puts and deletes give the same file index in every order, and i
       if (wins) expected.set(op.path, recordOf(from, op))
     }
     assert.deepEqual(files(a.store), new Map([...expected].sort(([x], [y]) => x < y ? -1 : 1)))
-    assert.equal(a.store.entries.size, expected.size, 'nothing but files in the index')
+    // Every write, winner or not, is in its path's history.
+    const history = new Map<string, FileRecord>()
+    for (const { from, op } of ops) if (op.type === HostedOpType.PUT || op.type === HostedOpType.DELETE) history.set(HostedKey.write(op.path, op.clock, from), recordOf(from, op))
+    const stored = [...a.store.entries].filter(([k]) => k.startsWith('!h')).map(([k, v]): [string, FileRecord] => [k, decodeRecord(fileRecordCodec, v)])
+    assert.deepEqual(new Map(stored), history)
+    assert.equal(a.store.entries.size, expected.size + history.size, 'nothing but files and their histories in the index')
     // Every clock is reported, and every put's blocks (winner or not), so neither depends on order.
     assert.deepEqual([...b.clocks].sort(), [...a.clocks].sort())
     assert.equal(Math.max(...a.clocks), Math.max(...ops.map(({ op }) => (op as { clock: number }).clock)))
@@ -146,9 +151,10 @@ test('the loser of a same-path race is not in the index; the winner is the highe
     const reasons = []
     for (const from of order) reasons.push(await cloud.apply(from, put(5, '/f', from === lo ? 1 : 2)))
     assert.deepEqual(files(cloud.store).get('/f'), recordOf(hi, put(5, '/f', 2)))
-    assert.ok(![...cloud.store.entries.values()].some((v) => v.includes(Buffer.alloc(32, 0x80 + 1))), "the loser's hash is nowhere in the index")
-    // A loser that comes second is applied too, into the index's history only (the winner goes back on top).
-    assert.deepEqual(reasons, [null, null])
+    const histories = [...cloud.store.entries].filter(([k]) => k.startsWith('!h/f\0'))
+    assert.equal(histories.length, 2, 'both writes are in the path\'s history')
+    assert.ok(histories.some(([, v]) => v.includes(Buffer.alloc(32, 0x80 + 1))), "the loser's hash is in the history")
+    assert.deepEqual(reasons, order[0] === hi ? [null, 'file: a later write holds the path (kept in its history)'] : [null, null])
   }
   // A higher clock beats a higher writer key.
   const cloud = hostedCloud()
@@ -169,15 +175,15 @@ test('a tombstone beats an older put and loses to a newer one', async () => {
   assert.equal(await cloud.apply(w, put(3, '/f')), null)
   assert.equal(await cloud.apply(v, del(4, '/f')), null)
   assert.deepEqual(files(cloud.store).get('/f'), recordOf(v, del(4, '/f')))
-  assert.equal(await cloud.apply(w, put(2, '/f')), null, 'an older put goes into the history only')
+  assert.equal(await cloud.apply(w, put(2, '/f')), 'file: a later write holds the path (kept in its history)', 'an older put does not resurrect the file')
   assert.equal(files(cloud.store).get('/f')?.deleted, true)
   assert.equal(await cloud.apply(w, put(5, '/f')), null, 'a newer put does')
   assert.deepEqual(files(cloud.store).get('/f'), recordOf(w, put(5, '/f')))
-  assert.equal(await cloud.apply(v, del(1, '/f')), 'file: a later write holds the path', 'an older delete loses')
+  assert.equal(await cloud.apply(v, del(1, '/f')), 'file: a later write holds the path (kept in its history)', 'an older delete loses')
   assert.equal(files(cloud.store).get('/f')?.deleted, false)
   // A delete of a path never written leaves a tombstone, so a put older than it stays deleted.
   assert.equal(await cloud.apply(v, del(9, '/g')), null)
-  assert.equal(await cloud.apply(w, put(8, '/g')), null)
+  assert.equal(await cloud.apply(w, put(8, '/g')), 'file: a later write holds the path (kept in its history)')
   assert.equal(files(cloud.store).get('/g')?.deleted, true)
 })
 
@@ -313,8 +319,14 @@ test('random ops from random writers never throw, keep the index well-formed, an
         if (value.byteLength > 0) assert.deepEqual(encodeRecord(hostedWriterRecordCodec, decodeRecord(hostedWriterRecordCodec, value)), value)
         continue
       }
-      assert.equal(normalHostedPath(key), key, `${JSON.stringify(key)} is a file path`)
       const file = decodeRecord(fileRecordCodec, value)
+      if (key.startsWith('!h')) {
+        const path = key.slice(2, key.indexOf('\0'))
+        assert.equal(normalHostedPath(path), path, `${JSON.stringify(key)} is the history of a file path`)
+        assert.equal(key, HostedKey.write(path, file.clock, file.writer), 'a history key names its write')
+        continue
+      }
+      assert.equal(normalHostedPath(key), key, `${JSON.stringify(key)} is a file path`)
       assert.ok(file.clock <= MAX_LAMPORT, `${key}: clock ${file.clock}`)
       if (file.deleted) assert.deepEqual({ ...file, clock: 0, writer: ZERO }, recordOf(ZERO, del(0, key)), 'a tombstone carries no bytes')
     }

@@ -89,16 +89,20 @@ test('hosted cloud: writes at any replica are read at every other, races converg
       return reads.every((r) => r.body.equals(first)) ? first : undefined
     }, 30_000, 50)
     assert.ok(winner.equals(fromA) || winner.equals(fromB))
-    // The loser stays reachable by version on every replica, whichever order it saw the two in.
+    // The loser stays reachable on every replica, whichever order that replica saw the two in.
     const loser = winner.equals(fromA) ? fromB : fromA
     for (const m of members) {
-      const latest = Number((await fetch(`${m.url}/c/${key}/race.txt`, { headers: AT_THIS_NODE })).headers.get('x-bevy-version'))
-      let found = false
-      for (let v = latest; v >= 1 && !found; v--) {
-        const res = await fetch(`${m.url}/c/${key}/race.txt?version=${v}`, { headers: AT_THIS_NODE })
-        found = res.status === 200 && Buffer.from(await res.arrayBuffer()).equals(loser)
-      }
-      assert.ok(found, `${m.id} keeps the losing write in an earlier version`)
+      const listed = await waitFor(`${m.id} to list both writes of /race.txt`, async () => {
+        const res = await fetch(`${m.url}/c/${key}/race.txt?writes`, { headers: AT_THIS_NODE })
+        const body = await res.json() as { writes: Array<{ id: string, current: boolean, sha256: string }> }
+        return res.status === 200 && body.writes.length === 2 ? body.writes : undefined
+      }, 30_000, 50)
+      const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex')
+      assert.deepEqual(listed.map((w) => [w.sha256, w.current]).sort(), [[sha(winner), true], [sha(loser), false]].sort())
+      const lost = listed.find((w) => !w.current)!
+      const res = await fetch(`${m.url}/c/${key}/race.txt?write=${lost.id}`, { headers: AT_THIS_NODE })
+      assert.equal(res.status, 200)
+      assert.ok(Buffer.from(await res.arrayBuffer()).equals(loser), `${m.id} serves the losing write by its id`)
     }
   })
 

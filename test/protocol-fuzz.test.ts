@@ -12,7 +12,7 @@ import * as wire from '../protocol/ping.js'
 import {
   BevyError, boundedArray, boundedBuffer, boundedString, decodeOp, decodeRecord, encodeOp, encodeRecord, ErrorCode, formatKey,
   hexKey, key32, loadCodec, MAX_REPLICAS, MAX_URL_BYTES, MAX_ZONE_BYTES, NO_INVITE, NodeState, OP_VERSION, OpType, opName, parseDuration,
-  parseKey, SEEDED_PREFIXES, struct, ViewKey,
+  parseKey, SEEDED_PREFIXES, struct, ViewKey, parseWriteId, writeId, MAX_LAMPORT,
   cloudRecordCodec, drainRecordCodec, fullRecordCodec, epochAdvertCodec, epochRecordCodec, heartbeatRecordCodec, holdRecordCodec, inviteRecordCodec,
   joinEpochCodec, nextWriterRecordCodec, nodeRecordCodec, pingCodec, progressRecordCodec, proposalRecordCodec, writerRecordCodec,
   cloudWriterRecordCodec, decodeHostedOp, deviceRecordCodec, encodeHostedOp, fileRecordCodec, HOSTED_OP_VERSION, HostedOpType, hostedRecordCodec,
@@ -320,6 +320,17 @@ const TEXT_TARGETS: Record<string, TextTarget> = {
     check: (key) => {
       assert.ok(Buffer.isBuffer(key) && key.byteLength === 32, 'a 32-byte Buffer')
       assert.deepEqual(parseKey(formatKey(key)), key)
+    }
+  },
+  parseWriteId: {
+    valid: fc.tuple(fc.nat(MAX_LAMPORT), bytes32).map(([clock, writer]) => writeId(clock, writer)),
+    parse: (text) => parseWriteId(text),
+    check: (id) => {
+      if (id === null) return // not a write id: the caller answers 400
+      const { clock, writer } = id as { clock: number, writer: Buffer }
+      assert.ok(Number.isSafeInteger(clock) && clock >= 0, 'a whole clock')
+      assert.ok(Buffer.isBuffer(writer) && writer.byteLength === 32, 'a 32-byte writer key')
+      assert.deepEqual(parseWriteId(writeId(clock, writer)), { clock, writer })
     }
   },
   parseDuration: {

@@ -63,18 +63,14 @@ async function applyFile (op: Extract<HostedOp, { type: 1 | 2 }>, from: Buffer, 
     ? { clock: op.clock, writer: from, deleted: false, blobCore: op.blobCore, blockOffset: op.blockOffset, blockLength: op.blockLength, byteOffset: op.byteOffset, byteLength: op.byteLength, mtimeMs: op.mtimeMs, sha256: op.sha256 }
     : { clock: op.clock, writer: from, deleted: true, blobCore: ZERO_KEY, blockOffset: 0, blockLength: 0, byteOffset: 0, byteLength: 0, mtimeMs: 0, sha256: ZERO_KEY }
   if (!next.deleted) ctx.onBlob?.(next.blobCore, next.blockOffset + next.blockLength)
+  const encoded = encodeRecord(fileRecordCodec, next)
+  // Into the path's history whether it wins or not: the history is the same set on every replica.
+  await store.put(HostedKey.write(path, next.clock, next.writer), encoded)
   const existing = await store.get(path)
   const current = existing === null ? null : decodeRecord(fileRecordCodec, existing)
   if (current !== null && current.clock === next.clock && current.writer.equals(next.writer)) return 'file: already applied'
-  if (existing !== null && current !== null && !fileWins(next, current)) {
-    if (next.deleted) return 'file: a later write holds the path'
-    // The losing write goes into the index's history and the winner straight back on top: the
-    // path still ends on the winner, and the loser stays readable at the version in between.
-    await store.put(path, encodeRecord(fileRecordCodec, next))
-    await store.put(path, existing)
-    return null
-  }
-  await store.put(path, encodeRecord(fileRecordCodec, next))
+  if (current !== null && !fileWins(next, current)) return 'file: a later write holds the path (kept in its history)'
+  await store.put(path, encoded)
   return null
 }
 

@@ -5,19 +5,24 @@ import type Hyperbee from 'hyperbee'
 import type Hyperblobs from 'hyperblobs'
 import type { BlobId, DriveEntry } from 'hyperdrive'
 import type { Readable } from 'node:stream'
-import { decodeRecord, fileRecordCodec } from '../../protocol/index.js'
+import { decodeRecord, fileRecordCodec, formatKey, HostedKey, parseWriteId, writeId, type FileRecord } from '../../protocol/index.js'
+import type { PathWrite } from '../../router/drive-response.js'
 
 /** A blob reference that also names its core. */
 export interface HostedBlobId extends BlobId { core: Buffer }
 
 export class HostedDrive {
   constructor (
-    private readonly bee: Hyperbee,
-    private readonly blobsOf: (core: Buffer) => Hyperblobs,
-    private readonly cloudHex: string,
+    protected readonly bee: Hyperbee,
+    protected readonly blobsOf: (core: Buffer) => Hyperblobs,
+    protected readonly cloudHex: string,
     /** True for a checkout this object opened, which close() must close. */
     private readonly owned = false
   ) {}
+
+  get beeOf (): Hyperbee { return this.bee }
+  get blobsOfCore (): (core: Buffer) => Hyperblobs { return this.blobsOf }
+  get cloudKeyHex (): string { return this.cloudHex }
 
   get version (): number {
     return this.bee.version
@@ -42,10 +47,7 @@ export class HostedDrive {
   async entry (path: string, _opts?: { timeout?: number }): Promise<DriveEntry | null> {
     const node = await this.bee.get(path)
     if (node === null || !node.key.startsWith('/')) return null
-    const file = decodeRecord(fileRecordCodec, node.value)
-    if (file.deleted) return null
-    const blob: HostedBlobId = { core: file.blobCore, blockOffset: file.blockOffset, blockLength: file.blockLength, byteOffset: file.byteOffset, byteLength: file.byteLength }
-    return { seq: node.seq, key: path, value: { executable: false, linkname: null, blob, metadata: null } }
+    return HostedDrive.entryOf(path, node.seq, decodeRecord(fileRecordCodec, node.value))
   }
 
   async getBlobs (): Promise<{ get: (id: BlobId, opts?: { timeout?: number }) => Promise<Buffer | null>, createReadStream: (id: BlobId, opts?: { start?: number, length?: number, wait?: boolean }) => Readable }> {
@@ -53,6 +55,43 @@ export class HostedDrive {
       get: (id, opts) => this.blobsOf((id as HostedBlobId).core).get(id, opts),
       createReadStream: (id, opts) => this.blobsOf((id as HostedBlobId).core).createReadStream(id, opts)
     }
+  }
+
+  /** Every write of `path` the index holds, oldest first, with the one the path shows now marked current. */
+  async writes (path: string): Promise<PathWrite[]> {
+    const now = await this.bee.get(path)
+    const current = now === null ? null : decodeRecord(fileRecordCodec, now.value)
+    const out: PathWrite[] = []
+    for await (const { value } of this.bee.createReadStream({ gte: HostedKey.writesOf(path), lt: HostedKey.writesEnd(path) })) {
+      const w = decodeRecord(fileRecordCodec, value)
+      out.push({
+        id: writeId(w.clock, w.writer),
+        clock: w.clock,
+        writer: formatKey(w.writer),
+        deleted: w.deleted,
+        size: w.byteLength,
+        sha256: w.deleted ? '' : w.sha256.toString('hex'),
+        mtimeMs: w.mtimeMs,
+        current: current !== null && current.clock === w.clock && current.writer.equals(w.writer)
+      })
+    }
+    return out
+  }
+
+  /** A drive whose `path` is as write `id` left it (other paths as now); null for an unknown write. */
+  async atWrite (path: string, id: string): Promise<HostedDrive | null> {
+    const parsed = parseWriteId(id)
+    if (parsed === null) return null
+    const node = await this.bee.get(HostedKey.write(path, parsed.clock, parsed.writer))
+    if (node === null) return null
+    return new WriteView(this, path, id, node.seq, decodeRecord(fileRecordCodec, node.value))
+  }
+
+  /** The entry a file record makes, for serving. */
+  static entryOf (path: string, seq: number, file: FileRecord): DriveEntry | null {
+    if (file.deleted) return null
+    const blob: HostedBlobId = { core: file.blobCore, blockOffset: file.blockOffset, blockLength: file.blockLength, byteOffset: file.byteOffset, byteLength: file.byteLength }
+    return { seq, key: path, value: { executable: false, linkname: null, blob, metadata: null } }
   }
 
   /** The names directly under `dir` (files and folders) that hold at least one live file. */
@@ -68,5 +107,20 @@ export class HostedDrive {
       last = name
       yield name
     }
+  }
+}
+
+/** One write of one path, served like a drive: the file as that write left it. */
+class WriteView extends HostedDrive {
+  constructor (private readonly of: HostedDrive, private readonly path: string, private readonly id: string, private readonly seq: number, private readonly file: FileRecord) {
+    super(of.beeOf, of.blobsOfCore, of.cloudKeyHex)
+  }
+
+  override get cacheId (): string {
+    return `${this.of.cacheId}:write:${this.id}`
+  }
+
+  override async entry (path: string): Promise<DriveEntry | null> {
+    return path === this.path ? HostedDrive.entryOf(path, this.seq, this.file) : null
   }
 }
