@@ -4,6 +4,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Readable } from 'node:stream'
 import { BevyError, ErrorCode, parseKey, type SignedWrite } from '../protocol/index.js'
+import { statusOf } from './errors.js'
+import type { HostedWriteResult } from './metrics.js'
 
 /** What serving a write needs of the node (node/hosted/hosted-service.ts). */
 export interface HostedWrites {
@@ -19,7 +21,25 @@ export interface HostedWriteRequest { cloudHex: string, path: string }
 /** Seconds a client should wait before retrying a write no second replica confirmed. */
 const UNCONFIRMED_RETRY_AFTER_S = 2
 
-export async function serveHostedWrite (request: FastifyRequest, reply: FastifyReply, writes: HostedWrites, req: HostedWriteRequest): Promise<FastifyReply> {
+/** Answers a write and says how it ended (for the node's metrics). */
+export async function serveHostedWrite (request: FastifyRequest, reply: FastifyReply, writes: HostedWrites, req: HostedWriteRequest, onResult: (result: HostedWriteResult) => void = () => {}): Promise<FastifyReply> {
+  try {
+    const answered = await answerWrite(request, reply, writes, req)
+    onResult('written')
+    return answered
+  } catch (err) {
+    onResult(resultOf(err))
+    throw err
+  }
+}
+
+function resultOf (err: unknown): HostedWriteResult {
+  if (!(err instanceof BevyError)) return 'failed'
+  if (err.code === ErrorCode.WRITE_NOT_CONFIRMED) return 'unconfirmed'
+  return statusOf(err.code) < 500 ? 'refused' : 'failed'
+}
+
+async function answerWrite (request: FastifyRequest, reply: FastifyReply, writes: HostedWrites, req: HostedWriteRequest): Promise<FastifyReply> {
   // A refused write is answered before its body is read; the rest of the body would be taken
   // for the next request, so such a connection is closed after the answer.
   const refuse = (err: BevyError): never => {

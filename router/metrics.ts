@@ -8,14 +8,19 @@ import { errorSchema } from './schemas.js'
 export const ROUTER_OUTCOMES = ['served', 'redirected', 'proxied', 'unavailable'] as const
 export type RouterOutcome = typeof ROUTER_OUTCOMES[number]
 
+/** How a write to a hosted cloud at this node ended. */
+export const HOSTED_WRITE_RESULTS = ['written', 'refused', 'unconfirmed', 'failed'] as const
+export type HostedWriteResult = typeof HOSTED_WRITE_RESULTS[number]
+
 /** What the request path reports; a no-op where nobody scrapes (tests, benchmarks of parts). */
 export interface RouterMetrics {
   outcome: (kind: RouterOutcome) => void
   /** Seconds from a request's arrival to its answer. */
   latency: (seconds: number) => void
+  hostedWrite: (result: HostedWriteResult) => void
 }
 
-export const NO_ROUTER_METRICS: RouterMetrics = { outcome: () => {}, latency: () => {} }
+export const NO_ROUTER_METRICS: RouterMetrics = { outcome: () => {}, latency: () => {}, hostedWrite: () => {} }
 
 /** Process metrics (CPU, heap, event loop) are per process, and their collectors start once. */
 let processRegistry: Registry | null = null
@@ -33,6 +38,7 @@ export class NodeMetrics implements RouterMetrics {
   readonly registry = new Registry()
   private readonly outcomes: Record<RouterOutcome, { inc: () => void }>
   private readonly latencies: Histogram
+  private readonly hostedWrites: Counter
 
   constructor (bevy: Bevy) {
     const registers = [this.registry]
@@ -41,6 +47,8 @@ export class NodeMetrics implements RouterMetrics {
     // Every outcome is exported from the start, at 0: prom-client's labels() alone creates no series,
     // and a series that appears only on its first increment hides that increase from rate().
     for (const outcome of ROUTER_OUTCOMES) requests.inc({ outcome }, 0)
+    this.hostedWrites = new Counter({ name: 'bevy_hosted_writes_total', help: 'PUTs and DELETEs to hosted clouds this node took, by how they ended', labelNames: ['result'], registers })
+    for (const result of HOSTED_WRITE_RESULTS) this.hostedWrites.inc({ result }, 0)
     this.latencies = new Histogram({
       name: 'bevy_http_request_duration_seconds',
       help: 'Time from a request\'s arrival to its answer (for streamed files: to the start of the body)',
@@ -90,6 +98,10 @@ export class NodeMetrics implements RouterMetrics {
 
   latency (seconds: number): void {
     this.latencies.observe(seconds)
+  }
+
+  hostedWrite (result: HostedWriteResult): void {
+    this.hostedWrites.inc({ result })
   }
 
   async text (): Promise<string> {

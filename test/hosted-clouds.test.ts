@@ -119,6 +119,10 @@ test('hosted cloud: writes at any replica are read at every other, races converg
     for (const m of members) {
       for (const path of ['/nope.txt', '/big.bin']) assert.equal((await readAt(m, key, path)).status, 404)
     }
+    const metrics = await (await fetch(`${a.url}/metrics`, { headers: { authorization: `Bearer ${a.token}` } })).text()
+    const count = (result: string) => Number(new RegExp(`^bevy_hosted_writes_total\\{result="${result}"\\} (\\d+)`, 'm').exec(metrics)?.[1] ?? NaN)
+    assert.ok(count('written') >= 2, 'the writes A took are counted')
+    assert.ok(count('refused') >= 4, 'and so are the ones it refused')
   })
 
   await t.test('DELETE removes a file on every replica', async () => {

@@ -84,7 +84,7 @@ export function cloudContentRoutes (opts: CloudContentOptions) {
         if (route.kind === 'local') {
           if (!READ_METHODS.has(request.method) && route.hosted === true && source.hostedWrites != null) {
             metrics.outcome('served')
-            return serveHostedWrite(request, reply, source.hostedWrites, { cloudHex, path })
+            return serveHostedWrite(request, reply, source.hostedWrites, { cloudHex, path }, (result) => metrics.hostedWrite(result))
           }
           if (!READ_METHODS.has(request.method)) {
             reply.header('Allow', 'GET, HEAD')
