@@ -431,13 +431,14 @@ const cloudCells = new WeakMap()
 function createCloudRow (key) {
   const cells = {
     synced: el('span', { class: 'badge' }),
+    kind: el('span', { class: 'tag', title: 'a hosted cloud takes writes at its replicas' }),
     size: el('td', { class: 'num', dataset: { field: 'size' } }),
     replicas: el('ul', { class: 'replicas' }),
     remove: el('button', { type: 'button', class: 'small danger-outline', 'aria-label': `Remove cloud ${shortKey(key)}` }, 'Remove')
   }
   cells.remove.addEventListener('click', () => removeCloud(key, cells.remove))
   const row = el('tr', {},
-    el('th', { scope: 'row' }, el('code', { class: 'key full' }, key)),
+    el('th', { scope: 'row' }, el('code', { class: 'key full' }, key), cells.kind),
     el('td', { class: 'num', dataset: { field: 'synced' } }, cells.synced),
     cells.size,
     el('td', { dataset: { field: 'placement' } }, cells.replicas),
@@ -471,6 +472,8 @@ function updateCloudRow (row, cloud) {
   const c = cloudCells.get(row)
   const placement = cloud.placement ?? []
   const synced = syncedTargets(cloud)
+  setText(c.kind, cloud.hosted === true ? 'hosted' : '')
+  c.kind.hidden = cloud.hosted !== true
   setText(c.synced, `${synced} / ${cloud.replicas}`)
   setAttr(c.synced, 'data-state', synced >= cloud.replicas ? 'live' : synced === 0 ? 'down' : 'suspect')
   setAttr(c.synced, 'title', synced >= cloud.replicas ? 'fully replicated' : 'under-replicated')
