@@ -16,6 +16,7 @@ import { chooseReplica, LivenessTracker, rankReplicas, type Placement, type Repl
 import { ClusterBase } from './cluster-base.js'
 import { EpochKeeper, type EpochRef } from './epochs.js'
 import { coresOfWriters, deleteCores } from './delete-cores.js'
+import { closeHeldCores } from './epoch-cores.js'
 import { leaseDue, smoothLoad, type Lease } from './lease.js'
 import type { NodeConfig } from './config.js'
 import { CloudHost } from './clouds/cloud-host.js'
@@ -653,10 +654,16 @@ export class Bevy extends ReadyResource {
     }
   }
 
-  /** Deletes closed cores from storage and compacts, so their space comes back. */
+  /** Deletes an old epoch's cores from storage and compacts, so their space comes back. */
   private async purgeCores (keys: Buffer[]): Promise<void> {
-    if (this.coreStorage === null) return
-    const deleted = await deleteCores(this.coreStorage, keys)
+    if (this.coreStorage === null || this.store === null) return
+    // Closed logs leave their cores open in the store while peers replicate them; one served
+    // from memory after its storage went cuts off any peer that asks it for a block.
+    const free = await closeHeldCores(this.store, keys)
+    if (free.length < keys.length) this.log.warn({ cores: keys.length - free.length }, 'old epoch cores still in use; keeping them')
+    const deleted = await deleteCores(this.coreStorage, free)
+    // A peer may have had one reopened while it was being deleted: close that one too.
+    await closeHeldCores(this.store, free)
     await this.compactStorage?.()
     this.log.info({ cores: deleted }, 'deleted the old epoch')
   }
