@@ -16,7 +16,7 @@ import { chooseReplica, LivenessTracker, rankReplicas, type Placement, type Repl
 import { ClusterBase } from './cluster-base.js'
 import { EpochKeeper, type EpochRef } from './epochs.js'
 import { coresOfWriters, deleteCores } from './delete-cores.js'
-import { closeHeldCores } from './epoch-cores.js'
+import { splitHeldCores } from './epoch-cores.js'
 import { leaseDue, smoothLoad, type Lease } from './lease.js'
 import type { NodeConfig } from './config.js'
 import { CloudHost } from './clouds/cloud-host.js'
@@ -106,6 +106,8 @@ const RECLAIM_COMPACTION = { blobGarbageCollectionPolicy: 1, blobGarbageCollecti
 
 /** How stale the placement the request path routes by may be (see routingPlacement). */
 const ROUTE_PLACEMENT_TTL_MS = 100
+/** How often deleting old epoch cores a peer still held is tried again (Corestore lets go of an idle core within about a minute). */
+const OLD_CORES_RETRY_MS = 30_000
 
 /** How long a leaving node waits for a peer to hold its leave op before it stops anyway. */
 const LEAVE_REPLICATION_TIMEOUT_MS = 10_000
@@ -199,6 +201,8 @@ export class Bevy extends ReadyResource {
   private coreStorage: CoreStorage | null = null
   /** Writers of proposals this node opened and gave up on, hex: their cores go at the next move. */
   private readonly abandonedWriters = new Set<string>()
+  /** Timers that retry deleting old epoch cores a peer still held. */
+  private readonly pendingPurges = new Set<NodeJS.Timeout>()
 
   constructor (opts: BevyOptions) {
     super()
@@ -401,6 +405,8 @@ export class Bevy extends ReadyResource {
   /** Closes children in the reverse order of opening; safe on a half-opened node. */
   private async closeChildren (): Promise<void> {
     for (const r of this.repeaters.reverse()) await r.stop()
+    for (const t of this.pendingPurges) clearTimeout(t)
+    this.pendingPurges.clear()
     await this.reconcileRuns.idle()
     await this.hostedRuns.idle()
     await this.refresher.idle()
@@ -654,18 +660,24 @@ export class Bevy extends ReadyResource {
     }
   }
 
-  /** Deletes an old epoch's cores from storage and compacts, so their space comes back. */
+  /**
+   * Deletes an old epoch's cores from storage and compacts, so their space comes back. Cores the
+   * store still holds (peers replicate them) are kept until it lets go: tried again every
+   * OLD_CORES_RETRY_MS.
+   */
   private async purgeCores (keys: Buffer[]): Promise<void> {
-    if (this.coreStorage === null || this.store === null) return
-    // Closed logs leave their cores open in the store while peers replicate them; one served
-    // from memory after its storage went cuts off any peer that asks it for a block.
-    const free = await closeHeldCores(this.store, keys)
-    if (free.length < keys.length) this.log.warn({ cores: keys.length - free.length }, 'old epoch cores still in use; keeping them')
-    const deleted = await deleteCores(this.coreStorage, free)
-    // A peer may have had one reopened while it was being deleted: close that one too.
-    await closeHeldCores(this.store, free)
-    await this.compactStorage?.()
-    this.log.info({ cores: deleted }, 'deleted the old epoch')
+    if (this.coreStorage === null || this.store === null || this.closing !== null || keys.length === 0) return
+    const { free, held } = splitHeldCores(this.store, keys)
+    const deleted = free.length === 0 ? 0 : await deleteCores(this.coreStorage, free)
+    if (deleted > 0) await this.compactStorage?.()
+    this.log.info({ cores: deleted, kept: held.length }, 'deleted the old epoch')
+    if (held.length === 0) return
+    const retry = setTimeout(() => {
+      this.pendingPurges.delete(retry)
+      this.purgeCores(held).catch((err) => { if (this.closing === null) this.log.warn({ err }, 'deleting old epoch cores failed') })
+    }, OLD_CORES_RETRY_MS)
+    retry.unref()
+    this.pendingPurges.add(retry)
   }
 
   /** A peer writes to a newer log than this node: the keeper catches up on its next tick. */
