@@ -92,8 +92,14 @@ test('two bevies founded apart merge into the one with the smaller key when they
       return info !== undefined && info.placement.some((r) => r.role === 'target' && r.synced) ? true : undefined
     }, 90_000, 500)
     for (const m of members) {
-      const res = await fetch(`${m.url}/c/${key}/index.html`)
-      assert.equal(await res.text(), `<h1>cloud ${i}</h1>`, `${m.url} serves cloud ${i}`)
+      // The other node's view may be a moment behind members[0]'s: until it sees the synced
+      // replica it rightly answers 503 with Retry-After, which is the only answer retried here.
+      const text = await waitFor(`${m.url} to serve cloud ${i}`, async () => {
+        const res = await fetch(`${m.url}/c/${key}/index.html`)
+        const body = await res.text()
+        return res.status === 503 && res.headers.get('retry-after') !== null ? undefined : body
+      }, 30_000, 200)
+      assert.equal(text, `<h1>cloud ${i}</h1>`, `${m.url} serves cloud ${i}`)
     }
   }
 })
