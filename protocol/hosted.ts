@@ -2,8 +2,8 @@
 // view, a Hyperbee file index. Each op is  version (uint) · type (uint) · body.
 // Type numbers are APPEND ONLY, as for the cluster log's ops.
 import c from 'compact-encoding'
-import { BevyError, ErrorCode } from './errors.js'
 import { boundedString, key32, struct, type Codec } from './struct.js'
+import { opFraming } from './versioned-ops.js'
 
 export const HOSTED_OP_VERSION = 1
 
@@ -51,43 +51,15 @@ const BODY_CODECS: { [K in HostedOpType]: Codec<Body<Extract<HostedOp, { type: K
   [HostedOpType.REMOVE_WRITER]: struct<Body<HostedRemoveWriterOp>>({ key: key32 })
 }
 
+const HOSTED_OPS = opFraming<HostedOp>('hosted op', HOSTED_OP_VERSION, BODY_CODECS as Readonly<Record<number, Codec<unknown>>>)
+
 export function encodeHostedOp (op: HostedOp): Buffer {
-  const codec = BODY_CODECS[op.type] as Codec<HostedOp>
-  const state = { start: 0, end: 0, buffer: null as Buffer | null }
-  c.uint.preencode(state, HOSTED_OP_VERSION)
-  c.uint.preencode(state, op.type)
-  codec.preencode(state, op)
-  state.buffer = Buffer.allocUnsafe(state.end)
-  c.uint.encode(state, HOSTED_OP_VERSION)
-  c.uint.encode(state, op.type)
-  codec.encode(state, op)
-  return state.buffer
+  return HOSTED_OPS.encode(op)
 }
 
 /** Decodes one hosted op. Anything malformed raises a BevyError and never anything else. */
 export function decodeHostedOp (bytes: unknown): HostedOp {
-  if (!(bytes instanceof Uint8Array)) throw new BevyError(ErrorCode.BAD_OP, 'op is not bytes')
-  const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  const state = { start: 0, end: buffer.byteLength, buffer }
-  let version: number
-  let type: number
-  try {
-    version = c.uint.decode(state)
-    type = c.uint.decode(state)
-  } catch (err) {
-    throw new BevyError(ErrorCode.BAD_OP, 'hosted op header is truncated', { cause: err })
-  }
-  if (version !== HOSTED_OP_VERSION) throw new BevyError(ErrorCode.UNSUPPORTED_VERSION, `hosted op version ${version} is not supported`)
-  const codec = BODY_CODECS[type as HostedOpType] as Codec<Body<HostedOp>> | undefined
-  if (codec === undefined) throw new BevyError(ErrorCode.UNKNOWN_OP, `hosted op type ${type} is unknown`)
-  let body: Body<HostedOp>
-  try {
-    body = codec.decode(state)
-  } catch (err) {
-    throw new BevyError(ErrorCode.BAD_OP, `hosted op type ${type} has a malformed body`, { cause: err })
-  }
-  if (state.start !== state.end) throw new BevyError(ErrorCode.BAD_OP, `hosted op type ${type} has trailing bytes`)
-  return { type, ...body } as HostedOp
+  return HOSTED_OPS.decode(bytes)
 }
 
 /** A path's current state in the index: the winning write, or a tombstone (`deleted`, no bytes). */

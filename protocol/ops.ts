@@ -2,9 +2,9 @@
 //   version (uint) · type (uint) · body
 // Type numbers are APPEND ONLY: never reuse or renumber one, since old logs stay readable forever.
 import c from 'compact-encoding'
-import { BevyError, ErrorCode } from './errors.js'
 import { loadCodec, type Load } from './load.js'
 import { boundedArray, boundedBuffer, boundedString, key32, struct, type Codec } from './struct.js'
+import { opFraming } from './versioned-ops.js'
 
 export const OP_VERSION = 1
 
@@ -163,44 +163,15 @@ const BODY_CODECS: { [K in OpType]: Codec<Body<Extract<Op, { type: K }>>> } = {
 
 export const NO_INVITE: Buffer = Buffer.alloc(32)
 
+const OPS = opFraming<Op>('op', OP_VERSION, BODY_CODECS as Readonly<Record<number, Codec<unknown>>>)
+
 export function encodeOp (op: Op): Buffer {
-  const codec = BODY_CODECS[op.type] as Codec<Op>
-  const state = { start: 0, end: 0, buffer: null as Buffer | null }
-  c.uint.preencode(state, OP_VERSION)
-  c.uint.preencode(state, op.type)
-  codec.preencode(state, op)
-  state.buffer = Buffer.allocUnsafe(state.end)
-  c.uint.encode(state, OP_VERSION)
-  c.uint.encode(state, op.type)
-  codec.encode(state, op)
-  return state.buffer
+  return OPS.encode(op)
 }
 
 /** Decodes one op. Anything malformed raises a BevyError and never anything else. */
 export function decodeOp (bytes: unknown): Op {
-  if (!(bytes instanceof Uint8Array)) throw new BevyError(ErrorCode.BAD_OP, 'op is not bytes')
-  // Keys decode as views of the input, so only a Buffer input gives the Buffers Op promises.
-  const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  const state = { start: 0, end: buffer.byteLength, buffer }
-  let version: number
-  let type: number
-  try {
-    version = c.uint.decode(state)
-    type = c.uint.decode(state)
-  } catch (err) {
-    throw new BevyError(ErrorCode.BAD_OP, 'op header is truncated', { cause: err })
-  }
-  if (version !== OP_VERSION) throw new BevyError(ErrorCode.UNSUPPORTED_VERSION, `op version ${version} is not supported`)
-  const codec = BODY_CODECS[type as OpType] as Codec<Body<Op>> | undefined
-  if (codec === undefined) throw new BevyError(ErrorCode.UNKNOWN_OP, `op type ${type} is unknown`)
-  let body: Body<Op>
-  try {
-    body = codec.decode(state)
-  } catch (err) {
-    throw new BevyError(ErrorCode.BAD_OP, `op type ${type} has a malformed body`, { cause: err })
-  }
-  if (state.start !== state.end) throw new BevyError(ErrorCode.BAD_OP, `op type ${type} has ${state.end - state.start} trailing bytes`)
-  return { type, ...body } as Op
+  return OPS.decode(bytes)
 }
 
 export function opName (type: number): string {

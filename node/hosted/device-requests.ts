@@ -34,21 +34,13 @@ function openChannel (conn: SwarmConnection, onRequest: (r: DeviceRequest) => vo
 
 }
 
-/** The replica's side: answers each request with what `decide` says (null: not a cloud of this bevy, no answer). */
-export class DeviceRequestDesk {
+/** The channels one side has open, closed together; a connection's channel goes when it closes. */
+class ChannelSet {
   private readonly channels = new Set<Channel>()
-  private closed = false
+  protected closed = false
 
-  constructor (private readonly decide: (request: DeviceRequest, peerHex: string) => Promise<DeviceAnswer | null>) {}
-
-  attach (conn: SwarmConnection): void {
-    if (this.closed) return
-    const peerHex = hexKey(conn.remotePublicKey)
-    const opened = openChannel(conn, (request) => {
-      this.decide(request, peerHex).then((status) => {
-        if (status !== null && !this.closed && opened?.channel.opened === true) opened.answer.send({ base: request.base, status })
-      }, () => {})
-    }, () => {})
+  /** Keeps `opened` and opens it; null (the protocol is open on this connection already) is skipped. */
+  protected track (conn: SwarmConnection, opened: { channel: Channel } | null): void {
     if (opened === null) return
     this.channels.add(opened.channel)
     conn.once('close', () => this.channels.delete(opened.channel))
@@ -62,12 +54,29 @@ export class DeviceRequestDesk {
   }
 }
 
-/** The device's side: sends `request` on every connection, now and as they come, and reports answers. */
-export class DeviceRequester {
-  private readonly channels = new Set<Channel>()
-  private closed = false
+/** The replica's side: answers each request with what `decide` says (null: not a cloud of this bevy, no answer). */
+export class DeviceRequestDesk extends ChannelSet {
+  constructor (private readonly decide: (request: DeviceRequest, peerHex: string) => Promise<DeviceAnswer | null>) {
+    super()
+  }
 
-  constructor (private readonly request: DeviceRequest, private readonly onAnswer: (status: number, peerHex: string) => void) {}
+  attach (conn: SwarmConnection): void {
+    if (this.closed) return
+    const peerHex = hexKey(conn.remotePublicKey)
+    const opened = openChannel(conn, (request) => {
+      this.decide(request, peerHex).then((status) => {
+        if (status !== null && !this.closed && opened?.channel.opened === true) opened.answer.send({ base: request.base, status })
+      }, () => {})
+    }, () => {})
+    this.track(conn, opened)
+  }
+}
+
+/** The device's side: sends `request` on every connection, now and as they come, and reports answers. */
+export class DeviceRequester extends ChannelSet {
+  constructor (private readonly request: DeviceRequest, private readonly onAnswer: (status: number, peerHex: string) => void) {
+    super()
+  }
 
   attach (conn: SwarmConnection): void {
     if (this.closed) return
@@ -76,15 +85,6 @@ export class DeviceRequester {
     const opened: (Messages & { channel: Channel }) | null = openChannel(conn, () => {}, (answer) => {
       if (answer.base.equals(this.request.base) && !this.closed) this.onAnswer(answer.status, peerHex)
     }, () => { opened?.request.send(this.request) })
-    if (opened === null) return
-    this.channels.add(opened.channel)
-    conn.once('close', () => this.channels.delete(opened.channel))
-    opened.channel.open()
-  }
-
-  close (): void {
-    this.closed = true
-    for (const channel of this.channels) channel.close()
-    this.channels.clear()
+    this.track(conn, opened)
   }
 }
