@@ -146,7 +146,10 @@ export class HostedCloud extends ReadyResource {
     if (this.joined) await this.opts.swarm.leave(this.base.discoveryKey).catch(() => {})
     await this.base.close()
     await this.localBlobs.close()
+    // Readers opened on demand hold core sessions of their own.
+    await Promise.allSettled([...this.blobReaders.values()].map((b) => b.close()))
     await Promise.allSettled([...this.followed.values()].map((f) => f.core.close()))
+    this.blobReaders.clear()
     this.followed.clear()
   }
 

@@ -20,10 +20,6 @@ export class HostedDrive {
     private readonly owned = false
   ) {}
 
-  get beeOf (): Hyperbee { return this.bee }
-  get blobsOfCore (): (core: Buffer) => Hyperblobs { return this.blobsOf }
-  get cloudKeyHex (): string { return this.cloudHex }
-
   get version (): number {
     return this.bee.version
   }
@@ -84,7 +80,7 @@ export class HostedDrive {
     if (parsed === null) return null
     const node = await this.bee.get(HostedKey.write(path, parsed.clock, parsed.writer))
     if (node === null) return null
-    return new WriteView(this, path, id, node.seq, decodeRecord(fileRecordCodec, node.value))
+    return new WriteView(this.bee, this.blobsOf, this.cloudHex, { path, id, seq: node.seq, file: decodeRecord(fileRecordCodec, node.value) })
   }
 
   /** The entry a file record makes, for serving. */
@@ -112,15 +108,15 @@ export class HostedDrive {
 
 /** One write of one path, served like a drive: the file as that write left it. */
 class WriteView extends HostedDrive {
-  constructor (private readonly of: HostedDrive, private readonly path: string, private readonly id: string, private readonly seq: number, private readonly file: FileRecord) {
-    super(of.beeOf, of.blobsOfCore, of.cloudKeyHex)
+  constructor (bee: Hyperbee, blobsOf: (core: Buffer) => Hyperblobs, cloudHex: string, private readonly write: { path: string, id: string, seq: number, file: FileRecord }) {
+    super(bee, blobsOf, cloudHex)
   }
 
   override get cacheId (): string {
-    return `${this.of.cacheId}:write:${this.id}`
+    return `${super.cacheId}:write:${this.write.id}`
   }
 
   override async entry (path: string): Promise<DriveEntry | null> {
-    return path === this.path ? HostedDrive.entryOf(path, this.seq, this.file) : null
+    return path === this.write.path ? HostedDrive.entryOf(path, this.write.seq, this.write.file) : null
   }
 }
