@@ -4,11 +4,13 @@
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { test } from 'node:test'
+import { Bevy } from '../node/bevy.js'
+import { defaultConfig } from '../node/config.js'
 import { fleetChoice, fleetInvite, fleetTopic } from '../node/fleet.js'
 import { parseKey } from '../protocol/index.js'
 import type { StatusReport } from '../node/status.js'
 import type { CloudInfo } from '../node/bevy.js'
-import { api, loopbackDht, memberOf, nodeArgs, nodeProcess, readyWithin, runBevy, seedDrives, tempDir, waitFor, type Member } from './helpers.js'
+import { api, loopbackDht, memberOf, nodeArgs, nodeProcess, onTeardown, readyWithin, runBevy, seedDrives, tempDir, waitFor, type Member } from './helpers.js'
 
 test('nodes sharing a secret form one bevy with no per-node step; another secret makes another', { timeout: 240_000 }, async (t) => {
   const dht = await loopbackDht(t)
@@ -102,4 +104,53 @@ test('two bevies founded apart merge into the one with the smaller key when they
       assert.equal(text, `<h1>cloud ${i}</h1>`, `${m.url} serves cloud ${i}`)
     }
   }
+})
+
+test('a wrong secret gets no member connection and no view; a fleet node restarted without its secret stays in its bevy', { timeout: 120_000 }, async (t) => {
+  const dht = await loopbackDht(t)
+  const [host, port] = dht.bootstrap.split(':')
+  const right = 'fleet-secret-right-0123'
+  const start = async (secret: string | null, storage?: string): Promise<Bevy> => {
+    const bevy = new Bevy({
+      config: defaultConfig({
+        storage: storage ?? await tempDir(t),
+        bootstrap: [{ host: host as string, port: Number(port) }],
+        secret,
+        heartbeatIntervalMs: 60_000,
+        suspectAfterMs: 120_000,
+        downAfterMs: 240_000
+      }),
+      url: 'http://127.0.0.1:1'
+    })
+    onTeardown(t, () => bevy.close())
+    await bevy.ready()
+    return bevy
+  }
+  const hex = (keys: Buffer[]) => keys.map((k) => k.toString('hex')).sort()
+  const nodesIn = (n: Bevy) => hex(n.snapshot.nodes.map((x) => x.record.nodeId))
+  const meshed = (n: Bevy, other: Bevy) => n.memberPeers.some((p) => p.equals(other.id))
+
+  // One after the other: concurrent founders merge by restarting a process, which the process tests cover.
+  const a = await start(right)
+  const b = await start(right)
+  await waitFor('the two fleet nodes in one bevy, meshed', () =>
+    a.key.equals(b.key) && meshed(a, b) && meshed(b, a) && nodesIn(a).length === 2 && nodesIn(b).length === 2 ? true : undefined, 60_000, 200)
+
+  const wrong = await start('fleet-secret-wrong-9876')
+  // A refusal leaves nothing to wait on: give the wrong node a few seconds in which it could get in.
+  await new Promise((resolve) => setTimeout(resolve, 4000))
+  assert.ok(!wrong.key.equals(a.key), 'the wrong secret founds a bevy of its own rather than joining')
+  assert.deepEqual(nodesIn(wrong), hex([wrong.id]), 'its view holds only itself')
+  for (const n of [a, b]) {
+    assert.ok(!meshed(n, wrong) && !meshed(wrong, n), 'no member connection either way')
+    assert.deepEqual(nodesIn(n), hex([a.id, b.id]), 'the fleet\'s view never names it')
+  }
+
+  // Restarted with no secret at all, b is still a member of the same bevy.
+  const storageB = b.config.storage
+  await b.close()
+  const again = await start(null, storageB)
+  assert.ok(again.key.equals(a.key), 'the same bevy after a restart without --secret')
+  await waitFor('a and the restarted b meshed again', () => meshed(a, again) && meshed(again, a) ? true : undefined, 60_000, 200)
+  assert.deepEqual(nodesIn(again), hex([a.id, b.id]))
 })
