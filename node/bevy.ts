@@ -102,6 +102,8 @@ export interface BevyOptions {
  * 6 MB back), so blob GC is forced over every file and the bottom level is rewritten too. It
  * costs a rewrite of the live blobs, which is why purges coalesce into one compaction.
  */
+/** Fleet mode: after the lookup settled, how long a node waits for peers whose connection is in flight before it founds. */
+const FLEET_HELLO_GRACE_MS = 250
 const RECLAIM_COMPACTION = { blobGarbageCollectionPolicy: 1, blobGarbageCollectionAgeCutoff: 1, bottommostLevelCompaction: 2 } as const
 
 /** How stale the placement the request path routes by may be (see routingPlacement). */
@@ -489,6 +491,12 @@ export class Bevy extends ReadyResource {
     const selfHex = hexKey(open.keyPair.publicKey)
     const started = Date.now()
     let refreshed = started
+    // The fleet is settled once this node's announce is on the DHT, a lookup begun after it has
+    // returned, and every peer found is connected. Of two nodes looking at once, at least one
+    // looks up after the other announced, so it meets the other; waiting the whole
+    // fleetSettleMs is then needless (it stays the bound, for peers that never say their bevy).
+    let settledAt: number | null = null
+    this.fleetLookupDone(open).then(() => { settledAt = Date.now() }, () => {})
     while (this.closing === null) {
       // Nodes that join a topic at the same moment often miss each other, and Hyperswarm asks
       // the DHT again only every 10 minutes: ask every second while looking.
@@ -499,11 +507,21 @@ export class Bevy extends ReadyResource {
       const choice = fleetChoice(selfHex, fleet.peers)
       if (choice.kind === 'join') return choice.bevy
       const waited = Date.now() - started
-      if (choice.kind === 'found' && waited >= this.config.fleetSettleMs) return null
+      // A short grace after the lookup lets a peer that found this node (its connection in flight) say its bevy first.
+      const heardAll = settledAt !== null && Date.now() - settledAt >= FLEET_HELLO_GRACE_MS && fleet.unheard === 0
+      if (choice.kind === 'found' && (heardAll || waited >= this.config.fleetSettleMs)) return null
       if (waited >= this.config.pairTimeoutMs) return null
       await new Promise((resolve) => setTimeout(resolve, 100))
     }
     return null
+  }
+
+  private async fleetLookupDone (open: Hyperswarm): Promise<void> {
+    const discovery = this.fleetDiscovery
+    if (discovery === null) return
+    await discovery.flushed()
+    await discovery.refresh()
+    await open.flush()
   }
 
   private askFleet (): void {

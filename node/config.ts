@@ -89,7 +89,7 @@ export const TUNABLES = {
   },
   fleetSettleMs: {
     default: 1500, min: 0, max: 600_000,
-    doc: 'Fleet mode: how long a node with no bevy listens for fleet peers before it founds one (only if no peer with a smaller key is still looking). Longer makes concurrent founders (then a merge, a restart of the larger bevy\'s nodes) rarer on a slow DHT; shorter forms the bevy sooner.'
+    doc: 'Fleet mode: the longest a node with no bevy listens for fleet peers before it founds one (only if no peer with a smaller key is still looking). It founds sooner once its DHT lookup has settled and every fleet peer it found has said its bevy. Longer makes concurrent founders (then a merge, a restart of the larger bevy\'s nodes) rarer on a slow DHT; shorter forms the bevy sooner.'
   },
   admittedPeerTtlMs: {
     default: 120_000, min: 1000, max: 3_600_000,

@@ -113,6 +113,13 @@ export class FleetLinks {
     channel.open()
   }
 
+  /** Fleet connections whose peer has not said yet which bevy it is in (it may not have proven the secret yet). */
+  get unheard (): number {
+    let count = 0
+    for (const link of this.links) if (!this.peers.has(link.peerHex)) count++
+    return count
+  }
+
   /** Tells every verified peer the bevy this node is in now. */
   announce (): void {
     const bevy = this.opts.bevy() ?? NO_BEVY
