@@ -165,7 +165,7 @@ export const TUNABLES = {
   },
   authFailureBurst: {
     default: 20, min: 1, max: 1_000_000,
-    doc: 'Failed admin sign-ins (a wrong token or session) one client address may make per authFailureWindowMs; after that it gets 429 without its token being checked. Lower slows guessing and log noise; too low locks out an operator behind the same NAT who mistypes.'
+    doc: 'Failed admin sign-ins (a wrong token or session) one client address may make per authFailureWindowMs; after that it gets 429 without its token being checked. Hosted clouds\' write tokens and device signatures have a separate budget of the same size. Lower slows guessing and log noise; too low locks out an operator behind the same NAT who mistypes.'
   },
   authFailureWindowMs: {
     default: 60_000, min: 1000, max: 86_400_000,

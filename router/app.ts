@@ -77,6 +77,14 @@ export function buildApp (opts: AppOptions): FastifyInstance {
     // Once per address and window; what was presented is never logged.
     onLimited: (address, window) => app.log.warn({ address, ...window }, 'too many failed admin sign-ins from one address; refusing it until the window ends')
   })
+  // Hosted clouds' write tokens and device signatures get a brake of their own: a device with a
+  // stale clock must not lock its owner's address out of the admin API, nor the other way round.
+  const writeAuthLimit = new AuthFailureLimiter({
+    burst: config.authFailureBurst,
+    windowMs: config.authFailureWindowMs,
+    clock: opts.authClock ?? monotonicClock,
+    onLimited: (address, window) => app.log.warn({ address, ...window }, 'too many failed cloud write credentials from one address; refusing its writes until the window ends')
+  })
   const metrics = new NodeMetrics(bevy)
   // Cookies are parsed only where auth needs them (sessionOf), never on cloud requests.
   app.register(fastifyCookie, { hook: false })
@@ -125,7 +133,8 @@ export function buildApp (opts: AppOptions): FastifyInstance {
     fastRedirects: true,
     metrics,
     maxProxiedRequests: config.maxProxiedRequests,
-    maxUrlBytes: config.maxUrlBytes
+    maxUrlBytes: config.maxUrlBytes,
+    writeAuthLimit
   })
   return app
 }

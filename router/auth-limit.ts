@@ -77,11 +77,18 @@ export function clientKey (request: FastifyRequest): string {
   return limitKey(pinOrigin(request.raw.socket)?.client ?? request.ip ?? 'unknown')
 }
 
-/** 429 with Retry-After in whole seconds, at least 1. */
-export function refuseLimited (reply: FastifyReply, waitMs: number): FastifyReply {
-  const seconds = Math.max(1, Math.ceil(waitMs / 1000))
-  return reply.code(429).header('Retry-After', String(seconds))
-    .send(errorBody(ErrorCode.RATE_LIMITED, `too many failed admin sign-ins from this address; retry in ${seconds} s`))
+/** 429 with Retry-After in whole seconds, at least 1; `what` names the failures counted. */
+export function refuseLimited (reply: FastifyReply, waitMs: number, what = 'admin sign-ins'): FastifyReply {
+  return reply.code(429).header('Retry-After', String(retryAfterSeconds(waitMs)))
+    .send(errorBody(ErrorCode.RATE_LIMITED, limitedMessage(waitMs, what)))
+}
+
+export function retryAfterSeconds (waitMs: number): number {
+  return Math.max(1, Math.ceil(waitMs / 1000))
+}
+
+export function limitedMessage (waitMs: number, what: string): string {
+  return `too many failed ${what} from this address; retry in ${retryAfterSeconds(waitMs)} s`
 }
 
 /**

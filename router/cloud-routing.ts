@@ -2,6 +2,7 @@
 // connections first, fast-proxy per request otherwise) and the WebSocket relay, with one lifetime.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { TUNABLES, type RouteMode } from '../node/config.js'
+import type { AuthFailureLimiter } from './auth-limit.js'
 import { cloudOfHost, hostAddressedUrl, parseCloudUrl } from './cloud-path.js'
 import { ConcurrencyGate } from './concurrency-gate.js'
 import { pinConnections, pinOrigin, type PinTarget } from './connection-pinning.js'
@@ -30,6 +31,8 @@ export interface CloudRoutingOptions {
   maxProxiedRequests?: number
   /** Longer URLs are left to the app, which answers 414: no fast path may take them. */
   maxUrlBytes?: number
+  /** Counts failed hosted-cloud write credentials per client address; none when absent. */
+  writeAuthLimit?: AuthFailureLimiter
 }
 
 export function registerCloudRouting (app: FastifyInstance, opts: CloudRoutingOptions): void {
@@ -65,7 +68,7 @@ export function registerCloudRouting (app: FastifyInstance, opts: CloudRoutingOp
     detachUpgrades()
     proxy.close()
   })
-  app.register(cloudContentRoutes({ source, proxy, gate, mode: opts.mode, metrics: opts.metrics }))
+  app.register(cloudContentRoutes({ source, proxy, gate, mode: opts.mode, metrics: opts.metrics, ...(opts.writeAuthLimit === undefined ? {} : { writeAuthLimit: opts.writeAuthLimit }) }))
 }
 
 /**

@@ -4,6 +4,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Readable } from 'node:stream'
 import { BevyError, ErrorCode, parseKey, type SignedWrite } from '../protocol/index.js'
+import { limitedMessage, retryAfterSeconds, type AuthFailureLimiter } from './auth-limit.js'
 import { statusOf } from './errors.js'
 import type { HostedWriteResult } from './metrics.js'
 
@@ -16,7 +17,18 @@ export interface HostedWrites {
   readonly maxFileBytes: number
 }
 
-export interface HostedWriteRequest { cloudHex: string, path: string }
+export interface HostedWriteRequest {
+  cloudHex: string
+  path: string
+  /**
+   * Brake on guessing write credentials: failed tokens and signatures count per client address
+   * (`address`), and a limited address gets 429 before what it presents is checked.
+   */
+  limit?: { limiter: AuthFailureLimiter, address: string }
+}
+
+/** What the write limiter counts, for its 429 message. */
+const WRITE_CREDENTIALS = 'cloud write credentials'
 
 /** Seconds a client should wait before retrying a write no second replica confirmed. */
 const UNCONFIRMED_RETRY_AFTER_S = 2
@@ -46,15 +58,29 @@ async function answerWrite (request: FastifyRequest, reply: FastifyReply, writes
     reply.header('Connection', 'close')
     throw err
   }
+  const waitMs = req.limit?.limiter.retryAfterMs(req.limit.address) ?? 0
+  if (waitMs > 0) {
+    reply.header('Retry-After', String(retryAfterSeconds(waitMs)))
+    refuse(new BevyError(ErrorCode.RATE_LIMITED, limitedMessage(waitMs, WRITE_CREDENTIALS)))
+  }
   let expectSha256: Buffer | null = null
+  let presented = false
   try {
     const signed = signedWrite(request, req)
-    if (signed === null) writes.checkToken(req.cloudHex, bearerToken(request.headers.authorization))
-    else {
+    if (signed === null) {
+      const token = bearerToken(request.headers.authorization)
+      presented = token !== null
+      writes.checkToken(req.cloudHex, token)
+    } else {
+      presented = true
       writes.checkSignedWrite(signed.write, signed.publicKey, signed.signature)
       expectSha256 = signed.write.sha256
     }
   } catch (err) {
+    // A request that presents no credential guesses nothing, so it is refused but not counted.
+    if (presented && req.limit !== undefined && err instanceof BevyError && (err.code === ErrorCode.BAD_CLOUD_TOKEN || err.code === ErrorCode.BAD_SIGNATURE)) {
+      req.limit.limiter.fail(req.limit.address)
+    }
     if (err instanceof BevyError) refuse(err)
     throw err
   }

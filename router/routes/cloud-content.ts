@@ -8,6 +8,7 @@ import type { CloudRoute, RouteOptions } from '../../node/bevy.js'
 import type { RouteMode } from '../../node/config.js'
 import type { RouteFeedback } from '../../node/route-feedback.js'
 import { BevyError, ErrorCode, type Clock } from '../../protocol/index.js'
+import { clientKey, type AuthFailureLimiter } from '../auth-limit.js'
 import { lacksRootSlash, parseCloudUrl } from '../cloud-path.js'
 import { serveDrivePath } from '../drive-response.js'
 import { serveHostedWrite, type HostedWrites } from '../hosted-write.js'
@@ -45,6 +46,8 @@ export interface CloudContentOptions {
   /** The node's default for requests that do not ask with X-Bevy-Route. */
   mode: RouteMode
   metrics?: RouterMetrics
+  /** Counts failed write tokens and signatures per client address; none when absent. */
+  writeAuthLimit?: AuthFailureLimiter
 }
 
 interface ForwardedRequest {
@@ -84,7 +87,8 @@ export function cloudContentRoutes (opts: CloudContentOptions) {
         if (route.kind === 'local') {
           if (!READ_METHODS.has(request.method) && route.hosted === true && source.hostedWrites != null) {
             metrics.outcome('served')
-            return serveHostedWrite(request, reply, source.hostedWrites, { cloudHex, path }, (result) => metrics.hostedWrite(result))
+            const limit = opts.writeAuthLimit === undefined ? {} : { limit: { limiter: opts.writeAuthLimit, address: clientKey(request) } }
+            return serveHostedWrite(request, reply, source.hostedWrites, { cloudHex, path, ...limit }, (result) => metrics.hostedWrite(result))
           }
           if (!READ_METHODS.has(request.method)) {
             reply.header('Allow', 'GET, HEAD')
@@ -198,7 +202,7 @@ const cloudContentSchema = {
     301: { description: 'A cloud root without its trailing slash: see Location', type: 'null' },
     304: { description: 'Not modified since the ETag in If-None-Match', type: 'null' },
     307: { description: 'Answered by another replica: see Location (the method and body carry over)', type: 'null' },
-    '4xx': { description: 'Unknown cloud (404 CLOUD_NOT_FOUND), missing file, bad path, a write to a read-only cloud (405) or an unsatisfiable range (416)', ...errorSchema },
+    '4xx': { description: 'Unknown cloud (404 CLOUD_NOT_FOUND), missing file, bad path, a write to a read-only cloud (405), a bad write token or signature (401; 429 RATE_LIMITED with Retry-After after too many from one address) or an unsatisfiable range (416)', ...errorSchema },
     '5xx': { description: '502/504 when a proxied replica fails or times out; 503 with Retry-After when no replica is live', ...errorSchema }
   }
 }
