@@ -6,30 +6,21 @@ import assert from 'node:assert/strict'
 import { Writable } from 'node:stream'
 import { test } from 'node:test'
 import pino from 'pino'
-import { Bevy } from '../node/bevy.js'
-import { defaultConfig, parseBootstrap } from '../node/config.js'
-import { buildApp } from '../router/app.js'
 import { AuthFailureLimiter, limitKey } from '../router/auth-limit.js'
-import { loopbackDht, onTeardown, tempDir } from './helpers.js'
+import { inProcessNode, loopbackDht } from './helpers.js'
 
 const LIMIT_LINE = 'too many failed admin sign-ins'
 
 test('admin auth rate limiting', async (t) => {
   const dht = await loopbackDht(t)
-  const config = defaultConfig({ storage: await tempDir(t), bootstrap: parseBootstrap(dht.bootstrap), heartbeatIntervalMs: 60_000, suspectAfterMs: 120_000, downAfterMs: 240_000 })
-  const burst = config.authFailureBurst
-  const windowMs = config.authFailureWindowMs
-  const bevy = new Bevy({ config, url: 'http://127.0.0.1:7420' })
-  onTeardown(t, () => bevy.close())
-
   let nowMs = 1_000_000
   // Every comparison reads the token first, so reads count comparisons.
   let tokenReads = 0
   const logLines: string[] = []
   const log = pino({ level: 'warn' }, new Writable({ write (chunk: Buffer, _enc, done) { logLines.push(chunk.toString()); done() } }))
-  const app = buildApp({ bevy, adminToken: () => { tokenReads++; return bevy.adminToken }, log, authClock: { now: () => nowMs } })
-  onTeardown(t, () => app.close())
-  await bevy.ready()
+  const { bevy, app } = await inProcessNode(t, dht, (node) => ({ adminToken: () => { tokenReads++; return node.adminToken }, log, authClock: { now: () => nowMs } }))
+  const burst = bevy.config.authFailureBurst
+  const windowMs = bevy.config.authFailureWindowMs
 
   const status = (remoteAddress: string, token?: string) => app.inject({
     method: 'GET', url: '/api/status', remoteAddress, headers: token === undefined ? {} : { authorization: `Bearer ${token}` }

@@ -10,7 +10,7 @@ import Hyperswarm, { type SwarmConnection } from 'hyperswarm'
 import type { FastifyInstance } from 'fastify'
 import { defaultConfig, parseBootstrap } from '../node/config.js'
 import { Bevy } from '../node/bevy.js'
-import { buildApp } from '../router/app.js'
+import { buildApp, type AppOptions } from '../router/app.js'
 import { BevyError, ErrorCode, formatKey } from '../protocol/index.js'
 import type { CloudRoute } from '../node/bevy.js'
 import { RouteFeedback } from '../node/route-feedback.js'
@@ -236,15 +236,16 @@ export async function memberOf (ready: ReadyMessage): Promise<Member> {
 
 /**
  * A founder Bevy in this process with its HTTP app (for inject or listen), on `dht`, with
- * liveness windows long enough that nothing times out while a test pokes at it.
+ * liveness windows long enough that nothing times out while a test pokes at it. `appOpts` adds
+ * to (or replaces) the app's options, given the node.
  */
-export async function inProcessNode (t: Teardown, dht: PrivateDht): Promise<{ bevy: Bevy, app: FastifyInstance }> {
+export async function inProcessNode (t: Teardown, dht: PrivateDht, appOpts: (bevy: Bevy) => Partial<Omit<AppOptions, 'bevy'>> = () => ({})): Promise<{ bevy: Bevy, app: FastifyInstance }> {
   const bevy = new Bevy({
     config: defaultConfig({ storage: await tempDir(t), bootstrap: parseBootstrap(dht.bootstrap), heartbeatIntervalMs: 60_000, suspectAfterMs: 120_000, downAfterMs: 240_000 }),
     url: 'http://127.0.0.1:7420'
   })
   onTeardown(t, () => bevy.close())
-  const app = buildApp({ bevy, adminToken: () => bevy.adminToken })
+  const app = buildApp({ bevy, adminToken: () => bevy.adminToken, ...appOpts(bevy) })
   onTeardown(t, () => app.close())
   await bevy.ready()
   return { bevy, app }

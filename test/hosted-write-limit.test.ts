@@ -8,23 +8,15 @@ import { createHash } from 'node:crypto'
 import { test } from 'node:test'
 import { keyPair, sign } from 'hypercore-crypto'
 import pino from 'pino'
-import { Bevy } from '../node/bevy.js'
-import { defaultConfig, parseBootstrap } from '../node/config.js'
 import { parseKey, signedWriteMessage } from '../protocol/index.js'
-import { buildApp } from '../router/app.js'
-import { loopbackDht, onTeardown, tempDir, waitFor } from './helpers.js'
+import { inProcessNode, loopbackDht, waitFor } from './helpers.js'
 
 test('hosted cloud writes: failed tokens and signatures are braked per address, apart from admin auth', async (t) => {
   const dht = await loopbackDht(t)
-  const config = defaultConfig({ storage: await tempDir(t), bootstrap: parseBootstrap(dht.bootstrap), heartbeatIntervalMs: 60_000, suspectAfterMs: 120_000, downAfterMs: 240_000 })
-  const burst = config.authFailureBurst
-  const windowMs = config.authFailureWindowMs
-  const bevy = new Bevy({ config, url: 'http://127.0.0.1:7420' })
-  onTeardown(t, () => bevy.close())
   let nowMs = 1_000_000
-  const app = buildApp({ bevy, adminToken: () => bevy.adminToken, log: pino({ level: 'silent' }), authClock: { now: () => nowMs } })
-  onTeardown(t, () => app.close())
-  await bevy.ready()
+  const { bevy, app } = await inProcessNode(t, dht, () => ({ log: pino({ level: 'silent' }), authClock: { now: () => nowMs } }))
+  const burst = bevy.config.authFailureBurst
+  const windowMs = bevy.config.authFailureWindowMs
 
   const admin = { authorization: `Bearer ${bevy.adminToken}` }
   const created = await app.inject({ method: 'POST', url: '/api/clouds', headers: admin, payload: { hosted: true, replicas: 1 } })
