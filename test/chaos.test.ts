@@ -1,7 +1,8 @@
 // The chaos run at 5 real node processes for a short fault phase: SIGKILL/SIGTERM restarts and
-// SIGSTOP pauses from a fixed seed, while clients read. No cloud may be lost, every cloud must be
-// back on its replicas and read back byte-identical from every node, and no process may outlive
-// the run. No timing is asserted: the machine's speed decides those figures, not correctness.
+// SIGSTOP pauses from a fixed seed, while clients read and a writer writes to a hosted cloud. No
+// cloud may be lost, every cloud must be back on its replicas and read back byte-identical from
+// every node, every hosted write that got 201 must be served by every node, and no process may
+// outlive the run. No timing is asserted: the machine's speed decides those figures, not correctness.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { runChaos } from '../sim/chaos/chaos.js'
@@ -20,7 +21,7 @@ test('chaos: 5 node processes through seeded crashes, restarts and pauses lose n
   const lines: string[] = []
   const result = await runChaos({
     nodes: 5, durationMs: 15_000, seed: 20, // seed 20 plans a pause, a SIGTERM and a SIGKILL of the founder (long enough to count as down)
-    clouds: 2, replicas: 3, recoveryBoundMs: 60_000,
+    clouds: 2, hostedClouds: 1, replicas: 3, recoveryBoundMs: 60_000,
     dht, dir, signal: abort.signal, log: (line) => lines.push(line)
   })
   const report = [...lines, ...figures(result)].join('\n')
@@ -34,6 +35,9 @@ test('chaos: 5 node processes through seeded crashes, restarts and pauses lose n
     assert.ok(v.copies.length >= 3, `cloud ${v.key} has a full copy on each of its replicas\n${report}`)
   }
   assert.equal(result.clients.total.wrong, 0, 'no client ever got bytes other than the owner\'s')
+  assert.equal(result.hosted.verdicts.length, 1)
+  assert.ok(result.hosted.writes.acknowledged > 0, `some hosted writes were acknowledged\n${report}`)
+  for (const v of result.hosted.verdicts) assert.ok(v.servedEverywhere, `every acknowledged write to hosted cloud ${v.key} is served by every node\n${report}`)
   assert.ok(result.ok, `the run passed: ${result.failures.join('; ')}\n${report}`)
   assert.deepEqual(result.pids.filter(alive), [], 'no node process outlives the run')
 })

@@ -94,6 +94,7 @@ test('routing cloud requests to replicas', { timeout: 120_000 }, async (t) => {
     req.on('data', (c: Buffer) => chunks.push(c)).on('end', () => {
       const body = Buffer.concat(chunks)
       res.setHeader('x-echo-method', req.method ?? '')
+      if (req.headers.authorization !== undefined) res.setHeader('x-echo-authorization', req.headers.authorization)
       res.setHeader('x-echo-sha', createHash('sha256').update(body).digest('hex'))
       res.end(body)
     })
@@ -141,6 +142,17 @@ test('routing cloud requests to replicas', { timeout: 120_000 }, async (t) => {
       assert.equal(res.headers.get('x-echo-method'), method, '307 keeps the method')
       assert.deepEqual(Buffer.from(await res.arrayBuffer()), body)
     }
+  })
+
+  await t.test('a write carrying Authorization is proxied, not redirected: a client following a 307 would drop the credential', async () => {
+    const body = randomBytes(10_000)
+    const res = await send(`${entryUrl}/c/${echoText}/upload`, { method: 'PUT', headers: { authorization: 'Bearer t0ken' }, body })
+    assert.equal(res.status, 200)
+    assert.equal(res.headers['x-bevy-replica'], echo.node, 'answered through the entry node')
+    assert.equal(res.headers['x-echo-authorization'], 'Bearer t0ken', 'the replica got the credential')
+    assert.deepEqual(res.body, body)
+    const read = await send(`${entryUrl}/c/${echoText}/upload`, { headers: { authorization: 'Bearer t0ken' } })
+    assert.equal(read.status, 307, 'a read with Authorization is still redirected')
   })
 
   await t.test('a write to a read-only cloud\'s own replica gets 405 with Allow', async () => {

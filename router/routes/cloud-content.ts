@@ -101,7 +101,10 @@ export function cloudContentRoutes (opts: CloudContentOptions) {
           metrics.outcome('unavailable')
           return noReplica(reply)
         }
-        const proxied = hops.length > 0 || opts.mode === 'proxy' || request.headers[ROUTE_HEADER] === 'proxy'
+        // A write carrying Authorization is proxied, never redirected: fetch, browsers and curl drop
+        // that header when they follow a redirect to another origin, so the replica would see none.
+        const carriesCredential = !READ_METHODS.has(request.method) && request.headers.authorization !== undefined
+        const proxied = hops.length > 0 || opts.mode === 'proxy' || request.headers[ROUTE_HEADER] === 'proxy' || carriesCredential
         if (!proxied) {
           // Most of these never get here: redirectFirst (../redirect.ts) answers them before Fastify.
           const head = redirectHeaders(route, rawUrl, source.idTextOrNull ?? '')

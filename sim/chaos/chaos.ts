@@ -1,5 +1,6 @@
 // One chaos run, start to finish: a bevy of real node processes on a private loopback DHT, clouds
-// synced from an owner who then goes away, seeded faults while clients read, then the checks.
+// synced from an owner who then goes away, hosted clouds written to throughout, seeded faults
+// while clients read, then the checks.
 // runChaos owns everything it starts and closes all of it before it returns or throws.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -10,6 +11,7 @@ import { startPrivateDht, type PrivateDht } from '../../node/dht.js'
 import { seededRng } from '../../protocol/ports.js'
 import { verifyCloud, waitHealthy, waitSynced, type CloudVerdict, type Recovery } from './checks.js'
 import { ClientLoad, type ClientCounts } from './clients.js'
+import { HostedWriter, verifyHostedWrites, type HostedCloud, type HostedVerdict, type HostedWriteCounts } from './hosted-writes.js'
 import { ChaosCluster, type Anomaly } from './cluster.js'
 import { injectFaults, type FaultStats } from './faults.js'
 import { DEFAULT_OPTIONS, validateOptions, type ChaosOptions } from './options.js'
@@ -20,6 +22,8 @@ import { describeFault, planFaults, type Fault } from './schedule.js'
 const INITIAL_SYNC_TIMEOUT_MS = 120_000
 /** Clients draw from their own stream so that they never shift the schedule. */
 const CLIENT_SEED_SALT = 0xc11e_0000
+/** So does the hosted-cloud writer. */
+const WRITER_SEED_SALT = 0x3717_0000
 
 export interface ChaosRunOptions extends Partial<ChaosOptions> {
   /** Progress lines; default stderr. */
@@ -50,6 +54,8 @@ export interface ChaosResult {
   recovery: Recovery
   verdicts: CloudVerdict[]
   lostClouds: number
+  /** Hosted clouds: what the writer tried, and whether every acknowledged write is served everywhere. */
+  hosted: { writes: HostedWriteCounts, verdicts: HostedVerdict[] }
   anomalies: Anomaly[]
   /** Warnings and errors the node processes logged, per node (all generations). */
   logIssues: LogIssues[]
@@ -79,6 +85,7 @@ export async function runChaos (input: ChaosRunOptions = {}): Promise<ChaosResul
   let cluster: ChaosCluster | null = null
   let owner: Owner | null = null
   let clients: ClientLoad | null = null
+  let writer: HostedWriter | null = null
   try {
     // Loopback only: every node gets this DHT as --bootstrap, never the public one.
     dht ??= await startPrivateDht({ port: 0 })
@@ -94,9 +101,18 @@ export async function runChaos (input: ChaosRunOptions = {}): Promise<ChaosResul
     await owner.stopSeeding()
     step(`every cloud synced on ${options.replicas} replicas; the owner stopped seeding, the bevy alone holds the data`)
 
+    const hostedClouds: HostedCloud[] = []
+    for (let i = 0; i < options.hostedClouds; i++) {
+      const { key, token } = await cluster.api<{ key: string, token: string }>(founder, 'POST', '/api/clouds', { hosted: true, replicas: options.replicas })
+      hostedClouds.push({ key, token })
+    }
+    if (hostedClouds.length > 0) step(`created ${hostedClouds.length} hosted cloud(s): ${hostedClouds.map((c) => c.key.slice(0, 8)).join(', ')}`)
+
     clients = new ClientLoad(cluster, owner.clouds, seededRng((options.seed ^ CLIENT_SEED_SALT) >>> 0))
     clients.start(options.clients)
-    step(`fault phase: ${options.durationMs / 1000} s, ${options.clients} clients reading`)
+    writer = new HostedWriter(cluster, hostedClouds, seededRng((options.seed ^ WRITER_SEED_SALT) >>> 0))
+    writer.start()
+    step(`fault phase: ${options.durationMs / 1000} s, ${options.clients} clients reading${hostedClouds.length > 0 ? ', one writer writing to the hosted clouds' : ''}`)
     const [faults] = await Promise.all([
       injectFaults(cluster, schedule, { maxDown: options.maxDown, durationMs: options.durationMs, log, ...(signal === undefined ? {} : { signal }) }),
       sleep(options.durationMs, undefined, { signal })
@@ -107,6 +123,7 @@ export async function runChaos (input: ChaosRunOptions = {}): Promise<ChaosResul
     const recovery = await waitHealthy(cluster, owner.clouds, options.replicas, options.recoveryBoundMs, signal)
     step(recovery.recovered ? `recovered in ${recovery.ms} ms` : `NOT recovered after ${recovery.ms} ms: ${recovery.problems.join('; ')}`)
     await clients.stop()
+    await writer.stop()
 
     // The view can call a restarted node's copy synced (it is on disk) a moment before the node
     // has reopened it to serve; give each cloud until the recovery bound to serve from every copy.
@@ -120,7 +137,17 @@ export async function runChaos (input: ChaosRunOptions = {}): Promise<ChaosResul
       }
       verdicts.push(verdict)
     }
+    // Hosted copies catch up like any other: give every acknowledged write until the bound to be served everywhere.
+    let hostedVerdicts = await verifyHostedWrites(cluster, writer)
+    while (hostedVerdicts.some((v) => !v.servedEverywhere) && Date.now() - verifyStart < options.recoveryBoundMs && !signal?.aborted) {
+      await sleep(500)
+      hostedVerdicts = await verifyHostedWrites(cluster, writer)
+    }
     step(`verified every cloud in ${Date.now() - verifyStart} ms`)
+    for (const v of hostedVerdicts) {
+      step(`hosted cloud ${v.key.slice(0, 8)}: ${v.acknowledged} acknowledged writes, ` +
+        `${v.servedEverywhere ? 'every node serves each byte for byte' : 'NOT served everywhere: ' + v.problems.join('; ')}`)
+    }
     for (const v of verdicts) {
       step(`cloud ${v.key.slice(0, 8)}: ${v.copies.length} nodes serve a full copy themselves; ` +
         `${v.readableEverywhere ? 'every node reads it back byte-identical' : 'NOT readable everywhere: ' + v.problems.join('; ')}`)
@@ -132,6 +159,9 @@ export async function runChaos (input: ChaosRunOptions = {}): Promise<ChaosResul
     for (const v of verdicts) {
       if (v.lost) failures.push(`cloud ${v.key} lost (${v.copies.length} full copies, ${v.registered ? 'registered' : 'missing from a registry'})`)
       else if (!v.readableEverywhere) failures.push(`cloud ${v.key} not readable from every node: ${v.problems.join('; ')}`)
+    }
+    for (const v of hostedVerdicts) {
+      if (!v.servedEverywhere) failures.push(`hosted cloud ${v.key}: acknowledged writes not served by every node: ${v.problems.join('; ')}`)
     }
     if (!recovery.recovered) failures.push(`not recovered within ${options.recoveryBoundMs} ms: ${recovery.problems.join('; ')}`)
     if (total.wrong > 0) failures.push(`${total.wrong} client reads returned bytes other than the owner's`)
@@ -149,6 +179,7 @@ export async function runChaos (input: ChaosRunOptions = {}): Promise<ChaosResul
       recovery,
       verdicts,
       lostClouds,
+      hosted: { writes: writer.counts, verdicts: hostedVerdicts },
       anomalies: [...cluster.anomalies],
       logIssues: cluster.nodes.map((n) => logIssues(n.index, cluster!.logOf(n.index))),
       pids: [...cluster.pids],
@@ -156,6 +187,7 @@ export async function runChaos (input: ChaosRunOptions = {}): Promise<ChaosResul
     }
   } finally {
     await clients?.stop()
+    await writer?.stop()
     await cluster?.close()
     if (input.logDir !== undefined && cluster !== null) {
       await mkdir(input.logDir, { recursive: true })

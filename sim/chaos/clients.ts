@@ -110,7 +110,7 @@ function fail (c: ClientCounts, reason: string, detail: string): void {
 }
 
 /** A short reason: timeout, or the socket error code under fetch's generic "fetch failed". */
-function reasonOf (err: unknown): string {
+export function reasonOf (err: unknown): string {
   if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) return 'timeout'
   const cause = (err as { cause?: { code?: string, message?: string } })?.cause
   return cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err))

@@ -9,6 +9,8 @@ export interface ChaosOptions {
   seed: number
   /** Clouds the owner creates and registers. */
   clouds: number
+  /** Hosted (multi-writer) clouds created at the start and written to throughout. */
+  hostedClouds: number
   /** Replicas kept of each cloud. */
   replicas: number
   /** Nodes down (killed, stopped or paused) at the same time, at most; below `replicas`. */
@@ -26,6 +28,7 @@ export const DEFAULT_OPTIONS: ChaosOptions = {
   durationMs: 60_000,
   seed: 0,
   clouds: 3,
+  hostedClouds: 1,
   replicas: 3,
   maxDown: 1,
   recoveryBoundMs: 60_000,
@@ -49,6 +52,7 @@ export function validateOptions (o: ChaosOptions): ChaosOptions {
   }
   int('nodes', o.nodes, 2)
   int('clouds', o.clouds, 1)
+  int('hostedClouds', o.hostedClouds, 0)
   int('replicas', o.replicas, 2)
   int('clients', o.clients, 1)
   int('maxDown', o.maxDown, 1)

@@ -40,6 +40,7 @@ export function figures (r: ChaosResult): string[] {
     `recovery  ${r.recovery.recovered ? `every cloud back at ${o.replicas} live, synced replicas on every node ${r.recovery.ms} ms after faults stopped` : `NOT within ${o.recoveryBoundMs} ms`}`,
     `clouds    ${r.verdicts.map((v) => `${v.key.slice(0, 8)}: ${v.copies.length} full copies${v.readableEverywhere ? ', byte-identical from every node' : ', NOT readable everywhere'}`).join('; ')}`,
     `          lost: ${r.lostClouds}`,
+    ...hostedLines(r),
     `node logs ${r.logIssues.map((l) => `n${l.node} ${l.warn} warn/${l.error} error`).join(', ')}`
   ]
   if (r.anomalies.length > 0) {
@@ -56,9 +57,21 @@ export function figures (r: ChaosResult): string[] {
   return lines
 }
 
+function hostedLines (r: ChaosResult): string[] {
+  const { writes, verdicts } = r.hosted
+  if (verdicts.length === 0) return []
+  const refused = [...writes.refused].sort((a, b) => b[1] - a[1]).map(([reason, n]) => `${reason} x${n}`).join(', ')
+  return [
+    `hosted    ${writes.attempts} writes, ${writes.acknowledged} acknowledged (201)${refused === '' ? '' : `, the rest refused: ${refused}`}`,
+    `          ${verdicts.map((v) => `${v.key.slice(0, 8)}: ${v.acknowledged} acknowledged${v.servedEverywhere ? ', all served byte for byte by every node' : ', NOT all served everywhere'}`).join('; ')}`,
+    ...(writes.samples.length === 0 ? [] : ['  first refused writes:', ...writes.samples.slice(0, 6).map((x) => '    ' + x)])
+  ]
+}
+
 export function summaryLine (r: ChaosResult): string {
   const faults = FAULT_KINDS.reduce((sum, k) => sum + r.faults.injected[k], 0)
   return `chaos: nodes=${r.options.nodes} duration_s=${r.options.durationMs / 1000} faults=${faults} ` +
     `requests=${r.clients.total.requests} availability=${pct(r.clients.total.served, r.clients.total.requests)} ` +
-    `recovered_ms=${r.recovery.recovered ? r.recovery.ms : 'NA'} lost_clouds=${r.lostClouds}`
+    `recovered_ms=${r.recovery.recovered ? r.recovery.ms : 'NA'} lost_clouds=${r.lostClouds} ` +
+    `hosted_acked=${r.hosted.writes.acknowledged} hosted_unserved_clouds=${r.hosted.verdicts.filter((v) => !v.servedEverywhere).length}`
 }

@@ -19,12 +19,13 @@ const secs = (ms: number) => `${ms / 1000}s`
 
 const program = new Command('chaos')
   .description('Runs real bevy node processes on a private loopback DHT, injects seeded faults ' +
-    '(SIGKILL+restart, SIGSTOP/SIGCONT, SIGTERM+restart) while clients read, then checks that every ' +
-    'cloud is back on its replicas and reads back byte-identical from every node.')
+    '(SIGKILL+restart, SIGSTOP/SIGCONT, SIGTERM+restart) while clients read and write, then checks that every ' +
+    'cloud is back on its replicas and reads back byte-identical from every node, and that every hosted-cloud write that got 201 is served by every node.')
   .option('--nodes <n>', 'node processes', int, DEFAULT_OPTIONS.nodes)
   .addOption(new Option('--duration <d>', 'how long faults are injected (60s, 2m, 1500ms)').argParser(duration).default(DEFAULT_OPTIONS.durationMs, secs(DEFAULT_OPTIONS.durationMs)))
   .option('--seed <n>', 'seed of the fault schedule, cloud contents and client choices (default: random, printed)', int)
   .option('--clouds <n>', 'clouds to create and register', int, DEFAULT_OPTIONS.clouds)
+  .option('--hosted-clouds <n>', 'hosted (multi-writer) clouds written to throughout; every acknowledged write must survive', int, DEFAULT_OPTIONS.hostedClouds)
   .option('--replicas <n>', 'replicas per cloud', int, DEFAULT_OPTIONS.replicas)
   .option('--max-down <n>', 'nodes out at the same time, at most (below --replicas)', int, DEFAULT_OPTIONS.maxDown)
   .addOption(new Option('--recovery-bound <d>', 'how long after faults stop every cloud may take to recover').argParser(duration).default(DEFAULT_OPTIONS.recoveryBoundMs, secs(DEFAULT_OPTIONS.recoveryBoundMs)))
@@ -38,7 +39,7 @@ Exit 0: no cloud lost and every cloud recovered within the bound; 1 otherwise.
 `)
 
 interface CliOptions {
-  nodes: number, duration: number, seed?: number, clouds: number, replicas: number, maxDown: number,
+  nodes: number, duration: number, seed?: number, clouds: number, hostedClouds: number, replicas: number, maxDown: number,
   recoveryBound: number, clients: number, nodeLogLevel: string, keep: boolean, logs?: string
 }
 
@@ -55,7 +56,7 @@ async function main (): Promise<number> {
   })
   try {
     const run = runChaos({
-      nodes: o.nodes, durationMs: o.duration, seed, clouds: o.clouds, replicas: o.replicas, maxDown: o.maxDown,
+      nodes: o.nodes, durationMs: o.duration, seed, clouds: o.clouds, hostedClouds: o.hostedClouds, replicas: o.replicas, maxDown: o.maxDown,
       recoveryBoundMs: o.recoveryBound, clients: o.clients, nodeLogLevel: o.nodeLogLevel, keepDir: o.keep, signal: abort.signal,
       ...(o.logs === undefined ? {} : { logDir: o.logs })
     })
