@@ -844,6 +844,7 @@ export class Bevy extends ReadyResource {
     const actions = reconciler.reconcile(this.snapshot, runner.current(this.snapshot), host)
     for (const cloud of actions.open) host.open(cloud)
     for (const cloud of actions.release) host.release(cloud)
+    host.reopenMisread()
     this.scheduleHostedUpkeep()
     if (actions.ops.length === 0) return
     // The events come back from the view (viewEvents), as every node sees them.

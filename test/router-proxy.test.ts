@@ -155,6 +155,17 @@ test('routing cloud requests to replicas', { timeout: 120_000 }, async (t) => {
     assert.equal(read.status, 307, 'a read with Authorization is still redirected')
   })
 
+  await t.test('a write to a hosted cloud\'s replica that is starting or stopping gets 503 with Retry-After, not 405', async () => {
+    // The stand-in source has no hostedWrites, as a node that is not open (yet, or any more).
+    const starting = routingApp(() => ({ kind: 'local', drive, hosted: true }), [cloud], { name: nodeId().node })
+    const url = await listen(t, starting.app)
+    const res = await send(`${url}/c/${cloudText}/new.txt`, { method: 'PUT', headers: { authorization: 'Bearer t0ken' }, body: Buffer.from('x') })
+    assert.equal(res.status, 503)
+    assert.equal(JSON.parse(res.body.toString()).error.code, 'NOT_READY')
+    assert.ok(res.headers['retry-after'] !== undefined)
+    assert.equal((await send(`${url}/c/${cloudText}/hello.txt`)).status, 200, 'reads are still served')
+  })
+
   await t.test('a write to a read-only cloud\'s own replica gets 405 with Allow', async () => {
     const res = await send(`${a.url}/c/${cloudText}/hello.txt`, { method: 'PUT', body: Buffer.from('x') })
     assert.equal(res.status, 405)

@@ -127,6 +127,33 @@ export class CloudHost implements LocalHoldings {
   }
 
   /**
+   * A cloud opened before this node saw that it is hosted (its hosted record applied after the
+   * cloud itself) was opened as an owner's drive, which holds nothing of it and would answer 404
+   * (and 405 to writes) for good: close that and open the hosted cloud it is.
+   */
+  reopenMisread (): void {
+    for (const [cloudHex, replica] of this.replicas) {
+      if (replica instanceof HostedCloud || this.queues.has(cloudHex) || this.opts.hostedBase(cloudHex) === null) continue
+      this.enqueue(cloudHex, async () => {
+        if (this.closed || this.replicas.get(cloudHex) !== replica) return
+        this.opts.log.warn({ cloud: cloudText(cloudHex) }, 'a hosted cloud was open as an owner-held drive (its hosted record came later); reopening it as hosted')
+        this.replicas.delete(cloudHex)
+        this.lastSynced.delete(cloudHex)
+        await replica.close()
+        const hosted = this.replicaOf(cloudHex, true)
+        this.replicas.set(cloudHex, hosted)
+        try {
+          await hosted.ready()
+        } catch (err) {
+          this.replicas.delete(cloudHex)
+          await hosted.close().catch(() => {})
+          throw err
+        }
+      })
+    }
+  }
+
+  /**
    * Purges a cloud's local copy: leaves its topic, closes it and frees its blocks. A cloud not
    * open here (a copy from before a crash or restart) is opened just to be purged.
    */

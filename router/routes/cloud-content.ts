@@ -85,7 +85,12 @@ export function cloudContentRoutes (opts: CloudContentOptions) {
         const hops = hopChain(request.headers[HOP_HEADER])
         const route = hops.length === 0 ? source.routeCloud(cloudHex) : source.routeCloud(cloudHex, { exclude: hopNodeHexes(hops), hopped: true })
         if (route.kind === 'local') {
-          if (!READ_METHODS.has(request.method) && route.hosted === true && source.hostedWrites != null) {
+          if (!READ_METHODS.has(request.method) && route.hosted === true) {
+            // A node still starting or already stopping takes no writes: retry, not 405 (the cloud does take writes).
+            if (source.hostedWrites == null) {
+              reply.header('Retry-After', String(RETRY_AFTER_S))
+              throw new BevyError(ErrorCode.NOT_READY, 'this node is starting or stopping and takes no writes now; retry shortly')
+            }
             metrics.outcome('served')
             const limit = opts.writeAuthLimit === undefined ? {} : { limit: { limiter: opts.writeAuthLimit, address: clientKey(request) } }
             return serveHostedWrite(request, reply, source.hostedWrites, { cloudHex, path, ...limit }, (result) => metrics.hostedWrite(result))

@@ -40,6 +40,8 @@ export class HostedWriter {
   readonly counts: HostedWriteCounts = { attempts: 0, acknowledged: 0, refused: new Map(), samples: [] }
   /** Per cloud key: path → the bytes a 201 acknowledged. */
   readonly acknowledged = new Map<string, Map<string, Buffer>>()
+  /** Per path: the node a write was sent to and the one that answered 201, for a failure's report. */
+  readonly answeredBy = new Map<string, string>()
   private seq = 0
   private stopped = false
   private worker: Promise<void> | null = null
@@ -82,6 +84,7 @@ export class HostedWriter {
       const text = await res.text()
       if (res.status === 201) {
         this.acknowledged.get(cloud.key)!.set(path, bytes)
+        this.answeredBy.set(path, `sent to n${node.index}, 201 from ${this.nameOf(res.headers.get('x-bevy-replica') ?? res.headers.get('x-bevy-node'))}`)
         this.counts.acknowledged++
         return
       }
@@ -92,6 +95,11 @@ export class HostedWriter {
       this.sample(`${path} via n${node.index}: ${reason}`)
     }
     this.counts.refused.set(reason, (this.counts.refused.get(reason) ?? 0) + 1)
+  }
+
+  private nameOf (id: string | null): string {
+    const n = this.cluster.nodes.find((m) => m.id === id)
+    return n === undefined ? String(id) : `n${n.index}`
   }
 
   private sample (line: string): void {
@@ -112,7 +120,7 @@ export async function verifyHostedWrites (cluster: ChaosCluster, writer: HostedW
       }
       for (const [path, bytes] of writes) {
         const got = await read(`${n.url}/c/${cloud.key}/${path}`)
-        if (got.status !== 200 || !got.body.equals(bytes)) problems.push(`n${n.index} ${path}: ${got.status === 200 ? 'different bytes' : got.status}`)
+        if (got.status !== 200 || !got.body.equals(bytes)) problems.push(`n${n.index} ${path} (${writer.answeredBy.get(path) ?? '?'}): ${got.status === 200 ? 'different bytes' : got.status}`)
       }
     }
     verdicts.push({ key: cloud.key, acknowledged: writes.size, servedEverywhere: problems.length === 0, problems: problems.slice(0, 10) })
