@@ -96,14 +96,15 @@ export interface BevyOptions {
   log?: Logger
 }
 
+/** Fleet mode: after the lookup settled, how long a node waits for peers whose connection is in flight before it founds. */
+const FLEET_HELLO_GRACE_MS = 250
+
 /**
  * The compaction that returns a purged cloud's space. Cleared blocks live in RocksDB blob files
  * shared with other cores' blocks; a plain compaction leaves those files alone (measured: 0 of
  * 6 MB back), so blob GC is forced over every file and the bottom level is rewritten too. It
  * costs a rewrite of the live blobs, which is why purges coalesce into one compaction.
  */
-/** Fleet mode: after the lookup settled, how long a node waits for peers whose connection is in flight before it founds. */
-const FLEET_HELLO_GRACE_MS = 250
 const RECLAIM_COMPACTION = { blobGarbageCollectionPolicy: 1, blobGarbageCollectionAgeCutoff: 1, bottommostLevelCompaction: 2 } as const
 
 /** How stale the placement the request path routes by may be (see routingPlacement). */
@@ -151,6 +152,8 @@ export class Bevy extends ReadyResource {
   /** The open swarm: cloud replication with anyone (owners, readers) and pairing by invite. */
   private openSwarm: Hyperswarm | null = null
   private firewall: PeerFirewall | null = null
+  /** The hosted records the last check for copies opened as the wrong kind saw (reopenMisread). */
+  private hostedBasesChecked: ReadonlyMap<string, Buffer> | null = null
   private joinedTopic = false
   private pairing: BlindPairing | null = null
   private member: Member | null = null
@@ -844,7 +847,11 @@ export class Bevy extends ReadyResource {
     const actions = reconciler.reconcile(this.snapshot, runner.current(this.snapshot), host)
     for (const cloud of actions.open) host.open(cloud)
     for (const cloud of actions.release) host.release(cloud)
-    host.reopenMisread()
+    // Copies opened since the hosted records last changed read the current ones: check only after a change.
+    if (this.snapshot.hostedBases !== this.hostedBasesChecked) {
+      this.hostedBasesChecked = this.snapshot.hostedBases
+      host.reopenMisread()
+    }
     this.scheduleHostedUpkeep()
     if (actions.ops.length === 0) return
     // The events come back from the view (viewEvents), as every node sees them.

@@ -70,21 +70,17 @@ export function buildApp (opts: AppOptions): FastifyInstance {
   }) as unknown as FastifyInstance
   registerErrorHandling(app)
   const sessions = new SessionStore({ ttlMs: config.sessionTtlMs, now: () => bevy.clock.now() })
-  const authLimit = new AuthFailureLimiter({
+  // One warn line per address and window; what was presented is never logged.
+  const failureLimiter = (what: string) => new AuthFailureLimiter({
     burst: config.authFailureBurst,
     windowMs: config.authFailureWindowMs,
     clock: opts.authClock ?? monotonicClock,
-    // Once per address and window; what was presented is never logged.
-    onLimited: (address, window) => app.log.warn({ address, ...window }, 'too many failed admin sign-ins from one address; refusing it until the window ends')
+    onLimited: (address, window) => app.log.warn({ address, ...window }, `too many failed ${what} from one address; refusing it until the window ends`)
   })
+  const authLimit = failureLimiter('admin sign-ins')
   // Hosted clouds' write tokens and device signatures get a brake of their own: a device with a
   // stale clock must not lock its owner's address out of the admin API, nor the other way round.
-  const writeAuthLimit = new AuthFailureLimiter({
-    burst: config.authFailureBurst,
-    windowMs: config.authFailureWindowMs,
-    clock: opts.authClock ?? monotonicClock,
-    onLimited: (address, window) => app.log.warn({ address, ...window }, 'too many failed cloud write credentials from one address; refusing its writes until the window ends')
-  })
+  const writeAuthLimit = failureLimiter('cloud write credentials')
   const metrics = new NodeMetrics(bevy)
   // Cookies are parsed only where auth needs them (sessionOf), never on cloud requests.
   app.register(fastifyCookie, { hook: false })
