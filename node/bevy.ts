@@ -1,5 +1,6 @@
 // The node runtime: storage, swarm, the cluster log, admission, heartbeats and liveness.
 // Lifecycle: ready() opens children in order; close() closes them in reverse. Both idempotent.
+import ProtomuxWakeup from 'protomux-wakeup'
 import { createHash, randomBytes } from 'node:crypto'
 import Autobase from 'autobase'
 import BlindPairing, { type Member } from 'blind-pairing'
@@ -151,6 +152,8 @@ export class Bevy extends ReadyResource {
   private swarm: Hyperswarm | null = null
   /** The open swarm: cloud replication with anyone (owners, readers) and pairing by invite. */
   private openSwarm: Hyperswarm | null = null
+  /** Shared by every Autobase here (the cluster log, hosted clouds): peers hint which writers have news, so a copy that was away learns of writers it no longer follows. */
+  private readonly wakeup = new ProtomuxWakeup()
   private firewall: PeerFirewall | null = null
   /** The hosted records the last check for copies opened as the wrong kind saw (reopenMisread). */
   private hostedBasesChecked: ReadonlyMap<string, Buffer> | null = null
@@ -319,6 +322,7 @@ export class Bevy extends ReadyResource {
       store: this.store,
       clock: this.clock,
       swarm: this.openSwarm,
+      wakeup: this.wakeup,
       log: this.log,
       compact: () => coreStorage.compact(RECLAIM_COMPACTION),
       onHoldingChange: () => this.scheduleReconcile(),
@@ -354,6 +358,7 @@ export class Bevy extends ReadyResource {
       cluster: () => this.requireCluster(),
       snapshot: () => this.snapshot,
       placement: () => this.placement(),
+      lastHeardMs: (nodeHex) => this.tracker.lastHeardMs(nodeHex),
       refresh: () => this.refresh(),
       selfId: this.id,
       config: this.config,
@@ -426,6 +431,7 @@ export class Bevy extends ReadyResource {
     if (this.openSwarm !== null) await this.openSwarm.destroy()
     if (this.swarm !== null) await this.swarm.destroy()
     if (this.cluster !== null) await this.cluster.close()
+    this.wakeup.destroy()
     if (this.store !== null) await this.store.close()
   }
 
@@ -623,7 +629,7 @@ export class Bevy extends ReadyResource {
 
   /** Opens (and readies) a log, of this epoch or another, without making it current. */
   private async openLog (namespace: string, key: Buffer | null): Promise<ClusterBase> {
-    const cluster = new ClusterBase({ store: this.namespaceStore(namespace), key, maxIndexers: this.config.maxIndexers, writableGraceMs: this.config.writableGraceMs, log: this.log })
+    const cluster = new ClusterBase({ store: this.namespaceStore(namespace), key, wakeup: this.wakeup, maxIndexers: this.config.maxIndexers, writableGraceMs: this.config.writableGraceMs, log: this.log })
     await cluster.ready()
     return cluster
   }
@@ -783,6 +789,7 @@ export class Bevy extends ReadyResource {
   private onOpenConnection (conn: SwarmConnection): void {
     conn.on('error', (err: Error) => this.log.debug({ err: err.message }, 'connection error'))
     this.store?.replicate(conn)
+    this.wakeup.addStream(conn)
     this.fleet?.attach(conn)
     this.deviceDesk.attach(conn)
   }
@@ -790,6 +797,7 @@ export class Bevy extends ReadyResource {
   private onConnection (conn: SwarmConnection): void {
     conn.on('error', (err: Error) => this.log.debug({ err: err.message }, 'connection error'))
     this.store?.replicate(conn)
+    this.wakeup.addStream(conn)
     this.pings?.attach(conn)
     this.log.debug({ peer: formatKey(conn.remotePublicKey) }, 'connected')
   }

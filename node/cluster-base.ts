@@ -1,5 +1,6 @@
 // The cluster's shared log: one Autobase per bevy whose view is a Hyperbee, applied by the pure
 // apply in view/apply.ts.
+import type ProtomuxWakeup from 'protomux-wakeup'
 import Autobase, { type ApplyHost } from 'autobase'
 import Hyperbee from 'hyperbee'
 import ReadyResource from 'ready-resource'
@@ -17,6 +18,8 @@ export interface ClusterBaseOptions {
   /** The bevy key to open, or null to found a new bevy. */
   key: Buffer | null
   maxIndexers: number
+  /** The node's wakeup protocol: how peers hint which writers have news (see Bevy's wakeup). */
+  wakeup: ProtomuxWakeup
   /** How long a write waits for a node that was a writer to be one again. */
   writableGraceMs: number
   log: Logger
@@ -45,7 +48,8 @@ export class ClusterBase extends ReadyResource {
     this.base = new Autobase<Hyperbee>(opts.store, opts.key, {
       open: (store) => new Hyperbee(store.get('view'), { keyEncoding: 'utf-8', valueEncoding: 'binary', extension: false }),
       apply: async (nodes, view, host) => applyNodes(nodes, new BeeViewStore(view), writerHost(host), ctx),
-      close: async (view) => view.close()
+      close: async (view) => view.close(),
+      wakeup: opts.wakeup
     })
     this.base.on('error', (err: Error) => this.log.error({ err }, 'cluster log error'))
     this.base.on('writable', () => { this.wasWritable = true })

@@ -176,6 +176,11 @@ export class LivenessTracker {
     return state === 'live' && this.sightings.get(id)?.unconfirmed === true ? 'suspect' : state
   }
 
+  /** When this observer last had proof of life from `id` (a ping or a renewed lease), or null if never. */
+  lastHeardMs (id: string): number | null {
+    return this.sightings.get(id)?.atMs ?? null
+  }
+
   state (id: string, nowMs: number): Liveness {
     const last = this.sightings.get(id)
     if (last === undefined) return 'down'

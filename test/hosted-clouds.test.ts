@@ -167,6 +167,15 @@ test('hosted cloud: a replica killed during a stream of writes is replaced, its 
   await waitFor('some writes after the kill', () => acknowledged.size >= 60 ? true : undefined, 60_000, 20)
 
   const survivors = members.filter((m) => m !== victim)
+  // On a failure: who is who (node logs name nodes in hex), and each survivor's log lines that match.
+  const logsOf = (pattern: RegExp): void => {
+    const role = (m: Member): string => m === victim ? 'victim' : m === spare ? 'spare' : 'replica'
+    t.diagnostic(`nodes: ${members.map((m) => `${m.id.slice(0, 6)}=${parseKey(m.id).toString('hex').slice(0, 6)} ${role(m)}${m === members[0] ? ' creator' : ''}`).join(', ')}`)
+    for (const m of survivors) {
+      const lines = procs[members.indexOf(m)]!.output().split('\n').filter((l) => pattern.test(l))
+      t.diagnostic(`${m.id.slice(0, 6)} log: ${lines.join('\n').slice(-4000)}`)
+    }
+  }
   await waitFor('the spare to be a synced replica in place of the killed one', async () => {
     const info = await api<CloudInfo>(survivors[0]!, 'GET', `/api/clouds/${key}`)
     const synced = info.placement.filter((r) => r.role === 'target' && r.synced).map((r) => r.node)
@@ -196,12 +205,14 @@ test('hosted cloud: a replica killed during a stream of writes is replaced, its 
         }
         t.diagnostic(`${n.id.slice(0, 6)} (victim ${victim.id.slice(0, 6)}, spare ${spare.id.slice(0, 6)}) misses ${missing.length}: ${missing.slice(0, 8).join(' ')}`)
       }
+      logsOf(/"level":[4-6]\d|writers updated|purged|hosted/)
       throw err
     })
   }
   // The spare is a writer now: a write there is taken and reaches the others.
   const late = randomBytes(3000)
   const res = await put(spare, key, '/late.bin', late, created.token)
+  if (res.status !== 201) logsOf(/writers updated|writable|NOT_WRITABLE/)
   assert.equal(res.status, 201, await res.text())
   for (const m of survivors) {
     await waitFor(`${m.id} to serve the spare's write`, async () => {

@@ -193,6 +193,8 @@ declare module 'autobase' {
     close?: (view: V) => Promise<void>
     valueEncoding?: unknown
     ackInterval?: number
+    /** A wakeup protocol shared by every Autobase of the process (see protomux-wakeup). */
+    wakeup?: import('protomux-wakeup').default
   }
   export default class Autobase<V = unknown> extends EventEmitter {
     constructor (store: Corestore, bootstrap: Uint8Array | null, handlers: AutobaseHandlers<V>)
@@ -408,4 +410,13 @@ declare module '@hyperswarm/secret-stream' {
 declare module 'hypercore-storage/lib/keys.js' {
   /** Key builders of hypercore-storage's RocksDB layout; `data(p)` starts core data range p. */
   export const core: { data (dataPointer: number): Buffer, core (corePointer: number): Buffer }
+}
+
+declare module 'protomux-wakeup' {
+  /** Hints which writers of an Autobase have news, over every stream added (one per connection). */
+  export default class ProtomuxWakeup {
+    constructor ()
+    addStream (stream: unknown): void
+    destroy (): void
+  }
 }

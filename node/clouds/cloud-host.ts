@@ -1,6 +1,7 @@
 // The clouds this node holds. Opens a replica when placement wants one here, purges it when
 // placement lets go (only after handoff), and turns sync progress into throttled view records.
 // Work on one cloud is serialised, so a purge always finishes before the same cloud reopens.
+import type ProtomuxWakeup from 'protomux-wakeup'
 import type Corestore from 'corestore'
 import type Hyperswarm from 'hyperswarm'
 import { formatKey, OpType, type Clock, type CloudProgressOp, type SyncProgress } from '../../protocol/index.js'
@@ -21,6 +22,8 @@ export interface CloudHostOptions {
   store: Corestore
   clock: Clock
   swarm: Hyperswarm
+  /** The node's wakeup protocol, for hosted clouds' Autobases. */
+  wakeup: ProtomuxWakeup
   log: Logger
   /** Reclaims the space of purged blocks (a storage compaction). */
   compact: () => Promise<void>
@@ -107,6 +110,7 @@ export class CloudHost implements LocalHoldings {
       return new HostedCloud({
         store: this.opts.store.namespace('cloud/' + cloudHex),
         swarm: this.opts.swarm,
+        wakeup: this.opts.wakeup,
         key: Buffer.from(cloudHex, 'hex'),
         base,
         log: this.opts.log,

@@ -3,6 +3,7 @@
 // Every replica is a writer, so a write lands at whichever replica a client reaches; a write is
 // acknowledged only once another copy of it exists, so losing this node loses no acknowledged
 // write. The blob cores of every writer are downloaded whole, so any replica serves any file.
+import type ProtomuxWakeup from 'protomux-wakeup'
 import { createHash } from 'node:crypto'
 import { Transform, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -29,6 +30,8 @@ export interface HostedCloudOptions {
   /** A namespace of the node's store reserved for this cloud. */
   store: Corestore
   swarm: Hyperswarm
+  /** The process's wakeup protocol: how peers hint which writers have news (see Bevy's wakeup). */
+  wakeup: ProtomuxWakeup
   /** The cloud key (what placement and clients name it by). */
   key: Buffer
   /** The cloud's Autobase key. */
@@ -57,7 +60,25 @@ export interface WriteLimits {
 export interface WriteResult { path: string, size: number, sha256: string, version: number }
 
 /** A replica writer the placement wants: the writer key a node announced for this cloud. */
+/** How long a copy waits for peers to say how far each writer got, when it opens and before it removes a writer. */
+export const CATCH_UP_ON_OPEN_MS = 5000
+
 export interface WantedWriter { key: Buffer, nodeId: Buffer }
+/** What the cluster view asks of a hosted cloud's writers (see HostedService.upkeep). */
+export interface WriterPolicy {
+  /** Replica writers placement wants, with their nodes. */
+  replicas: WantedWriter[]
+  /** Owner devices (hex writer keys) an operator authorized. */
+  devices: Set<string>
+  /** The node behind a writer key the index records no node for (the bootstrap writer). */
+  nodeOfWriter: (writerHex: string) => string | null
+  /** False to remove a replica writer (hex key) of a node (hex id) placement does not want. */
+  keep: (writerHex: string, nodeHex: string) => boolean
+  /** Whether to admit again a wanted replica writer that some writer removed before. */
+  readmit: (wanted: WantedWriter) => boolean
+}
+/** What one writer upkeep pass changed: who it admitted and who it removed ("node <hex>" or "device <hex>"). */
+export interface WriterChanges { added: string[], removed: string[] }
 
 interface FollowedCore { core: Hypercore, download: { destroy (): void }, off: () => void }
 
@@ -83,6 +104,16 @@ export class HostedCloud extends ReadyResource {
   /** Set once this copy has been a writer: from then on a lapse is a reboot of the view, not a missing admission. */
   private wasWritable = false
   private joined = false
+  /**
+   * Settles once a copy opened to follow the cloud has caught up with its peers. Until then it
+   * neither counts as complete nor acts as a writer: a copy reopened after a while away still
+   * believes in the writers it knew, and a writer op from there (a removal, say) would sort
+   * before what the others wrote meanwhile and drop a removed writer's acknowledged writes.
+   */
+  private caughtUp: Promise<void> | null = null
+  private current = false
+  /** Ends every catch-up wait at once: called when the copy closes. */
+  private readonly stopWaits = new Set<() => void>()
 
   /** Creates a new hosted cloud's Autobase in `store` (a fresh namespace) and returns its key. */
   static async create (store: Corestore): Promise<Buffer> {
@@ -106,7 +137,8 @@ export class HostedCloud extends ReadyResource {
         onBlob: (core, end) => this.requireBlocks(core, end),
         onSkip: (reason, from) => this.opts.log.debug({ reason, from: from.toString('hex') }, 'hosted op skipped')
       }),
-      close: async (view) => view.close()
+      close: async (view) => view.close(),
+      wakeup: opts.wakeup
     })
     this.base.on('error', (err: Error) => this.opts.log.warn({ err }, 'hosted cloud log error'))
     // A new replica of a long-lived cloud may fast-forward: its index is then sparse, and every
@@ -137,10 +169,18 @@ export class HostedCloud extends ReadyResource {
     this.watch(this.localBlobs.core, false)
     this.opts.swarm.join(this.base.discoveryKey, { server: true, client: true })
     this.joined = true
+    this.caughtUp = this.catchUp(CATCH_UP_ON_OPEN_MS).catch((err) => {
+      if (this.closing === null) this.opts.log.warn({ err }, 'catching up a hosted cloud on open failed')
+    }).finally(() => {
+      this.current = true
+      if (this.closing === null) this.opts.onChange()
+    })
     this.status()
   }
 
   protected override async _close (): Promise<void> {
+    for (const stop of this.stopWaits) stop()
+    await this.caughtUp // its cores must close before the store does
     for (const d of this.viewDownloads) d.destroy() // a scan still reading the index fails with the close, and is caught
     for (const f of this.followed.values()) { f.download.destroy(); f.off() }
     if (this.joined) await this.opts.swarm.leave(this.base.discoveryKey).catch(() => {})
@@ -215,7 +255,7 @@ export class HostedCloud extends ReadyResource {
     let total = 0
     let bytesHad = 0
     let bytesTotal = 0
-    let complete = this.base.writable && this.recalling === null
+    let complete = this.base.writable && this.current && this.recalling === null
     for (const [hex, end] of this.required) {
       const core = hex === this.localBlobs.core.key.toString('hex') ? this.localBlobs.core : this.followed.get(hex)?.core
       const contiguous = core?.contiguousLength ?? 0
@@ -276,6 +316,7 @@ export class HostedCloud extends ReadyResource {
   private async writablePath (path: string, graceMs: number): Promise<string> {
     const normal = normalHostedPath(path)
     if (normal === null) throw new BevyError(ErrorCode.BAD_PATH, 'a file path must be /-led, without empty, "." or ".." segments, and not end in /')
+    await this.caughtUp
     // Autobase drops the local writer for a moment while it reboots the view (a writer of the
     // cloud came or went): a copy that was a writer waits that out instead of failing the write.
     if (!this.base.writable && !(this.wasWritable && await whenWritable(this.base as Autobase<unknown>, graceMs))) {
@@ -333,48 +374,76 @@ export class HostedCloud extends ReadyResource {
 
   /** Live writers of this cloud as its index has them, by hex key; the bootstrap writer's node is not recorded. */
   async writers (): Promise<Map<string, { device: boolean, nodeId: Buffer | null }>> {
-    const out = new Map<string, { device: boolean, nodeId: Buffer | null }>([[this.opts.base.toString('hex'), { device: false, nodeId: null }]])
+    return (await this.writerIndex()).live
+  }
+
+  /** The live writers, and the keys of writers removed (and not admitted again) since. */
+  private async writerIndex (): Promise<{ live: Map<string, { device: boolean, nodeId: Buffer | null }>, removed: Set<string> }> {
+    const live = new Map<string, { device: boolean, nodeId: Buffer | null }>([[this.opts.base.toString('hex'), { device: false, nodeId: null }]])
+    const removed = new Set<string>()
     for await (const { key, value } of this.base.view.createReadStream({ gte: HostedKey.writerPrefix, lt: WRITERS_END })) {
       const hex = key.slice(HostedKey.writerPrefix.length)
-      if (!isLiveWriterRecord(value)) { out.delete(hex); continue }
+      if (!isLiveWriterRecord(value)) { live.delete(hex); removed.add(hex); continue }
       const record = decodeRecord(hostedWriterRecordCodec, value)
-      out.set(hex, { device: record.device, nodeId: record.device ? null : record.nodeId })
+      live.set(hex, { device: record.device, nodeId: record.device ? null : record.nodeId })
     }
-    return out
+    return { live, removed }
   }
 
   /**
    * Brings the cloud's writers in line with the cluster view: admits the replica writers
    * placement wants and the devices an operator authorized, and removes replica writers of nodes
-   * placement no longer has (`keepNode` false: neither a target nor a handoff holder) and devices
-   * no longer authorized. Any writer may do it; apply ignores repeats, so several writers doing it
-   * at once is harmless. `nodeOfWriter` names the node behind a writer key the index records no
-   * node for (the bootstrap writer).
+   * the policy lets go of and devices no longer authorized. Any writer may do it; apply ignores
+   * repeats, so several writers doing it at once is harmless.
    */
-  async syncWriters (want: { replicas: WantedWriter[], devices: Set<string> }, nodeOfWriter: (writerHex: string) => string | null, keepNode: (nodeHex: string) => boolean): Promise<number> {
-    if (!this.base.writable || this.closing !== null) return 0
-    const current = await this.writers()
-    const wantedHex = new Set(want.replicas.map((w) => w.key.toString('hex')))
-    const ops: Array<Parameters<typeof encodeHostedOp>[0]> = []
-    for (const w of want.replicas) {
-      if (!current.has(w.key.toString('hex'))) ops.push({ type: HostedOpType.ADD_WRITER, key: w.key, device: false, nodeId: w.nodeId })
+  async syncWriters (policy: WriterPolicy): Promise<WriterChanges> {
+    if (!this.current) return { added: [], removed: [] }
+    let plan = await this.planWriters(policy)
+    // A writer is removed at a point in the order: first learn what it wrote that peers hold,
+    // so the removal comes after those writes and none of them is dropped.
+    if (plan.removesReplica) {
+      await this.catchUp(CATCH_UP_ON_OPEN_MS)
+      plan = await this.planWriters(policy)
     }
-    for (const hex of want.devices) {
-      if (!current.has(hex) && !wantedHex.has(hex)) ops.push({ type: HostedOpType.ADD_WRITER, key: Buffer.from(hex, 'hex'), device: true, nodeId: ZERO_KEY })
+    if (plan.ops.length > 0) await this.base.append(plan.ops.map(encodeHostedOp))
+    return plan.changes
+  }
+
+  private async planWriters (policy: WriterPolicy): Promise<{ ops: Array<Parameters<typeof encodeHostedOp>[0]>, changes: WriterChanges, removesReplica: boolean }> {
+    const changes: WriterChanges = { added: [], removed: [] }
+    const ops: Array<Parameters<typeof encodeHostedOp>[0]> = []
+    let removesReplica = false
+    if (!this.base.writable || this.closing !== null) return { ops, changes, removesReplica }
+    const { live: current, removed: removedBefore } = await this.writerIndex()
+    const wantedHex = new Set(policy.replicas.map((w) => w.key.toString('hex')))
+    const add = (key: Buffer, device: boolean, nodeId: Buffer, who: string): void => {
+      ops.push({ type: HostedOpType.ADD_WRITER, key, device, nodeId })
+      changes.added.push(who)
+    }
+    const remove = (hex: string, who: string): void => {
+      ops.push({ type: HostedOpType.REMOVE_WRITER, key: Buffer.from(hex, 'hex') })
+      changes.removed.push(who)
+    }
+    for (const w of policy.replicas) {
+      const hex = w.key.toString('hex')
+      if (current.has(hex) || (removedBefore.has(hex) && !policy.readmit(w))) continue
+      add(w.key, false, w.nodeId, `node ${w.nodeId.toString('hex')}`)
+    }
+    for (const hex of policy.devices) {
+      if (!current.has(hex) && !wantedHex.has(hex)) add(Buffer.from(hex, 'hex'), true, ZERO_KEY, `device ${hex}`)
     }
     for (const [hex, writer] of current) {
       if (writer.device) {
-        if (!want.devices.has(hex)) ops.push({ type: HostedOpType.REMOVE_WRITER, key: Buffer.from(hex, 'hex') })
+        if (!policy.devices.has(hex)) remove(hex, `device ${hex}`)
         continue
       }
       if (wantedHex.has(hex)) continue
-      const node = writer.nodeId?.toString('hex') ?? nodeOfWriter(hex)
-      if (node === null || keepNode(node)) continue
-      ops.push({ type: HostedOpType.REMOVE_WRITER, key: Buffer.from(hex, 'hex') })
+      const node = writer.nodeId?.toString('hex') ?? policy.nodeOfWriter(hex)
+      if (node === null || policy.keep(hex, node)) continue
+      remove(hex, `node ${node}`)
+      removesReplica = true
     }
-    if (ops.length === 0) return 0
-    await this.base.append(ops.map(encodeHostedOp))
-    return ops.length
+    return { ops, changes, removesReplica }
   }
 
   /**
@@ -388,16 +457,23 @@ export class HostedCloud extends ReadyResource {
     await Promise.all(others.map(async (hex) => {
       const core = this.opts.store.get({ key: Buffer.from(hex, 'hex') })
       let timer: NodeJS.Timeout | undefined
+      let stop = (): void => {}
       try {
-        await Promise.race([core.update({ wait: true }), new Promise((resolve) => { timer = setTimeout(resolve, timeoutMs) })])
+        await Promise.race([core.update({ wait: true }), new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, timeoutMs)
+          stop = resolve
+          this.stopWaits.add(stop)
+          if (this.closing !== null) resolve()
+        })])
       } catch {
         // no peer had it: nothing newer to learn
       } finally {
         clearTimeout(timer)
+        this.stopWaits.delete(stop)
         await core.close().catch(() => {})
       }
     }))
-    await this.base.update()
+    if (this.closing === null) await this.base.update()
   }
 
   /** Drops the blob blocks held here so the disk comes back, then closes. */

@@ -14,7 +14,7 @@ import type { NodeConfig } from '../config.js'
 import type { Logger } from '../log.js'
 import type { CloudHost } from '../clouds/cloud-host.js'
 import type { ClusterSnapshot, HostedView } from '../view/snapshot.js'
-import { HostedCloud, type WriteResult } from './hosted-cloud.js'
+import { HostedCloud, type WantedWriter, type WriteResult } from './hosted-cloud.js'
 import { DeviceAnswer, type DeviceRequest } from './device-requests.js'
 
 /** Pending device requests a node keeps at most; the oldest go first (requests carry no proof, so they must stay cheap). */
@@ -28,10 +28,12 @@ export interface HostedServiceDeps {
   cluster: () => ClusterBase
   snapshot: () => ClusterSnapshot
   placement: () => Placement | null
+  /** When this node last had proof of life from a node (hex id), or null if never. */
+  lastHeardMs: (nodeHex: string) => number | null
   /** Reads the view again, so the caller sees its own ops. */
   refresh: () => Promise<void>
   selfId: Buffer
-  config: Pick<NodeConfig, 'maxHostedFileBytes' | 'hostedAckTimeoutMs' | 'deviceRequests' | 'writableGraceMs' | 'signedWriteSkewMs'>
+  config: Pick<NodeConfig, 'maxHostedFileBytes' | 'hostedAckTimeoutMs' | 'deviceRequests' | 'writableGraceMs' | 'signedWriteSkewMs' | 'downAfterMs'>
   clock: Clock
   log: Logger
 }
@@ -42,6 +44,10 @@ export class HostedService {
   private readonly selfHex: string
   /** What this node last announced per cloud, until the view shows it. */
   private readonly announced = new Map<string, string>()
+  /** Hex writer key → when this node first saw that removed replica writer wanted again (see heardSinceRemoval). */
+  private readonly removalSeenAtMs = new Map<string, number>()
+  /** Hex writer key → when this node first saw that live replica writer outside its cloud's replica set. */
+  private readonly unwantedSinceMs = new Map<string, number>()
   /** Device requests awaiting an operator, by `<cloud hex>/<device hex>`, oldest first. */
   private readonly pending = new Map<string, { label: string, atMs: number }>()
 
@@ -210,6 +216,7 @@ export class HostedService {
     const cluster = this.deps.cluster()
     const ops: Op[] = []
     const announcing = new Map<string, string>()
+    const seen = new Set<string>()
     for (const cloud of this.deps.host.hosted()) {
       const cloudHex = hexKey(cloud.key)
       const hosted = snapshot.cloudByKey.get(cloudHex)?.hosted
@@ -232,17 +239,58 @@ export class HostedService {
         for (const [node, key] of hosted.writers) if (hexKey(key) === writerHex) return node
         return null
       }
+      const holders = snapshot.holdings.get(cloudHex)
+      // Nodes judge liveness a little apart (and see each other's changes late), so writers with
+      // different views must not undo each other: every change reboots the cloud's view and
+      // stalls its writes. A node that is down loses its writer at once; a live one only once it
+      // has let go of its copy and this node has seen it unwanted for downAfterMs.
+      const keep = (writerHex: string, node: string): boolean => {
+        if (members.has(node)) return true
+        if (!placement.serving(node)) return false
+        return holders?.has(node) === true || !this.unwantedFor(writerHex, this.deps.config.downAfterMs, seen)
+      }
+      const readmit = (w: WantedWriter): boolean => this.heardSinceRemoval(hexKey(w.key), hexKey(w.nodeId), seen)
       // One cloud's trouble (it is closing, say) must not hold up the others' upkeep.
       try {
-        const changed = await cloud.syncWriters({ replicas: wanted, devices: hosted.devices }, nodeOfWriter, (node) => members.has(node))
-        if (changed > 0) this.deps.log.info({ cloud: formatKey(cloud.key), changes: changed }, 'hosted cloud writers updated')
+        const { added, removed } = await cloud.syncWriters({ replicas: wanted, devices: hosted.devices, nodeOfWriter, keep, readmit })
+        if (added.length + removed.length > 0) this.deps.log.info({ cloud: formatKey(cloud.key), added, removed }, 'hosted cloud writers updated')
       } catch (err) {
         if (cloud.closing === null) this.deps.log.warn({ err, cloud: formatKey(cloud.key) }, 'hosted cloud writer upkeep failed')
       }
     }
+    // A writer not judged this pass starts its wait over next time: the conservative side.
+    for (const marks of [this.unwantedSinceMs, this.removalSeenAtMs]) for (const hex of marks.keys()) if (!seen.has(hex)) marks.delete(hex)
     if (ops.length === 0) return
     await cluster.appendMany(ops)
     for (const [cloudHex, key] of announcing) this.announced.set(cloudHex, key)
+  }
+
+  /** True once this node has seen the writer unwanted (outside its cloud's replica set) for `ms`. */
+  private unwantedFor (writerHex: string, ms: number, seen: Set<string>): boolean {
+    seen.add(writerHex)
+    const now = this.deps.clock.now()
+    const since = this.unwantedSinceMs.get(writerHex)
+    if (since === undefined) this.unwantedSinceMs.set(writerHex, now)
+    return since !== undefined && now - since >= ms
+  }
+
+  /**
+   * Whether a replica writer some writer removed (its node looked down there) may be admitted
+   * again: only once this node has heard from it since it first saw the removal. A writer whose
+   * view still has the node live would otherwise re-add it at once, the other remove it again.
+   */
+  private heardSinceRemoval (writerHex: string, nodeHex: string, seen: Set<string>): boolean {
+    const seenAtMs = this.removalSeenAtMs.get(writerHex)
+    if (seenAtMs === undefined) {
+      this.removalSeenAtMs.set(writerHex, this.deps.clock.now())
+      seen.add(writerHex)
+      return false
+    }
+    if ((this.deps.lastHeardMs(nodeHex) ?? -Infinity) <= seenAtMs) {
+      seen.add(writerHex)
+      return false
+    }
+    return true
   }
 }
 

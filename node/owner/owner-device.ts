@@ -1,6 +1,7 @@
 // An owner's device writing to a hosted cloud over P2P: it opens the cloud's Autobase in the
 // owner's storage with its own writer key (the key an operator authorizes with `bevy cloud
 // authorize`), replicates with the cloud's replicas on its topic, and writes once admitted.
+import ProtomuxWakeup from 'protomux-wakeup'
 import { mkdir } from 'node:fs/promises'
 import Corestore from 'corestore'
 import Hyperswarm, { type SwarmConnection } from 'hyperswarm'
@@ -28,6 +29,8 @@ export interface OwnerDeviceOptions {
 export class OwnerDevice extends ReadyResource {
   private store: Corestore | null = null
   private swarm: Hyperswarm | null = null
+  /** Hints which writers of the cloud have news to the peers (see Bevy's wakeup). */
+  private readonly wakeup = new ProtomuxWakeup()
   private cloudOrNull: HostedCloud | null = null
   private requester: DeviceRequester | null = null
 
@@ -49,6 +52,7 @@ export class OwnerDevice extends ReadyResource {
       this.swarm.on('connection', (conn: SwarmConnection) => {
         conn.on('error', () => {}) // a peer going away mid-stream is normal
         store.replicate(conn)
+        this.wakeup.addStream(conn)
         this.requester?.attach(conn)
       })
     }
@@ -56,6 +60,7 @@ export class OwnerDevice extends ReadyResource {
       store: this.deviceStore(store),
       // Offline, the cloud never touches the swarm (follow: false).
       swarm: this.swarm as Hyperswarm,
+      wakeup: this.wakeup,
       key: this.opts.base,
       base: this.opts.base,
       log: this.opts.log,
@@ -83,6 +88,7 @@ export class OwnerDevice extends ReadyResource {
     this.requester?.close()
     if (this.cloudOrNull !== null) await this.cloudOrNull.close()
     if (this.swarm !== null) await this.swarm.destroy()
+    this.wakeup.destroy()
     if (this.store !== null) await this.store.close()
   }
 
