@@ -308,15 +308,6 @@ export class Placement {
     return out
   }
 
-  /** Whether the node is up enough to keep serving what it holds (live or suspect). */
-  serving (nodeId: string): boolean {
-    return this.servingSet().has(nodeId)
-  }
-
-  private servingSet (): Set<string> {
-    return this.servingIds ??= new Set(this.input.nodes.filter((n) => n.serving).map((n) => n.id))
-  }
-
   /** Targets, then the handoff holders still needed until every target is synced. */
   replicaSet (cloudKey: string): Replica[] | undefined {
     const targets = this.targets(cloudKey)
@@ -324,7 +315,7 @@ export class Placement {
     const holdings = this.input.holdings.get(cloudKey) ?? new Map<string, Holding>()
     const set: Replica[] = targets.map((node) => ({ node, role: 'target', synced: holdings.get(node)?.synced ?? false }))
     if (set.every((r) => r.synced)) return set
-    const serving = this.servingSet()
+    const serving = this.servingIds ??= new Set(this.input.nodes.filter((n) => n.serving).map((n) => n.id))
     const handoff = [...holdings.keys()].filter((node) => !targets.includes(node) && serving.has(node)).sort()
     for (const node of handoff) set.push({ node, role: 'handoff', synced: holdings.get(node)?.synced ?? false })
     return set

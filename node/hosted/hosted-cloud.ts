@@ -72,8 +72,8 @@ export interface WriterPolicy {
   devices: Set<string>
   /** The node behind a writer key the index records no node for (the bootstrap writer). */
   nodeOfWriter: (writerHex: string) => string | null
-  /** False to remove a replica writer (hex key) of a node (hex id) placement does not want. */
-  keep: (writerHex: string, nodeHex: string) => boolean
+  /** False to remove the replica writer of a node (hex id) placement does not want. */
+  keepNode: (nodeHex: string) => boolean
   /** Whether to admit again a wanted replica writer that some writer removed before. */
   readmit: (wanted: WantedWriter) => boolean
 }
@@ -439,7 +439,7 @@ export class HostedCloud extends ReadyResource {
       }
       if (wantedHex.has(hex)) continue
       const node = writer.nodeId?.toString('hex') ?? policy.nodeOfWriter(hex)
-      if (node === null || policy.keep(hex, node)) continue
+      if (node === null || policy.keepNode(node)) continue
       remove(hex, `node ${node}`)
       removesReplica = true
     }

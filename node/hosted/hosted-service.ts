@@ -33,7 +33,7 @@ export interface HostedServiceDeps {
   /** Reads the view again, so the caller sees its own ops. */
   refresh: () => Promise<void>
   selfId: Buffer
-  config: Pick<NodeConfig, 'maxHostedFileBytes' | 'hostedAckTimeoutMs' | 'deviceRequests' | 'writableGraceMs' | 'signedWriteSkewMs' | 'downAfterMs'>
+  config: Pick<NodeConfig, 'maxHostedFileBytes' | 'hostedAckTimeoutMs' | 'deviceRequests' | 'writableGraceMs' | 'signedWriteSkewMs'>
   clock: Clock
   log: Logger
 }
@@ -46,8 +46,6 @@ export class HostedService {
   private readonly announced = new Map<string, string>()
   /** Hex writer key → when this node first saw that removed replica writer wanted again (see heardSinceRemoval). */
   private readonly removalSeenAtMs = new Map<string, number>()
-  /** Hex writer key → when this node first saw that live replica writer outside its cloud's replica set. */
-  private readonly unwantedSinceMs = new Map<string, number>()
   /** Device requests awaiting an operator, by `<cloud hex>/<device hex>`, oldest first. */
   private readonly pending = new Map<string, { label: string, atMs: number }>()
 
@@ -239,39 +237,24 @@ export class HostedService {
         for (const [node, key] of hosted.writers) if (hexKey(key) === writerHex) return node
         return null
       }
-      const holders = snapshot.holdings.get(cloudHex)
-      // Nodes judge liveness a little apart (and see each other's changes late), so writers with
-      // different views must not undo each other: every change reboots the cloud's view and
-      // stalls its writes. A node that is down loses its writer at once; a live one only once it
-      // has let go of its copy and this node has seen it unwanted for downAfterMs.
-      const keep = (writerHex: string, node: string): boolean => {
-        if (members.has(node)) return true
-        if (!placement.serving(node)) return false
-        return holders?.has(node) === true || !this.unwantedFor(writerHex, this.deps.config.downAfterMs, seen)
-      }
+      // A node placement no longer has (neither a target nor a handoff holder) loses its writer.
+      const keepNode = (node: string): boolean => members.has(node)
+      // Nodes judge liveness a little apart, so writers with different views must not undo each
+      // other (every change reboots the cloud's view and stalls its writes): see heardSinceRemoval.
       const readmit = (w: WantedWriter): boolean => this.heardSinceRemoval(hexKey(w.key), hexKey(w.nodeId), seen)
       // One cloud's trouble (it is closing, say) must not hold up the others' upkeep.
       try {
-        const { added, removed } = await cloud.syncWriters({ replicas: wanted, devices: hosted.devices, nodeOfWriter, keep, readmit })
+        const { added, removed } = await cloud.syncWriters({ replicas: wanted, devices: hosted.devices, nodeOfWriter, keepNode, readmit })
         if (added.length + removed.length > 0) this.deps.log.info({ cloud: formatKey(cloud.key), added, removed }, 'hosted cloud writers updated')
       } catch (err) {
         if (cloud.closing === null) this.deps.log.warn({ err, cloud: formatKey(cloud.key) }, 'hosted cloud writer upkeep failed')
       }
     }
     // A writer not judged this pass starts its wait over next time: the conservative side.
-    for (const marks of [this.unwantedSinceMs, this.removalSeenAtMs]) for (const hex of marks.keys()) if (!seen.has(hex)) marks.delete(hex)
+    for (const hex of this.removalSeenAtMs.keys()) if (!seen.has(hex)) this.removalSeenAtMs.delete(hex)
     if (ops.length === 0) return
     await cluster.appendMany(ops)
     for (const [cloudHex, key] of announcing) this.announced.set(cloudHex, key)
-  }
-
-  /** True once this node has seen the writer unwanted (outside its cloud's replica set) for `ms`. */
-  private unwantedFor (writerHex: string, ms: number, seen: Set<string>): boolean {
-    seen.add(writerHex)
-    const now = this.deps.clock.now()
-    const since = this.unwantedSinceMs.get(writerHex)
-    if (since === undefined) this.unwantedSinceMs.set(writerHex, now)
-    return since !== undefined && now - since >= ms
   }
 
   /**
