@@ -36,6 +36,7 @@
 //             ones not under test: they stay up during every run and share the servers' core),
 //             and the rest of the machine's busy time (this process with the DHT, anything else).
 //             Before the first run the bench idles SETTLE_MS and warns if other processes are busy.
+// Profiling: BENCH_PROF_DIR=<dir> makes every node write a V8 CPU profile there when it stops.
 // Progress and the table go to stderr; stdout gets one line:
 //   router: redirect_vs_bare=b/a proxy_vs_nginx=d/c proxy_p99_vs_nginx=p99(d)/p99(c) proxy_vs_direct=d/e
 import { fork, spawnSync, type ChildProcess } from 'node:child_process'
@@ -146,9 +147,12 @@ function nodeArgs (dht: PrivateDht, storage: string, extra: string[] = []): stri
     '--log-level', 'warn', '--heartbeat-interval-ms', String(HEARTBEAT_MS), '--rejoin-stable-ms', '0', ...extra]
 }
 
+/** BENCH_PROF_DIR: each node writes a V8 CPU profile there when it stops (NODE_OPTIONS refuses --cpu-prof). */
+const PROF_DIR = process.env.BENCH_PROF_DIR
+
 /** Spawns one node, pins it with the servers, and waits until it is ready. */
 async function startNode (args: string[], plan: CorePlan | null, nodes: NodeProcess[]): Promise<ReadyMessage> {
-  const node = spawnNode(args, { quiet: true })
+  const node = spawnNode(args, { quiet: true, ...(PROF_DIR === undefined ? {} : { execArgv: ['--cpu-prof', `--cpu-prof-dir=${PROF_DIR}`] }) })
   nodes.push(node)
   if (plan !== null && node.child.pid !== undefined) pinProcess(plan.taskset, node.child.pid, plan.servers)
   return await withTimeout(node.ready, CLUSTER_TIMEOUT_MS, () => `node ${nodes.length} to be ready; its output:\n${node.output().slice(-1000)}`)
