@@ -111,10 +111,13 @@ test('a pushed cloud replicates, follows versions, survives a lost replica and p
     }, 90_000, 100)
     const after = await waitFor('the purge to show on disk', async () => {
       const d = await diskOf(leaving)
-      if (d.cloudBytes === 0 && before.diskBytes - d.diskBytes > 4_000_000) return d
+      // At least half the cloud's bytes come back. (A fixed 4 MB once missed by 10 KB: the size
+      // before depends on how much RocksDB had flushed and compacted when it was read.)
+      if (d.cloudBytes === 0 && before.diskBytes - d.diskBytes > before.cloudBytes / 2) return d
       throw new Error(`disk use ${d.diskBytes} bytes (${before.diskBytes} before), cloud bytes ${d.cloudBytes}`)
     }, 30_000, 200)
     assert.ok(after.diskBytes < before.diskBytes, `disk use fell from ${before.diskBytes} to ${after.diskBytes}`)
+    t.diagnostic(`purge: disk ${before.diskBytes} -> ${after.diskBytes} bytes, cloud bytes before ${before.cloudBytes}`)
     replicas = (await waitFor('three synced replicas again', () => syncedTargets(first), 60_000, 200))
     await assertServes(replicas, key, files)
   })

@@ -224,7 +224,7 @@ test('hosted cloud: a replica killed during a stream of writes is replaced, its 
 
 test('hosted cloud: an owner device asks to write, is approved, writes over P2P and the bevy serves it; after deauthorize its writes are ignored', { timeout: 180_000 }, async (t) => {
   const dht = await loopbackDht(t)
-  const { members } = await startBevy(t, dht, 2)
+  const { members, procs } = await startBevy(t, dht, 2)
   const created = await api<Created>(members[0]!, 'POST', '/api/clouds', { hosted: true, replicas: 2 })
   const { key, token } = created
   const base = created.base as string
@@ -322,7 +322,11 @@ test('hosted cloud: an owner device asks to write, is approved, writes over P2P 
       const r = await readAt(m, key, '/marker.txt')
       return r.status === 200 && r.body.equals(marker) ? true : undefined
     }, 30_000, 50)
-    for (let i = 0; i < 10; i++) assert.equal((await readAt(m, key, '/after-deauthorize.txt')).status, 404, 'a removed device\'s write is not served')
+    for (let i = 0; i < 10; i++) {
+      const status = (await readAt(m, key, '/after-deauthorize.txt')).status
+      if (status !== 404) for (const [j, p] of procs.entries()) t.diagnostic(`node ${j} log: ${p.output().split('\n').filter((l) => /writers updated|device/.test(l)).join('\n').slice(-3000)}`)
+      assert.equal(status, 404, 'a removed device\'s write is not served')
+    }
     assert.equal((await readAt(m, key, '/from-device.txt')).status, 200, 'what it wrote while authorized stays')
   }
 })

@@ -76,6 +76,8 @@ export interface WriterPolicy {
   keepNode: (nodeHex: string) => boolean
   /** Whether to admit again a wanted replica writer that some writer removed before. */
   readmit: (wanted: WantedWriter) => boolean
+  /** Whether to admit again an authorized device (hex writer key) that some writer removed before. */
+  readmitDevice: (deviceHex: string) => boolean
 }
 /** What one writer upkeep pass changed: who it admitted and who it removed ("node <hex>" or "device <hex>"). */
 export interface WriterChanges { added: string[], removed: string[] }
@@ -430,7 +432,8 @@ export class HostedCloud extends ReadyResource {
       add(w.key, false, w.nodeId, `node ${w.nodeId.toString('hex')}`)
     }
     for (const hex of policy.devices) {
-      if (!current.has(hex) && !wantedHex.has(hex)) add(Buffer.from(hex, 'hex'), true, ZERO_KEY, `device ${hex}`)
+      if (current.has(hex) || wantedHex.has(hex) || (removedBefore.has(hex) && !policy.readmitDevice(hex))) continue
+      add(Buffer.from(hex, 'hex'), true, ZERO_KEY, `device ${hex}`)
     }
     for (const [hex, writer] of current) {
       if (writer.device) {
@@ -448,7 +451,7 @@ export class HostedCloud extends ReadyResource {
 
   /**
    * Brings this copy up to what the other writers have now: asks peers for each writer's latest
-   * length (waiting at most `timeoutMs` for one to answer), then applies what arrived. A device
+   * length and fetches the blocks up to it (waiting at most `timeoutMs`), then applies them. A device
    * does this before it writes, so it learns of its own removal instead of writing past it.
    */
   async catchUp (timeoutMs: number): Promise<void> {
@@ -459,7 +462,14 @@ export class HostedCloud extends ReadyResource {
       let timer: NodeJS.Timeout | undefined
       let stop = (): void => {}
       try {
-        await Promise.race([core.update({ wait: true }), new Promise<void>((resolve) => {
+        // The blocks too: apply runs only over what is local, so a removal the peers hold but
+        // this copy has not downloaded yet would leave it writing as if it were still a writer.
+        const fetched = (async () => {
+          await core.update({ wait: true })
+          if (core.contiguousLength < core.length) await core.download({ start: core.contiguousLength, end: core.length }).done()
+        })()
+        fetched.catch(() => {}) // after a timeout the session closes under it
+        await Promise.race([fetched, new Promise<void>((resolve) => {
           timer = setTimeout(resolve, timeoutMs)
           stop = resolve
           this.stopWaits.add(stop)

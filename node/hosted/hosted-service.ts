@@ -33,7 +33,7 @@ export interface HostedServiceDeps {
   /** Reads the view again, so the caller sees its own ops. */
   refresh: () => Promise<void>
   selfId: Buffer
-  config: Pick<NodeConfig, 'maxHostedFileBytes' | 'hostedAckTimeoutMs' | 'deviceRequests' | 'writableGraceMs' | 'signedWriteSkewMs'>
+  config: Pick<NodeConfig, 'maxHostedFileBytes' | 'hostedAckTimeoutMs' | 'deviceRequests' | 'writableGraceMs' | 'signedWriteSkewMs' | 'downAfterMs'>
   clock: Clock
   log: Logger
 }
@@ -46,6 +46,8 @@ export class HostedService {
   private readonly announced = new Map<string, string>()
   /** Hex writer key → when this node first saw that removed replica writer wanted again (see heardSinceRemoval). */
   private readonly removalSeenAtMs = new Map<string, number>()
+  /** Hex device key → when this node first saw that removed device still authorized in its view (see authorizedSinceRemoval). */
+  private readonly deviceRemovalSeenAtMs = new Map<string, number>()
   /** Device requests awaiting an operator, by `<cloud hex>/<device hex>`, oldest first. */
   private readonly pending = new Map<string, { label: string, atMs: number }>()
 
@@ -242,16 +244,17 @@ export class HostedService {
       // Nodes judge liveness a little apart, so writers with different views must not undo each
       // other (every change reboots the cloud's view and stalls its writes): see heardSinceRemoval.
       const readmit = (w: WantedWriter): boolean => this.heardSinceRemoval(hexKey(w.key), hexKey(w.nodeId), seen)
+      const readmitDevice = (deviceHex: string): boolean => this.authorizedSinceRemoval(deviceHex, seen)
       // One cloud's trouble (it is closing, say) must not hold up the others' upkeep.
       try {
-        const { added, removed } = await cloud.syncWriters({ replicas: wanted, devices: hosted.devices, nodeOfWriter, keepNode, readmit })
+        const { added, removed } = await cloud.syncWriters({ replicas: wanted, devices: hosted.devices, nodeOfWriter, keepNode, readmit, readmitDevice })
         if (added.length + removed.length > 0) this.deps.log.info({ cloud: formatKey(cloud.key), added, removed }, 'hosted cloud writers updated')
       } catch (err) {
         if (cloud.closing === null) this.deps.log.warn({ err, cloud: formatKey(cloud.key) }, 'hosted cloud writer upkeep failed')
       }
     }
     // A writer not judged this pass starts its wait over next time: the conservative side.
-    for (const hex of this.removalSeenAtMs.keys()) if (!seen.has(hex)) this.removalSeenAtMs.delete(hex)
+    for (const marks of [this.removalSeenAtMs, this.deviceRemovalSeenAtMs]) for (const hex of marks.keys()) if (!seen.has(hex)) marks.delete(hex)
     if (ops.length === 0) return
     await cluster.appendMany(ops)
     for (const [cloudHex, key] of announcing) this.announced.set(cloudHex, key)
@@ -262,6 +265,24 @@ export class HostedService {
    * again: only once this node has heard from it since it first saw the removal. A writer whose
    * view still has the node live would otherwise re-add it at once, the other remove it again.
    */
+  /**
+   * Whether a device some writer removed, which this node's view still says is authorized, may
+   * be admitted again. The remover acted on a view that had the device deauthorized; this view
+   * may not have that yet, and re-adding at once would let the device write again. So it waits
+   * until the view has said "authorized" for downAfterMs since this node first saw the removal:
+   * a deauthorization reaches it sooner than that, a real re-authorization stays.
+   */
+  private authorizedSinceRemoval (deviceHex: string, seen: Set<string>): boolean {
+    const now = this.deps.clock.now()
+    const seenAtMs = this.deviceRemovalSeenAtMs.get(deviceHex)
+    if (seenAtMs === undefined) this.deviceRemovalSeenAtMs.set(deviceHex, now)
+    if (seenAtMs === undefined || now - seenAtMs < this.deps.config.downAfterMs) {
+      seen.add(deviceHex)
+      return false
+    }
+    return true
+  }
+
   private heardSinceRemoval (writerHex: string, nodeHex: string, seen: Set<string>): boolean {
     const seenAtMs = this.removalSeenAtMs.get(writerHex)
     if (seenAtMs === undefined) {
