@@ -261,11 +261,6 @@ export class HostedService {
   }
 
   /**
-   * Whether a replica writer some writer removed (its node looked down there) may be admitted
-   * again: only once this node has heard from it since it first saw the removal. A writer whose
-   * view still has the node live would otherwise re-add it at once, the other remove it again.
-   */
-  /**
    * Whether a device some writer removed, which this node's view still says is authorized, may
    * be admitted again. The remover acted on a view that had the device deauthorized; this view
    * may not have that yet, and re-adding at once would let the device write again. So it waits
@@ -283,6 +278,11 @@ export class HostedService {
     return true
   }
 
+  /**
+   * Whether a replica writer some writer removed (its node looked down there) may be admitted
+   * again: only once this node has heard from it since it first saw the removal. A writer whose
+   * view still has the node live would otherwise re-add it at once, the other remove it again.
+   */
   private heardSinceRemoval (writerHex: string, nodeHex: string, seen: Set<string>): boolean {
     const seenAtMs = this.removalSeenAtMs.get(writerHex)
     if (seenAtMs === undefined) {
