@@ -27,6 +27,11 @@ async function syncedTargets (m: Member, key: string, count: number): Promise<st
  */
 const AT_THIS_NODE = { 'x-bevy-hop': formatKey(randomBytes(32)), 'x-bevy-route': 'proxy' }
 
+/** A node's log lines that match, the last few thousand characters: what a failing test prints. */
+function logLines (node: { output: () => string }, pattern: RegExp): string {
+  return node.output().split('\n').filter((l) => pattern.test(l)).join('\n').slice(-4000)
+}
+
 /** Reads a file from one node's own copy: its status and bytes. */
 async function readAt (m: Member, key: string, path: string): Promise<{ status: number, body: Buffer }> {
   const res = await fetch(`${m.url}/c/${key}${path}`, { redirect: 'manual', headers: AT_THIS_NODE })
@@ -172,8 +177,7 @@ test('hosted cloud: a replica killed during a stream of writes is replaced, its 
     const role = (m: Member): string => m === victim ? 'victim' : m === spare ? 'spare' : 'replica'
     t.diagnostic(`nodes: ${members.map((m) => `${m.id.slice(0, 6)}=${parseKey(m.id).toString('hex').slice(0, 6)} ${role(m)}${m === members[0] ? ' creator' : ''}`).join(', ')}`)
     for (const m of survivors) {
-      const lines = procs[members.indexOf(m)]!.output().split('\n').filter((l) => pattern.test(l))
-      t.diagnostic(`${m.id.slice(0, 6)} log: ${lines.join('\n').slice(-4000)}`)
+      t.diagnostic(`${m.id.slice(0, 6)} log: ${logLines(procs[members.indexOf(m)]!, pattern)}`)
     }
   }
   await waitFor('the spare to be a synced replica in place of the killed one', async () => {
@@ -324,7 +328,7 @@ test('hosted cloud: an owner device asks to write, is approved, writes over P2P 
     }, 30_000, 50)
     for (let i = 0; i < 10; i++) {
       const status = (await readAt(m, key, '/after-deauthorize.txt')).status
-      if (status !== 404) for (const [j, p] of procs.entries()) t.diagnostic(`node ${j} log: ${p.output().split('\n').filter((l) => /writers updated|device/.test(l)).join('\n').slice(-3000)}`)
+      if (status !== 404) for (const [j, p] of procs.entries()) t.diagnostic(`node ${j} log: ${logLines(p, /writers updated|device/)}`)
       assert.equal(status, 404, 'a removed device\'s write is not served')
     }
     assert.equal((await readAt(m, key, '/from-device.txt')).status, 200, 'what it wrote while authorized stays')
