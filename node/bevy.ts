@@ -386,10 +386,12 @@ export class Bevy extends ReadyResource {
     this.startupStep = 'announcing this node'
     this.heartbeatSeq = this.snapshot.byId.get(hexKey(this.id))?.heartbeat?.seq ?? 0
     await this.announce()
-    this.startupStep = 'first heartbeat'
+    this.startupStep = 'recording the fleet invite'
     if (this.founded) this.foundingInvite = await this.createInvite({ ttlMs: this.config.inviteTtlMs, uses: this.config.inviteUses })
     await this.serveFleet()
+    this.startupStep = 'replaying what this node carried'
     await this.replayCarried()
+    this.startupStep = 'first heartbeat'
 
     this.watch(cluster)
     const onError = (err: unknown) => { if (this.closing === null) this.log.error({ err }, 'background task failed') }

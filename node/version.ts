@@ -1,10 +1,11 @@
 // The package's version, for `bevy --version` and the API document. Read once, from the
-// package.json next to dist/ (this file compiles to dist/node/version.js).
+// package's package.json.
 import { readFileSync } from 'node:fs'
+import { packagePath } from './package-root.js'
 
 function readVersion (): string {
   try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown }
+    const pkg = JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as { version?: unknown }
     return typeof pkg.version === 'string' ? pkg.version : '0.0.0'
   } catch {
     return '0.0.0'

@@ -2,10 +2,10 @@
 // Durations are strings like "90s" or "5m". Which nodes a fault hits is not named: the seed
 // draws them, so one scenario file covers every cluster size.
 import { readFileSync, readdirSync, existsSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
 import { BevyError, ErrorCode, parseDuration } from '../protocol/index.js'
 import { defaultTunables, TUNABLES, type Tunables } from '../node/config.js'
+import { packagePath } from '../node/package-root.js'
 
 export type FaultSpec =
   | { kind: 'crash', at: number, nodes: number, restartAfter: number | null }
@@ -38,7 +38,7 @@ export interface Scenario {
   faults: FaultSpec[]
 }
 
-const SCENARIO_DIR = fileURLToPath(new URL('../../sim/scenarios/', import.meta.url))
+const SCENARIO_DIR = packagePath('sim', 'scenarios')
 
 export function builtinScenarioNames (): string[] {
   return readdirSync(SCENARIO_DIR).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort()

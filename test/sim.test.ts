@@ -56,6 +56,9 @@ test('a build with placement ignoring liveness is caught: the invariant is named
   const line = 'eligible: !n.drained && tracker.stable(n.idHex, now),'
   assert.ok(source.includes(line), 'the line to break is where the test expects it')
   await writeFile(runner, source.replace(line, 'eligible: !n.drained,'))
+  // The bin runs the bundle, so the broken build is bundled as `npm run build` would.
+  const bundled = spawnSync(process.execPath, [join(dir, 'dist', 'node', 'cli', 'bundle.js')], { encoding: 'utf8' })
+  assert.equal(bundled.status, 0, bundled.stdout + bundled.stderr)
 
   const run = spawnSync(process.execPath, [join(dir, 'bin', 'bevy.js'), 'sim', '--seed', '7', '--scenario', 'one-crash'], { encoding: 'utf8' })
   assert.equal(run.status, 1, run.stdout + run.stderr)

@@ -1,10 +1,10 @@
 // Starts `bevy start` as a child process with an IPC channel, for the demo, tests and benchmarks.
 // The IPC channel ties the child's life to ours: when we go, it shuts down by itself.
 import { fork, type ChildProcess } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
+import { packagePath } from '../package-root.js'
 import type { ReadyMessage } from './start.js'
 
-export const BIN_PATH = fileURLToPath(new URL('../../../bin/bevy.js', import.meta.url))
+export const BIN_PATH = packagePath('bin', 'bevy.js')
 
 export interface NodeProcess {
   child: ChildProcess

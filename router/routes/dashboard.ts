@@ -1,16 +1,16 @@
 // The operator dashboard: static files from router/dashboard/ (plain ES modules, shipped as they
 // are, so nothing is built on the user's side) and one event stream that pushes the whole page
 // state (nodes, clouds, recent events) whenever it changes.
-import { fileURLToPath } from 'node:url'
 import fastifyStatic from '@fastify/static'
 import type { FastifyInstance } from 'fastify'
 import type { Bevy } from '../../node/bevy.js'
+import { packagePath } from '../../node/package-root.js'
 import { EventStreams } from '../sse.js'
 import { errorSchema } from '../schemas.js'
 import { requireOpen } from './require-open.js'
 
-/** The page's files: from dist/router/routes/ back to the package's router/dashboard/. */
-export const DASHBOARD_DIR = fileURLToPath(new URL('../../../router/dashboard/', import.meta.url))
+/** The page's files, shipped as they are in the package's router/dashboard/. */
+export const DASHBOARD_DIR = packagePath('router', 'dashboard') + '/'
 
 /** Bursts of view updates (a heartbeat from every node) become one push at most this often. */
 const COALESCE_MS = 250
