@@ -99,6 +99,10 @@ export interface BevyOptions {
 
 /** Fleet mode: after the lookup settled, how long a node waits for peers whose connection is in flight before it founds. */
 const FLEET_HELLO_GRACE_MS = 250
+/** Fleet mode: how long a joiner waits on the member that took its request on before it asks another (each would append it again). */
+const FLEET_ACCEPTED_PATIENCE_MS = 10_000
+/** Fleet mode: how often a joiner asks the next member when none has taken its request on yet. */
+const FLEET_ASK_INTERVAL_MS = 1000
 
 /**
  * The compaction that returns a purged cloud's space. Cleared blocks live in RocksDB blob files
@@ -163,8 +167,11 @@ export class Bevy extends ReadyResource {
   /** Fleet mode: the fleet channel on open-swarm connections, and the fleet topic's discovery. */
   private fleet: FleetLinks | null = null
   private fleetDiscovery: PeerDiscovery | null = null
-  /** Fleet mode: this node's request to be admitted to the fleet's bevy, while it is not a writer yet. */
-  private fleetJoin: { bevy: Buffer, request: FleetJoin } | null = null
+  /**
+   * Fleet mode: this node's request to be admitted to the fleet's bevy, while it is not a writer
+   * yet: how many members it asked, and when one last took the request on.
+   */
+  private fleetJoin: { bevy: Buffer, request: FleetJoin, asked: number, acceptedAt: number | null } | null = null
   /** Fleet mode: writers being admitted, so a repeated request is not appended twice. */
   private readonly fleetAdmitting = new Set<string>()
   /** Fleet mode: the smaller bevy this node is moving into, once it knows of one. */
@@ -342,7 +349,7 @@ export class Bevy extends ReadyResource {
     this.swarm.on('connection', (conn: SwarmConnection) => this.onConnection(conn))
     this.openSwarm.on('connection', (conn: SwarmConnection) => this.onOpenConnection(conn))
     if (this.config.secret !== null) {
-      this.fleet = new FleetLinks({ secret: this.config.secret, localKey: this.openSwarm.keyPair.publicKey, bevy: () => this.bevyKey, onPeer: (_peer, bevy) => this.considerMerge(bevy), onJoin: (_peer, request) => { this.admitFleetJoiner(request).catch((err) => this.log.warn({ err }, 'admitting a fleet node failed')) } })
+      this.fleet = new FleetLinks({ secret: this.config.secret, localKey: this.openSwarm.keyPair.publicKey, bevy: () => this.bevyKey, onPeer: (_peer, bevy) => this.considerMerge(bevy), onJoin: async (_peer, request) => this.acceptFleetJoiner(request), onAccepted: (_peer, writerKey) => this.fleetJoinAccepted(writerKey) })
       this.fleetDiscovery = this.openSwarm.join(fleetTopic(this.config.secret), { server: true, client: true })
     }
     this.pairing = new BlindPairing(this.openSwarm)
@@ -373,7 +380,7 @@ export class Bevy extends ReadyResource {
 
     this.startupStep = 'waiting to be admitted as a writer'
     if (!cluster.writable) this.log.info('waiting to be admitted as a writer')
-    const asking = this.fleetJoin === null ? null : setInterval(() => this.askFleet(), 1000)
+    const asking = this.fleetJoin === null ? null : setInterval(() => this.askFleet(), FLEET_ASK_INTERVAL_MS)
     try {
       await cluster.waitWritable(this.config.pairTimeoutMs)
     } finally {
@@ -458,7 +465,7 @@ export class Bevy extends ReadyResource {
       this.log.info(fleetBevy === null ? 'pairing with invite' : 'asking the fleet\'s bevy to admit this node')
       // A fleet node has proven the secret to the members already: it asks them over the fleet
       // channel (until it is a writer), instead of pairing, which visits one peer a second.
-      if (fleetBevy !== null) this.fleetJoin = { bevy: fleetBevy, request: { writerKey, nodeId: this.id } }
+      if (fleetBevy !== null) this.fleetJoin = { bevy: fleetBevy, request: { writerKey, nodeId: this.id }, asked: 0, acceptedAt: null }
       const key = fleetBevy ?? await pairWithInvite(this.requirePairing(), parseInvite(this.config.join, this.clock.now()), Buffer.concat([writerKey, this.id]), this.config.pairTimeoutMs)
       this.askFleet()
       this.bevyKey = key
@@ -535,11 +542,31 @@ export class Bevy extends ReadyResource {
     await open.flush()
   }
 
+  /** Fleet mode, while not a writer: asks the next member, unless one has taken the request on lately. */
   private askFleet (): void {
-    if (this.fleetJoin !== null) this.fleet?.requestJoin(this.fleetJoin.bevy, this.fleetJoin.request)
+    const join = this.fleetJoin
+    if (join === null) return
+    if (join.acceptedAt !== null && this.clock.now() - join.acceptedAt < FLEET_ACCEPTED_PATIENCE_MS) return
+    if (this.fleet?.requestJoin(join.bevy, join.request, join.asked) === true) join.asked++
   }
 
-  /** Fleet mode: a peer that proved the secret asks to join this bevy; admit it under the fleet's invite. */
+  private fleetJoinAccepted (writerKey: Buffer): void {
+    const join = this.fleetJoin
+    if (join !== null && join.request.writerKey.equals(writerKey)) join.acceptedAt = this.clock.now()
+  }
+
+  /**
+   * Fleet mode: a peer that proved the secret asks to join this bevy. A member that can admit
+   * writers now takes the request on (true: the peer stops asking others) and admits it in the background.
+   */
+  private async acceptFleetJoiner (request: FleetJoin): Promise<boolean> {
+    const cluster = this.cluster
+    if (this.config.secret === null || cluster === null || !cluster.writable || this.bevyKey === null || this.startupStep !== null || this.closing !== null) return false
+    this.admitFleetJoiner(request).catch((err) => this.log.warn({ err }, 'admitting a fleet node failed'))
+    return true
+  }
+
+  /** Fleet mode: admits a fleet node's writer under the fleet's invite. */
   private async admitFleetJoiner (request: FleetJoin): Promise<void> {
     const secret = this.config.secret
     const cluster = this.cluster

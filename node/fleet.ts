@@ -54,8 +54,13 @@ export interface FleetLinksOptions {
   bevy: () => Buffer | null
   /** A peer proved the secret and said which bevy it is in (null: none yet). */
   onPeer: (peerHex: string, bevy: Buffer | null) => void
-  /** A peer that proved the secret asks this node to admit it to this node's bevy. */
-  onJoin: (peerHex: string, request: FleetJoin) => void
+  /**
+   * A peer that proved the secret asks this node to admit it to this node's bevy. Resolves true
+   * once this node has taken the request on (the peer is told, and stops asking), false if it can't.
+   */
+  onJoin: (peerHex: string, request: FleetJoin) => Promise<boolean>
+  /** A member this node asked to admit it has taken the request on for this writer key. */
+  onAccepted: (peerHex: string, writerKey: Buffer) => void
 }
 
 interface Link { peerHex: string, channel: Channel, verified: boolean, sendBevy: (key: Buffer) => void, sendJoin: (request: FleetJoin) => void }
@@ -104,7 +109,18 @@ export class FleetLinks {
     })
     const joinMessage = channel.addMessage({
       encoding: fleetJoinCodec,
-      onmessage: (request: FleetJoin) => { if (link.verified && !this.closed) this.opts.onJoin(peerHex, request) }
+      onmessage: (request: FleetJoin) => {
+        if (!link.verified || this.closed) return
+        this.opts.onJoin(peerHex, request).then((accepted) => {
+          if (accepted && !this.closed && channel.opened) acceptedMessage.send(request.writerKey)
+        }, () => {})
+      }
+    })
+    // A member took on a join request: the joiner stops asking others, which would each append
+    // the same writer again (every member's view replays every such duplicate).
+    const acceptedMessage = channel.addMessage({
+      encoding: key32,
+      onmessage: (writerKey: Buffer) => { if (link.verified && !this.closed) this.opts.onAccepted(peerHex, Buffer.from(writerKey)) }
     })
     link.channel = channel
     link.sendBevy = (key) => { bevyMessage.send(key) }
@@ -126,15 +142,17 @@ export class FleetLinks {
     for (const link of this.links) if (link.verified && link.channel.opened) link.sendBevy(bevy)
   }
 
-  /** Asks every verified peer in `bevy` to admit this node; returns how many were asked. */
-  requestJoin (bevy: Buffer, request: FleetJoin): number {
-    let asked = 0
-    for (const link of this.links) {
-      if (!link.verified || !link.channel.opened || this.peers.get(link.peerHex)?.equals(bevy) !== true) continue
-      link.sendJoin(request)
-      asked++
-    }
-    return asked
+  /**
+   * Asks one verified peer in `bevy` to admit this node: the `attempt`-th of them in key order,
+   * so a retry goes to the next member. Returns false when no such peer is connected.
+   */
+  requestJoin (bevy: Buffer, request: FleetJoin, attempt: number): boolean {
+    const members = [...this.links]
+      .filter((link) => link.verified && link.channel.opened && this.peers.get(link.peerHex)?.equals(bevy) === true)
+      .sort((a, b) => a.peerHex < b.peerHex ? -1 : a.peerHex > b.peerHex ? 1 : 0)
+    if (members.length === 0) return false
+    members[attempt % members.length].sendJoin(request)
+    return true
   }
 
   close (): void {
