@@ -1,5 +1,6 @@
 // Integer-only hashing and scoring for weighted rendezvous hashing. No floats, no Math.log:
 // every machine computes bit-identical scores.
+import { LOG2_TABLE, TABLE_BITS } from './log2-table.js'
 
 /** murmur3's 32-bit finaliser: a fast, well-mixed bijection on uint32. */
 export function fmix32 (h: number): number {
@@ -32,35 +33,11 @@ export function pairHash (cloudA: number, cloudB: number, nodeSeed: number): num
 // Scores are -log2(h / 2^32) in units of 2^-32, held in doubles as exact integers (< 2^37).
 // Precision matters most where u = h/2^32 is near 1, since that is where the winners are:
 // there the score comes from a series in x = 2^32 - h; elsewhere from a 4096-entry table of
-// log2 with linear interpolation. Everything is integer arithmetic: identical on every machine.
-const TABLE_BITS = 12
+// log2 with linear interpolation (log2-table.ts). Everything is integer arithmetic: identical on every machine.
 const TWO_32 = 2 ** 32
 const SERIES_LIMIT = 2 ** 24
 /** round(2^28 · (1/ln 2 − 1)), from the digits of 1/ln 2 = 1.4426950408889634. */
 const INV_LN2_MINUS_ONE_Q28 = 118_835_045
-
-/** LOG2_TABLE[k] = round(2^32 · log2(1 + k/4096)) for k in [0, 4096], by integer squaring. */
-const LOG2_TABLE: Float64Array = buildLog2Table()
-
-function buildLog2Table (): Float64Array {
-  const table = new Float64Array((1 << TABLE_BITS) + 1)
-  const P = 80n
-  const ONE = 1n << P
-  for (let k = 0; k < table.length; k++) {
-    let m = ONE + (BigInt(k) << (P - BigInt(TABLE_BITS)))
-    let bits = 0n
-    for (let i = 0; i < 33; i++) { // one bit past 32 for rounding
-      m = (m * m) >> P
-      bits <<= 1n
-      if (m >= 2n * ONE) {
-        bits |= 1n
-        m >>= 1n
-      }
-    }
-    table[k] = Number((bits + 1n) >> 1n)
-  }
-  return table
-}
 
 /** -log2(h / 2^32) · 2^32 as an exact integer-valued double, for h in [0, 2^32). Decreasing in h. */
 export function negLog2Score (h: number): number {
