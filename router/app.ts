@@ -8,6 +8,7 @@ import { bearerToken, tokenMatches } from './auth.js'
 import { AuthFailureLimiter, clientKey, refuseLimited } from './auth-limit.js'
 import { limitOptions, urlTooLong } from './http-limits.js'
 import { errorBody, frameworkErrors, registerErrorHandling } from './errors.js'
+import { lazySerializerFactory, lazyValidatorFactory } from './lazy-compilers.js'
 import { adminRoutes } from './routes/admin.js'
 import { registerCloudRouting } from './cloud-routing.js'
 import { addressByHost } from './host-addressing.js'
@@ -59,6 +60,8 @@ export function buildApp (opts: AppOptions): FastifyInstance {
     ...(opts.log === undefined ? { logger: false } : { loggerInstance: opts.log }),
     // Refuse unknown body fields instead of silently dropping them.
     ajv: { customOptions: { removeAdditional: false } },
+    // Validators and serializers are compiled on first use, not all at start (see lazy-compilers.ts).
+    schemaController: { compilersFactory: { buildValidator: lazyValidatorFactory(), buildSerializer: lazySerializerFactory() } },
     ...limitOptions(limits, () => bevy.idTextOrNull),
     // These answers come before any hook: name the node here as the hook below does.
     frameworkErrors: (err, request, reply) => {
