@@ -4,7 +4,9 @@
 import http, { type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http'
 import https from 'node:https'
 import type { Readable } from 'node:stream'
-import fastProxy from 'fast-proxy'
+import type FastProxyFactory from 'fast-proxy'
+
+type FastProxy = ReturnType<typeof FastProxyFactory>
 
 /** An answer from the replica: its status and headers, and its body still to be streamed. */
 export interface UpstreamResponse { ok: true, statusCode: number, headers: OutgoingHttpHeaders, body: Readable }
@@ -53,20 +55,40 @@ export function withoutHopHeaders (headers: OutgoingHttpHeaders | IncomingHttpHe
 }
 
 export class ReplicaProxy {
-  private readonly fast: ReturnType<typeof fastProxy>
+  private fast: FastProxy | null = null
+  private loading: Promise<FastProxy> | null = null
   private closed = false
 
-  constructor (private readonly opts: { timeoutMs: number }) {
-    this.fast = fastProxy({
-      // The typings say Agent; fast-proxy only ever calls `.request(options)` on these.
-      requests: { http: trackedClient(http), https: trackedClient(https) } as never,
-      cacheURLs: 1000,
-      keepAliveMsecs: 60_000
+  constructor (private readonly opts: { timeoutMs: number }) {}
+
+  /**
+   * fast-proxy loads undici, whose first load costs a node ~40 ms of CPU at start: it is loaded
+   * when a request is first proxied (most nodes redirect), not when the node boots.
+   */
+  private load (): Promise<FastProxy> {
+    this.loading ??= import('fast-proxy').then(({ default: fastProxy }) => {
+      this.fast = fastProxy({
+        // The typings say Agent; fast-proxy only ever calls `.request(options)` on these.
+        requests: { http: trackedClient(http), https: trackedClient(https) } as never,
+        cacheURLs: 1000,
+        keepAliveMsecs: 60_000
+      })
+      if (this.closed) this.fast.close()
+      return this.fast
     })
+    return this.loading
   }
 
   /** Sends `req` to one replica. Resolves with its response head, or with why there is none. */
   forward (req: IncomingMessage, opts: ForwardOptions): Promise<UpstreamResult> {
+    if (this.fast !== null) return this.send(this.fast, req, opts)
+    return this.load().then((fast) => this.send(fast, req, opts), (err: unknown) => {
+      this.loading = null // a failed load is tried again on the next request
+      return { ok: false, timedOut: false, error: err instanceof Error ? err : new Error(String(err)) }
+    })
+  }
+
+  private send (fast: FastProxy, req: IncomingMessage, opts: ForwardOptions): Promise<UpstreamResult> {
     return new Promise((resolve) => {
       const attempt: AttemptRecord = { error: null, timedOut: false }
       let settled = false
@@ -81,7 +103,7 @@ export class ReplicaProxy {
         end () { settle({ ok: false, timedOut: attempt.timedOut, error: attempt.error }) }
       }
       const request: TrackedOptions = { timeout: this.opts.timeoutMs, [ATTEMPT]: attempt }
-      this.fast.proxy(req, standIn as never, opts.path, {
+      fast.proxy(req, standIn as never, opts.path, {
         base: opts.url,
         request,
         rewriteRequestHeaders: (_req, upstream) => ({ ...upstream, ...opts.headers }),
@@ -95,6 +117,6 @@ export class ReplicaProxy {
   close (): void {
     if (this.closed) return
     this.closed = true
-    this.fast.close()
+    this.fast?.close()
   }
 }
