@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Thin launcher: the CLI is written in TypeScript, compiled to dist/ and bundled into one file,
-// dist/bevy.mjs, by `npm install` (prepare) or `npm run build`.
-import { main } from '../dist/bevy.mjs'
+// dist/bevy.cjs, by `npm install` (prepare) or `npm run build`; it runs with V8's code cache.
+import { loadBundle } from '../dist/node/cli/bundle-loader.js'
 
-main(process.argv.slice(2)).then((code) => { process.exitCode = code })
+loadBundle().main(process.argv.slice(2)).then((code) => { process.exitCode = code })
