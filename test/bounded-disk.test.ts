@@ -50,10 +50,13 @@ test('disk per node stays bounded and flat across 10 rotations of a 10-node bevy
 
   const third = Math.max(1, Math.floor(samples.length / 3))
   const peak = (part: typeof samples) => Math.max(...part.map((s) => s.mb))
-  const early = peak(samples.slice(0, third))
-  const late = peak(samples.slice(-third))
+  // The median of a third, not its peak: one sample taken just before an old epoch's files were
+  // deleted (later on a loaded machine) is not growth. Seen: 12.6, 16.0, 13.7 MB in a last third.
+  const median = (part: typeof samples) => { const mbs = part.map((s) => s.mb).sort((a, b) => a - b); return mbs[Math.floor(mbs.length / 2)] as number }
+  const early = median(samples.slice(0, third))
+  const late = median(samples.slice(-third))
   // Unbounded growth would make the last third ~3x the first (twice the leases went by since);
   // bounded disk keeps it where the first rotations left it.
-  assert.ok(late <= early * 1.5, `disk flattens: peak ${late.toFixed(1)} MB in the last third vs ${early.toFixed(1)} MB in the first`)
+  assert.ok(late <= early * 1.5, `disk flattens: median ${late.toFixed(1)} MB in the last third vs ${early.toFixed(1)} MB in the first`)
   assert.ok(peak(samples) <= 32, `disk per node stays under 32 MB (peak ${peak(samples).toFixed(1)} MB)`)
 })

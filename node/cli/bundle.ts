@@ -4,8 +4,9 @@
 // CPU time to start (BENCHMARKS.md), which is what ten nodes booting at once on a small machine
 // wait for. CommonJS, because only a classic script can be compiled with V8's code cache.
 // Left out of the bundle, loaded from node_modules as usual: packages with native addons (they
-// find their prebuilt binaries next to their own files), and packages that read their own files
-// through __dirname (pino's transport worker, @fastify/swagger's package.json).
+// find their prebuilt binaries next to their own files), and pino, whose pretty-printing transport
+// starts a worker from a file next to its own. (@fastify/swagger reads its package.json through
+// __dirname too, but only for document info we always give it.)
 import { spawnSync } from 'node:child_process'
 import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
@@ -16,7 +17,7 @@ import { BUNDLE_PATH, CODE_CACHE_PATH, writeCodeCache } from './bundle-loader.js
 
 const WARM_FLAG = '--write-code-cache'
 
-const READ_OWN_FILES = ['pino', 'pino-pretty', 'thread-stream', '@fastify/swagger']
+const READ_OWN_FILES = ['pino', 'pino-pretty', 'thread-stream']
 const ADDON_LOADERS = ['require-addon', 'node-gyp-build']
 
 /** Installed packages that ship a native addon (prebuilt binaries, or a gyp build). */
