@@ -103,6 +103,12 @@ const FLEET_HELLO_GRACE_MS = 250
 const FLEET_ACCEPTED_PATIENCE_MS = 10_000
 /** Fleet mode: how often a joiner asks the next member when none has taken its request on yet. */
 const FLEET_ASK_INTERVAL_MS = 1000
+/**
+ * Fleet mode: requests to join that arrive this close together are admitted in one append. A
+ * fleet booting at once asks within a few hundred ms; one batch changes the indexer set (the first
+ * writers index) once instead of once per writer, and every change reboots every node's view.
+ */
+const FLEET_ADMIT_BATCH_MS = 100
 
 /**
  * The compaction that returns a purged cloud's space. Cleared blocks live in RocksDB blob files
@@ -174,6 +180,9 @@ export class Bevy extends ReadyResource {
   private fleetJoin: { bevy: Buffer, request: FleetJoin, asked: number, acceptedAt: number | null } | null = null
   /** Fleet mode: writers being admitted, so a repeated request is not appended twice. */
   private readonly fleetAdmitting = new Set<string>()
+  /** Fleet mode: requests to admit, gathered for one append (see FLEET_ADMIT_BATCH_MS). */
+  private readonly fleetQueue = new Map<string, FleetJoin>()
+  private fleetFlush: NodeJS.Timeout | null = null
   /** Fleet mode: the smaller bevy this node is moving into, once it knows of one. */
   private mergeTarget: Buffer | null = null
   private cluster: ClusterBase | null = null
@@ -423,6 +432,7 @@ export class Bevy extends ReadyResource {
 
   /** Closes children in the reverse order of opening; safe on a half-opened node. */
   private async closeChildren (): Promise<void> {
+    if (this.fleetFlush !== null) clearTimeout(this.fleetFlush)
     for (const r of this.repeaters.reverse()) await r.stop()
     for (const t of this.pendingPurges) clearTimeout(t)
     this.pendingPurges.clear()
@@ -562,26 +572,36 @@ export class Bevy extends ReadyResource {
   private async acceptFleetJoiner (request: FleetJoin): Promise<boolean> {
     const cluster = this.cluster
     if (this.config.secret === null || cluster === null || !cluster.writable || this.bevyKey === null || this.startupStep !== null || this.closing !== null) return false
-    this.admitFleetJoiner(request).catch((err) => this.log.warn({ err }, 'admitting a fleet node failed'))
+    const tag = hexKey(request.writerKey)
+    if (this.fleetAdmitting.has(tag) || this.fleetQueue.has(tag)) return true
+    // Let it connect now; its writer is added with the others that ask within the batch window.
+    this.firewall?.admit(request.nodeId)
+    this.unban(request.nodeId)
+    this.fleetQueue.set(tag, request)
+    this.fleetFlush ??= setTimeout(() => {
+      this.fleetFlush = null
+      this.admitFleetJoiners().catch((err) => this.log.warn({ err }, 'admitting fleet nodes failed'))
+    }, FLEET_ADMIT_BATCH_MS)
     return true
   }
 
-  /** Fleet mode: admits a fleet node's writer under the fleet's invite. */
-  private async admitFleetJoiner (request: FleetJoin): Promise<void> {
+  /** Fleet mode: admits the queued fleet nodes' writers under the fleet's invite, in one append. */
+  private async admitFleetJoiners (): Promise<void> {
+    const requests = [...this.fleetQueue.values()]
+    this.fleetQueue.clear()
     const secret = this.config.secret
     const cluster = this.cluster
-    if (secret === null || cluster === null || !cluster.writable || this.bevyKey === null || this.startupStep !== null || this.closing !== null) return
-    const tag = hexKey(request.writerKey)
-    if (this.fleetAdmitting.has(tag)) return
-    this.fleetAdmitting.add(tag)
+    if (secret === null || cluster === null || this.bevyKey === null || this.closing !== null) return
+    const tags = requests.map((request) => hexKey(request.writerKey))
+    for (const tag of tags) this.fleetAdmitting.add(tag)
     try {
-      this.firewall?.admit(request.nodeId)
-      this.unban(request.nodeId)
-      if (await cluster.view.get(ViewKey.writer(request.writerKey)) !== null) return
-      await cluster.append({ type: OpType.ADD_WRITER, key: request.writerKey, inviteId: fleetInvite(secret, this.bevyKey).id })
-      this.log.info({ node: formatKey(request.nodeId) }, 'admitted a fleet node')
+      const fresh: FleetJoin[] = []
+      for (const request of requests) if (await cluster.view.get(ViewKey.writer(request.writerKey)) === null) fresh.push(request)
+      const inviteId = fleetInvite(secret, this.bevyKey).id
+      await cluster.appendMany(fresh.map((request) => ({ type: OpType.ADD_WRITER, key: request.writerKey, inviteId })))
+      for (const request of fresh) this.log.info({ node: formatKey(request.nodeId) }, 'admitted a fleet node')
     } finally {
-      this.fleetAdmitting.delete(tag)
+      for (const tag of tags) this.fleetAdmitting.delete(tag)
     }
   }
 
