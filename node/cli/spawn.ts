@@ -17,8 +17,8 @@ export interface NodeProcess {
   output (): string
 }
 
-export function spawnNode (args: string[], opts: { env?: NodeJS.ProcessEnv, quiet?: boolean, execArgv?: string[] } = {}): NodeProcess {
-  const child = fork(BIN_PATH, ['start', ...args], {
+export function spawnNode (args: string[], opts: { env?: NodeJS.ProcessEnv, quiet?: boolean, execArgv?: string[], bin?: string } = {}): NodeProcess {
+  const child = fork(opts.bin ?? BIN_PATH, ['start', ...args], {
     ...(opts.execArgv === undefined ? {} : { execArgv: opts.execArgv }),
     env: { ...process.env, ...opts.env },
     // Own process group: a terminal's Ctrl-C reaches only the parent, which stops children in order.
