@@ -16,6 +16,8 @@ type Main = (argv: string[]) => Promise<number>
 
 export interface LoadedBundle {
   main: Main
+  /** Whether V8 took the cached code: 'rejected' means it compiled the bundle afresh (slower, still correct). */
+  codeCache: 'used' | 'rejected' | 'absent'
   /** Writes V8's code for everything the bundle has compiled so far to the cache file. */
   saveCodeCache: () => void
 }
@@ -41,7 +43,8 @@ export function loadBundle (opts: { useCodeCache?: boolean } = {}): LoadedBundle
   wrapper.call(module.exports, module.exports, createRequire(BUNDLE_PATH), module, BUNDLE_PATH, dirname(BUNDLE_PATH))
   const main = module.exports.main
   if (typeof main !== 'function') throw new Error(`${BUNDLE_PATH} does not export main: run npm run build`)
-  return { main, saveCodeCache: () => writeFileSync(CODE_CACHE_PATH, script.createCachedData()) }
+  const codeCache = cachedData === undefined ? 'absent' : script.cachedDataRejected === true ? 'rejected' : 'used'
+  return { main, codeCache, saveCodeCache: () => writeFileSync(CODE_CACHE_PATH, script.createCachedData()) }
 }
 
 /** For the build: compiles what `bevy start` loads (by asking for its help) and caches that code. */
