@@ -402,7 +402,7 @@ export class Bevy extends ReadyResource {
     this.startupStep = 'announcing this node'
     this.heartbeatSeq = this.snapshot.byId.get(hexKey(this.id))?.heartbeat?.seq ?? 0
     await this.announce()
-    this.startupStep = 'recording the fleet invite'
+    this.startupStep = 'recording invites'
     if (this.founded) this.foundingInvite = await this.createInvite({ ttlMs: this.config.inviteTtlMs, uses: this.config.inviteUses })
     await this.serveFleet()
     this.startupStep = 'replaying what this node carried'
