@@ -7,24 +7,33 @@ import { fileURLToPath } from 'node:url'
 
 const PACKAGE_NAME = 'cloud-bevy'
 
-function findPackageRoot (from: string): string {
+/** The fields of package.json the node reads. */
+export interface PackageManifest { name?: unknown, version?: unknown }
+
+function findPackage (from: string): { root: string, manifest: PackageManifest } {
   for (let dir = from; ; dir = dirname(dir)) {
-    const manifest = join(dir, 'package.json')
-    if (existsSync(manifest) && readName(manifest) === PACKAGE_NAME) return dir
+    const path = join(dir, 'package.json')
+    const manifest = existsSync(path) ? readManifest(path) : null
+    if (manifest?.name === PACKAGE_NAME) return { root: dir, manifest }
     if (dirname(dir) === dir) throw new Error(`cannot find the ${PACKAGE_NAME} package above ${from}`)
   }
 }
 
-function readName (manifest: string): unknown {
+function readManifest (path: string): PackageManifest | null {
   try {
-    return (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: unknown }).name
+    return JSON.parse(readFileSync(path, 'utf8')) as PackageManifest
   } catch {
-    return undefined
+    return null
   }
 }
 
+const found = findPackage(dirname(fileURLToPath(import.meta.url)))
+
 /** The package's root directory. */
-export const PACKAGE_ROOT = findPackageRoot(dirname(fileURLToPath(import.meta.url)))
+export const PACKAGE_ROOT = found.root
+
+/** The package's package.json, as read once while finding the root. */
+export const PACKAGE_MANIFEST: Readonly<PackageManifest> = found.manifest
 
 /** A path inside the package, from its root: `packagePath('router', 'dashboard')`. */
 export function packagePath (...parts: string[]): string {
