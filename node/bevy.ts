@@ -33,7 +33,7 @@ import { createInvite, inviteIdOf, memberHandler, pairWithInvite, parseInvite, t
 import { buildStatus, nodeState, type NodeStatusState, type StatusReport } from './status.js'
 import {
   ensureStorage, loadOrCreateAdminToken, paths, readBevyFile, readCarryFile, removeCarryFile, retireBevyFile, writeBevyFile,
-  writeCarryFile, type CarryFile
+  writeCarryFile, markRunning, clearRunningMark, type CarryFile
 } from './storage.js'
 import { PlacementRunner } from './placement-runner.js'
 import { Reconciler } from './reconciler.js'
@@ -205,6 +205,10 @@ export class Bevy extends ReadyResource {
   private pings: PeerPings | null = null
   /** What a starting node waits on, for the slow-start report; null once ready. */
   private startupStep: string | null = 'opening storage'
+  /** The last run did not stop cleanly: logs opened in this run recompute their unindexed tips. */
+  private afterCrash = false
+  /** This run holds the storage's running mark (and removes it once everything closed). */
+  private markedRunning = false
   private readonly tracker: LivenessTracker
   private readonly sampler: LoadSampler
   private readonly repeaters: Repeater[] = []
@@ -319,6 +323,9 @@ export class Bevy extends ReadyResource {
     const coreStorage = new CoreStorage(paths(storage).corestore, { writeBufferSize: this.config.storageWriteBufferBytes })
     this.store = new Corestore(coreStorage)
     await this.store.ready()
+    this.afterCrash = await markRunning(storage)
+    this.markedRunning = true
+    if (this.afterCrash) this.log.warn('the last run did not stop cleanly; recomputing the logs\' unindexed tips from the writers\' logs')
     const keyPair = await this.store.createKeyPair('cloud-bevy/node')
     this.nodeId = keyPair.publicKey
     const firewall = new PeerFirewall(hexKey(keyPair.publicKey), () => this.clock.now(), this.config.admittedPeerTtlMs)
@@ -343,7 +350,8 @@ export class Bevy extends ReadyResource {
       compact: () => coreStorage.compact(RECLAIM_COMPACTION),
       onHoldingChange: () => this.scheduleReconcile(),
       hostedBase: (cloudHex) => this.snapshot.hostedBases.get(cloudHex) ?? null,
-      onHostedChange: () => this.scheduleHostedUpkeep()
+      onHostedChange: () => this.scheduleHostedUpkeep(),
+      recomputeTip: this.afterCrash
     })
     // Replicate before anything else touches the connection: BlindPairing adds its own
     // listener, and base replication must attach before Protomux.from(conn).
@@ -452,6 +460,7 @@ export class Bevy extends ReadyResource {
     if (this.cluster !== null) await this.cluster.close()
     this.wakeup.destroy()
     if (this.store !== null) await this.store.close()
+    if (this.markedRunning) await clearRunningMark(this.config.storage)
   }
 
   /** Opens this node's bevy: the one in storage, the one an invite leads to, or a new one. */
@@ -678,7 +687,7 @@ export class Bevy extends ReadyResource {
 
   /** Opens (and readies) a log, of this epoch or another, without making it current. */
   private async openLog (namespace: string, key: Buffer | null): Promise<ClusterBase> {
-    const cluster = new ClusterBase({ store: this.namespaceStore(namespace), key, wakeup: this.wakeup, maxIndexers: this.config.maxIndexers, writableGraceMs: this.config.writableGraceMs, log: this.log })
+    const cluster = new ClusterBase({ store: this.namespaceStore(namespace), key, wakeup: this.wakeup, maxIndexers: this.config.maxIndexers, writableGraceMs: this.config.writableGraceMs, recomputeTip: this.afterCrash, log: this.log })
     await cluster.ready()
     return cluster
   }

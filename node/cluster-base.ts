@@ -22,6 +22,12 @@ export interface ClusterBaseOptions {
   wakeup: ProtomuxWakeup
   /** How long a write waits for a node that was a writer to be one again. */
   writableGraceMs: number
+  /**
+   * Drops the log's unindexed tip on open and recomputes it from the writers' logs. Set after a
+   * crash: a node killed while its Autobase moved its views to a new indexer set can leave a view
+   * that claims blocks it never stored, and no peer has them, so without this it waits forever.
+   */
+  recomputeTip?: boolean
   log: Logger
 }
 
@@ -49,7 +55,8 @@ export class ClusterBase extends ReadyResource {
       open: (store) => new Hyperbee(store.get('view'), { keyEncoding: 'utf-8', valueEncoding: 'binary', extension: false }),
       apply: async (nodes, view, host) => applyNodes(nodes, new BeeViewStore(view), writerHost(host), ctx),
       close: async (view) => view.close(),
-      wakeup: opts.wakeup
+      wakeup: opts.wakeup,
+      nukeTip: opts.recomputeTip === true
     })
     this.base.on('error', (err: Error) => this.log.error({ err }, 'cluster log error'))
     this.base.on('writable', () => { this.wasWritable = true })

@@ -3,6 +3,7 @@
 //   admin.token  the operator bearer token, mode 0600
 //   bevy.json    which bevy this node belongs to; written only once founding or pairing succeeded
 //   carry.json   fleet mode: what a node moving to the fleet's surviving bevy brings along
+//   running      present while a node runs; found at start, it says the last run did not stop cleanly
 import { randomBytes } from 'node:crypto'
 import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -27,7 +28,8 @@ export const paths = (storage: string) => ({
   nodeFile: join(storage, 'node.json'),
   adminToken: join(storage, 'admin.token'),
   bevyFile: join(storage, 'bevy.json'),
-  carryFile: join(storage, 'carry.json')
+  carryFile: join(storage, 'carry.json'),
+  runningMark: join(storage, 'running')
 })
 
 /** What a node leaving a merged-away bevy replays into the surviving one: nothing registered is lost. */
@@ -49,6 +51,23 @@ export async function writeCarryFile (storage: string, carry: CarryFile): Promis
 
 export async function removeCarryFile (storage: string): Promise<void> {
   await rm(paths(storage).carryFile, { force: true })
+}
+
+/**
+ * Marks the storage as in use by a running node and says whether the mark was already there: then
+ * the last run ended without a clean stop (a crash, SIGKILL, power loss). Call it once the store's
+ * lock is held, so a second process on the same storage cannot take the first one's mark.
+ */
+export async function markRunning (storage: string): Promise<boolean> {
+  const path = paths(storage).runningMark
+  const crashed = await readTextOrNull(path) !== null
+  await writeFileAtomic(path, `${process.pid}\n`)
+  return crashed
+}
+
+/** Removes the running mark: the node closed everything it had open. */
+export async function clearRunningMark (storage: string): Promise<void> {
+  await rm(paths(storage).runningMark, { force: true })
 }
 
 /** Leaves the bevy in storage behind (kept aside, not deleted), so the next start pairs anew. */

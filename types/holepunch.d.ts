@@ -195,6 +195,8 @@ declare module 'autobase' {
     ackInterval?: number
     /** A wakeup protocol shared by every Autobase of the process (see protomux-wakeup). */
     wakeup?: import('protomux-wakeup').default
+    /** On open, truncate the views to their indexed length and clear the local apply state. */
+    nukeTip?: boolean
   }
   export default class Autobase<V = unknown> extends EventEmitter {
     constructor (store: Corestore, bootstrap: Uint8Array | null, handlers: AutobaseHandlers<V>)

@@ -33,6 +33,8 @@ export interface CloudHostOptions {
   hostedBase: (cloudHex: string) => Buffer | null
   /** Called when this node becomes a writer of a hosted cloud (it may have writers to admit). */
   onHostedChange?: (cloudHex: string) => void
+  /** Recompute hosted clouds' unindexed tips on open: the last run did not stop cleanly. */
+  recomputeTip?: boolean
 }
 
 export class CloudHost implements LocalHoldings {
@@ -117,7 +119,8 @@ export class CloudHost implements LocalHoldings {
         onChange: () => this.onReplicaChange(cloudHex),
         onWritable: () => this.opts.onHostedChange?.(cloudHex),
         onDownload: (bytes) => { this.downloadedBytes += bytes },
-        follow
+        follow,
+        recomputeTip: this.opts.recomputeTip === true
       })
     }
     return new CloudReplica({

@@ -44,6 +44,8 @@ export interface HostedCloudOptions {
   onDownload?: (bytes: number) => void
   /** False opens the local copy only (to purge it): no topic, no download. */
   follow?: boolean
+  /** Recompute the log's unindexed tip on open, after a crash (see ClusterBaseOptions.recomputeTip). */
+  recomputeTip?: boolean
 }
 
 export interface WriteLimits {
@@ -140,7 +142,8 @@ export class HostedCloud extends ReadyResource {
         onSkip: (reason, from) => this.opts.log.debug({ reason, from: from.toString('hex') }, 'hosted op skipped')
       }),
       close: async (view) => view.close(),
-      wakeup: opts.wakeup
+      wakeup: opts.wakeup,
+      nukeTip: opts.recomputeTip === true
     })
     this.base.on('error', (err: Error) => this.opts.log.warn({ err }, 'hosted cloud log error'))
     // A new replica of a long-lived cloud may fast-forward: its index is then sparse, and every
