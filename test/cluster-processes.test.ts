@@ -87,9 +87,11 @@ test('a bevy of three processes: membership, failure detection, restart, founder
     assert.equal(ready.bevy, first.bevy)
     assert.equal(ready.invite, null, 'a restart does not found a new bevy')
     b = await member(ready)
-    await waitFor('a and c to see b live again', async () => {
-      const states = await Promise.all([a, c].map(async (m) => stateOf(await statusOf(m), b.id)))
-      return states.every((s) => s === 'live') ? true : undefined
+    // Live, and at its new address: an announce stamped from a view that lags the node's own
+    // log would lose to the one it wrote before the kill, and routers would keep the old port.
+    await waitFor('a and c to see b live again, at its new URL', async () => {
+      const seen = await Promise.all([a, c].map(async (m) => (await statusOf(m)).nodes.find((n) => n.id === b.id)))
+      return seen.every((n) => n?.state === 'live' && n.url === b.url) ? true : undefined
     })
   })
 

@@ -36,6 +36,12 @@ test('a node killed mid indexer change restarts: its log recomputes the unindexe
     const report = await getJson<StatusReport>(`${ready.url}/api/status`, token)
     return report.nodes.length === 3 && report.nodes.every((n) => n.state === 'live') ? true : undefined
   })
+  const aToken = (await readFile(paths(storage('a')).adminToken, 'utf8')).trim()
+  const aUrl = (JSON.parse(await readFile(paths(storage('a')).nodeFile, 'utf8')) as NodeFile).url
+  await waitFor('a to see b at its new URL', async () => {
+    const report = await getJson<StatusReport>(`${aUrl}/api/status`, aToken)
+    return report.nodes.find((n) => n.id === ready.id)?.url === ready.url ? true : undefined
+  })
 
   await b.stop('SIGTERM')
   assert.equal(await exists(paths(storage('b')).runningMark), false, 'a clean stop removes the running mark')
