@@ -11,6 +11,7 @@ import type { BootstrapNode } from '../config.js'
 import type { Logger } from '../log.js'
 import { HostedCloud } from '../hosted/hosted-cloud.js'
 import { DeviceRequester } from '../hosted/device-requests.js'
+import { clearRunningMark, markRunning } from '../storage.js'
 
 /** How long a device waits for a replica to catch up with before it writes anyway. */
 const CATCH_UP_MS = 10_000
@@ -33,6 +34,8 @@ export class OwnerDevice extends ReadyResource {
   private readonly wakeup = new ProtomuxWakeup()
   private cloudOrNull: HostedCloud | null = null
   private requester: DeviceRequester | null = null
+  /** This run holds the storage's running mark (see markRunning). */
+  private markedRunning = false
 
   constructor (private readonly opts: OwnerDeviceOptions) {
     super()
@@ -47,6 +50,10 @@ export class OwnerDevice extends ReadyResource {
     await mkdir(this.opts.storage, { recursive: true, mode: 0o700 })
     this.store = new Corestore(this.opts.storage)
     const store = this.store
+    await store.ready()
+    // A device killed mid-write can leave its copy's unindexed tip unreadable; recompute it.
+    const afterCrash = await markRunning(this.opts.storage)
+    this.markedRunning = true
     if (this.opts.online) {
       this.swarm = new Hyperswarm(this.opts.bootstrap === null ? {} : { bootstrap: this.opts.bootstrap })
       this.swarm.on('connection', (conn: SwarmConnection) => {
@@ -65,7 +72,8 @@ export class OwnerDevice extends ReadyResource {
       base: this.opts.base,
       log: this.opts.log,
       onChange: () => {},
-      follow: this.opts.online
+      follow: this.opts.online,
+      recomputeTip: afterCrash
     })
     await this.cloudOrNull.ready()
   }
@@ -90,6 +98,7 @@ export class OwnerDevice extends ReadyResource {
     if (this.swarm !== null) await this.swarm.destroy()
     this.wakeup.destroy()
     if (this.store !== null) await this.store.close()
+    if (this.markedRunning) await clearRunningMark(this.opts.storage)
   }
 
   /**
