@@ -406,9 +406,10 @@ export class Bevy extends ReadyResource {
     }
     if (this.closing !== null) return
     this.startupStep = 'reading the view'
-    // Apply this node's own log first: after a crash the view may not hold its last ops yet, and
-    // a heartbeat seq or lamport taken from there would make its next ops stale.
-    await cluster.base.update()
+    // After a crash the view may not hold this node's last ops yet, and a heartbeat seq or lamport
+    // taken from it would make the next ops stale: apply the node's own log first. (After a clean
+    // stop it holds them; a joiner has none. Waiting there would only slow a fleet's formation.)
+    if (this.afterCrash) await cluster.base.update()
     await this.refresh()
     this.startupStep = 'announcing this node'
     this.heartbeatSeq = this.snapshot.byId.get(hexKey(this.id))?.heartbeat?.seq ?? 0

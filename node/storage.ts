@@ -5,7 +5,7 @@
 //   carry.json   fleet mode: what a node moving to the fleet's surviving bevy brings along
 //   running      present while a node runs; found at start, it says the last run did not stop cleanly
 import { randomBytes } from 'node:crypto'
-import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises'
+import { chmod, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { BevyError, ErrorCode, formatKey, parseKey } from '../protocol/index.js'
 
@@ -61,7 +61,9 @@ export async function removeCarryFile (storage: string): Promise<void> {
 export async function markRunning (storage: string): Promise<boolean> {
   const path = paths(storage).runningMark
   const crashed = await readTextOrNull(path) !== null
-  await writeFileAtomic(path, `${process.pid}\n`)
+  // No fsync: a process that dies leaves the file in the page cache, and a fleet booting at once
+  // shares one disk, where each fsync is one more wait before a node can start.
+  await writeFile(path, `${process.pid}\n`)
   return crashed
 }
 
