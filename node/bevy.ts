@@ -426,7 +426,7 @@ export class Bevy extends ReadyResource {
     this.repeaters.push(
       new Repeater(this.config.heartbeatIntervalMs, () => this.heartbeat(), onError),
       new Repeater(this.config.heartbeatIntervalMs, () => this.epochs?.tick() ?? Promise.resolve(), onError),
-      new Repeater(Math.min(1000, this.config.heartbeatIntervalMs), async () => { this.checkLiveness(); this.scheduleReconcile() }, onError),
+      new Repeater(Math.min(1000, this.config.heartbeatIntervalMs), () => this.tick(), onError),
       new Repeater(this.config.discoveryRefreshMs, () => this.refreshDiscovery(), onError),
       new Repeater(this.config.syncProgressIntervalMs, () => this.writeProgress(), onError),
       new Repeater(this.config.diskUsageIntervalMs, async () => { this.diskBytes = await dirBytes(this.config.storage); await this.checkFull() }, onError)
@@ -990,6 +990,16 @@ export class Bevy extends ReadyResource {
     if (!leaseDue(this.lastLease, this.smoothedLoad, this.config)) return
     this.lastLease = this.smoothedLoad
     await cluster.append({ type: OpType.HEARTBEAT, nodeId: this.id, seq: ++this.heartbeatSeq, clockMs: now, load: smoothed })
+  }
+
+  /**
+   * Judges liveness and reconciles as time passes, also when the view is quiet. After a pause
+   * (SIGSTOP, a frozen VM) the ages it holds are out of date, so it reads the view first.
+   */
+  private async tick (): Promise<void> {
+    if (!this.tracker.awake(this.clock.now())) return await this.refresh()
+    this.checkLiveness()
+    this.scheduleReconcile()
   }
 
   /** Logs every change of a node's state as this node judges it. */

@@ -47,7 +47,10 @@ export interface HeartbeatSighting { id: string, seq: number, clockMs?: number }
 
 export class LivenessTracker {
   private readonly sightings = new Map<string, Sighting>()
-  /** When this observer last read the view (observeAll), or null before the first read. */
+  /**
+   * When this observer's judgement was last current: its last read of the view (observeAll), or
+   * its last tick while it ran without a pause (awake). Null before the first read.
+   */
   private lastReadMs: number | null = null
 
   /** How much older view-only evidence may be than pinged evidence: the lease's extra period. */
@@ -129,7 +132,21 @@ export class LivenessTracker {
 
   /** True when this observer has not read the view for suspectAfterMs: its judgement is out of date. */
   stale (nowMs: number): boolean {
-    return this.lastReadMs !== null && nowMs - this.lastReadMs >= this.params.suspectAfterMs
+    return this.lastReadMs !== null && (nowMs - this.lastReadMs >= this.params.suspectAfterMs || nowMs < this.lastReadMs)
+  }
+
+  /**
+   * The observer ran at `nowMs` (a periodic tick, more often than suspectAfterMs). A quiet view
+   * brings no reads: leases are rare at idle, and a running observer that has nothing new to
+   * read is as current as it can be. Counting only reads, a dead node's age was reset by the
+   * "blind" rule at every read after a quiet spell of downAfterMs, so it came back as live.
+   * Returns false after a pause (a tick that comes suspectAfterMs late): the caller must read
+   * the view, which then judges as after any blind spell.
+   */
+  awake (nowMs: number): boolean {
+    if (this.lastReadMs === null || this.stale(nowMs)) return false
+    this.lastReadMs = nowMs
+    return true
   }
 
   /**

@@ -75,6 +75,36 @@ test('an observer that read nothing for downAfterMs judges everyone afresh inste
   assert.equal(t.stable('b', 57_000), false)
 })
 
+test('a running observer of a quiet view stays current: a dead node goes down and stays down', () => {
+  const t = new LivenessTracker(params)
+  t.observeAll([{ id: 'a', seq: 1 }, { id: 'dead', seq: 1 }], 0)
+  // Leases are rare at idle: 'a' renews every 30 s, 'dead' never again. The observer ticks every second.
+  const states: string[] = []
+  for (let now = 1000; now <= 90_000; now += 1000) {
+    assert.equal(t.awake(now), true, `tick at ${now}`)
+    if (now % 30_000 === 0) t.observeAll([{ id: 'a', seq: now }, { id: 'dead', seq: 1 }], now)
+    states.push(t.state('dead', now))
+  }
+  assert.equal(states.indexOf('down'), 14, 'down at downAfterMs (15 s)')
+  assert.ok(states.slice(14).every((s) => s === 'down'), 'never live again: a quiet spell is not a blind one')
+  assert.equal(t.state('a', 90_000), 'live')
+})
+
+test('a tick that comes suspectAfterMs late is a pause: the observer must read the view before judging', () => {
+  const t = new LivenessTracker(params)
+  assert.equal(t.awake(0), false, 'nothing read yet')
+  t.observeAll([{ id: 'a', seq: 1 }, { id: 'b', seq: 1 }], 0)
+  assert.equal(t.awake(1000), true)
+  assert.equal(t.awake(21_000), false, 'stopped for 20 s')
+  assert.equal(t.stale(21_000), true)
+  // The read after the pause judges afresh ('a' renewed meanwhile, 'b' did not), not as recovered or down.
+  t.observeAll([{ id: 'a', seq: 9 }, { id: 'b', seq: 1 }], 21_000)
+  assert.equal(t.stale(21_000), false)
+  assert.equal(t.state('b', 21_000), 'live')
+  assert.equal(t.stable('a', 21_000), true)
+  assert.equal(t.awake(500), false, 'a clock that went back is a pause too')
+})
+
 test('a node on probation that stalls starts its probation over, and one that passed it is left alone', () => {
   const t = new LivenessTracker(params)
   t.observe('a', 1, 0)
