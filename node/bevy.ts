@@ -10,7 +10,7 @@ import Hyperswarm, { type PeerDiscovery, type SwarmConnection } from 'hyperswarm
 import ReadyResource from 'ready-resource'
 import {
   BevyError, ErrorCode, formatKey, hexKey, isGone, NodeState, NO_INVITE, OpType, parseKey, ViewKey, type Clock, type EpochAdvert, type JoinEpochRequest,
-  type ProgressRecord, type Rng
+  type Load, type ProgressRecord, type Rng
 } from '../protocol/index.js'
 import { discoveryKey } from 'hypercore-crypto'
 import { chooseReplica, LivenessTracker, rankReplicas, type Placement, type Replica } from '../placement/index.js'
@@ -202,6 +202,8 @@ export class Bevy extends ReadyResource {
   private lastLease: Lease | null = null
   /** The load average leases carry and compare (see smoothLoad). */
   private smoothedLoad: Lease | null = null
+  /** This node's latest load sample, for the status page (leases carry the smoothed load, minutes apart). */
+  private lastSample: Load | null = null
   private pings: PeerPings | null = null
   /** What a starting node waits on, for the slow-start report; null once ready. */
   private startupStep: string | null = 'opening storage'
@@ -980,6 +982,7 @@ export class Bevy extends ReadyResource {
   private async heartbeat (): Promise<void> {
     if (this.closing !== null) return
     const load = this.sampler.sample()
+    this.lastSample = load
     this.sampler.refreshCpu()
     this.pings?.broadcast(load)
     const cluster = this.cluster
@@ -1263,7 +1266,8 @@ export class Bevy extends ReadyResource {
       tracker: this.tracker,
       nowMs: this.clock.now(),
       self: { id: this.idText, url: this.url, zone: this.config.zone, diskBytes: this.diskBytes, replicasHeld: this.replicasHeld() },
-      bevy: this.key
+      bevy: this.key,
+      freshLoad: (idHex) => idHex === hexKey(this.id) ? this.lastSample : this.pings?.lastLoad(idHex) ?? null
     })
   }
 

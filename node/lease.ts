@@ -1,16 +1,20 @@
 // When a node renews its lease (its heartbeat record) in the shared view. Pure. Every lease costs
 // a log entry on every node, so an idle node writes one per leaseIntervalMs; a load that moved
-// materially is written sooner, so routers that judge by the view (not connected to the node)
-// and the status page see it. "Materially" is judged on a smoothed load: a one-second CPU sample
+// materially is written sooner (at most once per leaseLoadMinIntervalMs), so routers that judge
+// by the view (not connected to the node) see it. "Materially" is judged on a smoothed load: a one-second CPU sample
 // on a shared machine swings by more than any useful threshold, and renewing on every swing
 // (measured: ~8 leases a minute per node instead of 2) made each lease cost CPU that moved the load again.
 import type { Load } from '../protocol/index.js'
 
 export interface Lease { nowMs: number, load: Load }
 
-export function leaseDue (last: Lease | null, next: Lease, config: { leaseIntervalMs: number, leaseLoadDeltaPermille: number }): boolean {
-  if (last === null || next.nowMs - last.nowMs >= config.leaseIntervalMs || next.nowMs < last.nowMs) return true
-  return loadMoved(last.load, next.load, config.leaseLoadDeltaPermille)
+export interface LeaseConfig { leaseIntervalMs: number, leaseLoadDeltaPermille: number, leaseLoadMinIntervalMs: number }
+
+export function leaseDue (last: Lease | null, next: Lease, config: LeaseConfig): boolean {
+  const sinceMs = last === null ? 0 : next.nowMs - last.nowMs
+  if (last === null || sinceMs >= config.leaseIntervalMs || sinceMs < 0) return true
+  // Early renewals are rate-limited: on a shared machine a load may keep moving for minutes.
+  return sinceMs >= config.leaseLoadMinIntervalMs && loadMoved(last.load, next.load, config.leaseLoadDeltaPermille)
 }
 
 /**

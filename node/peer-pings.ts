@@ -109,6 +109,11 @@ export class PeerPings {
     return liveness === null || load === undefined ? null : { liveness, load }
   }
 
+  /** The load `peerHex` last pinged, while it is connected. */
+  lastLoad (peerHex: string): Load | null {
+    return this.loads.get(peerHex) ?? null
+  }
+
   /** Peers with an open ping channel. */
   get connectedPeers (): number {
     return this.links.size

@@ -1,5 +1,5 @@
 // Builds the /api/status report from a snapshot and this node's liveness judgement. Pure.
-import { formatKey, isGone } from '../protocol/index.js'
+import { formatKey, isGone, type Load } from '../protocol/index.js'
 import type { LivenessTracker } from '../placement/liveness.js'
 import type { ClusterSnapshot, NodeView } from './view/snapshot.js'
 
@@ -49,6 +49,11 @@ export function buildStatus (opts: {
   nowMs: number
   self: StatusReport['node']
   bevy: Buffer
+  /**
+   * A node's load fresher than its lease, if known: this node's own last sample, a connected
+   * peer's last ping. Leases come minutes apart at idle; the lease's load is the fallback.
+   */
+  freshLoad?: (idHex: string) => Load | null
 }): StatusReport {
   const cloudBytes = cloudBytesByNode(opts.snapshot)
   return {
@@ -56,6 +61,7 @@ export function buildStatus (opts: {
     bevy: formatKey(opts.bevy),
     nodes: opts.snapshot.nodes.map((node) => {
       const hb = node.heartbeat
+      const load = opts.freshLoad?.(node.idHex) ?? hb?.load ?? null
       return {
         id: formatKey(node.record.nodeId),
         url: node.record.url,
@@ -64,15 +70,15 @@ export function buildStatus (opts: {
         indexer: node.indexer,
         capacity: node.record.capacity,
         full: node.full,
-        load: hb === null
+        load: load === null
           ? null
           : {
-              cpu: hb.load.cpuPermille / 1000,
-              mem: hb.load.memPermille / 1000,
-              eventLoop: hb.load.eventLoopPermille / 1000,
-              rssBytes: hb.load.rssBytes,
-              memFreeBytes: hb.load.memFreeBytes,
-              connections: hb.load.connections
+              cpu: load.cpuPermille / 1000,
+              mem: load.memPermille / 1000,
+              eventLoop: load.eventLoopPermille / 1000,
+              rssBytes: load.rssBytes,
+              memFreeBytes: load.memFreeBytes,
+              connections: load.connections
             },
         heartbeatSeq: hb === null ? null : hb.seq,
         heartbeatAgeMs: opts.tracker.ageMs(node.idHex, opts.nowMs),

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { leaseDue, smoothLoad } from '../node/lease.js'
 
-const config = { leaseIntervalMs: 30_000, leaseLoadDeltaPermille: 100 }
+const config = { leaseIntervalMs: 30_000, leaseLoadDeltaPermille: 100, leaseLoadMinIntervalMs: 0 }
 const load = (cpuPermille: number, memPermille = 300, eventLoopPermille = 10) => ({ cpuPermille, memPermille, eventLoopPermille, rssBytes: 100e6, memFreeBytes: 1e9, connections: 9 })
 
 test('the first lease is due at once, then one per interval while the load holds', () => {
@@ -18,6 +18,22 @@ test('a material load change renews the lease early, on any of the three figures
   assert.equal(leaseDue(last, { nowMs: 2000, load: load(150) }, config), true, 'CPU')
   assert.equal(leaseDue(last, { nowMs: 2000, load: load(50, 400) }, config), true, 'memory')
   assert.equal(leaseDue(last, { nowMs: 2000, load: load(50, 300, 110) }, config), true, 'event loop')
+})
+
+test('early renewals come at most once per leaseLoadMinIntervalMs, however the load moves', () => {
+  const limited = { leaseIntervalMs: 300_000, leaseLoadDeltaPermille: 100, leaseLoadMinIntervalMs: 60_000 }
+  const last = { nowMs: 0, load: load(50) }
+  assert.equal(leaseDue(last, { nowMs: 59_999, load: load(900) }, limited), false, 'a big move waits for the minimum gap')
+  assert.equal(leaseDue(last, { nowMs: 60_000, load: load(900) }, limited), true)
+  assert.equal(leaseDue(last, { nowMs: 60_000, load: load(100) }, limited), false, 'a small move still waits for the interval')
+  // A load that climbs steadily for 5 minutes, one sample per 2 s.
+  let prev = null
+  let n = 0
+  for (let nowMs = 0; nowMs < 300_000; nowMs += 2000) {
+    const next = { nowMs, load: load(Math.round(nowMs / 300)) }
+    if (leaseDue(prev, next, limited)) { prev = next; n++ }
+  }
+  assert.equal(n, 5, 'the first lease, then one a minute')
 })
 
 test('a clock stepped backwards renews rather than waiting out a lease from the future', () => {
