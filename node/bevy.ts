@@ -202,6 +202,8 @@ export class Bevy extends ReadyResource {
   private lastLease: Lease | null = null
   /** The load average leases carry and compare (see smoothLoad). */
   private smoothedLoad: Lease | null = null
+  /** A peer lost its last ping link to this node since the last lease (see leaseDue). */
+  private leaseLinkLost = false
   /** This node's latest load sample, for the status page (leases carry the smoothed load, minutes apart). */
   private lastSample: Load | null = null
   private pings: PeerPings | null = null
@@ -360,7 +362,7 @@ export class Bevy extends ReadyResource {
     this.pings = new PeerPings({
       liveness: this.config,
       now: () => this.clock.now(),
-      onLost: (peer) => { this.routing.fail(peer, this.clock.now()); this.tracker.unlinked(peer) },
+      onLost: (peer) => { this.routing.fail(peer, this.clock.now()); this.tracker.unlinked(peer); this.leaseLinkLost = true },
       onPing: (peer) => this.tracker.pinged(peer, this.clock.now()),
       onEpoch: (peer, advert) => this.heardOfEpoch(peer, advert),
       onJoinEpoch: (peer, request) => { this.admitToEpoch(peer, request).catch((err) => this.log.warn({ err }, 'admitting a node to this epoch failed')) }
@@ -990,8 +992,10 @@ export class Bevy extends ReadyResource {
     const now = this.clock.now()
     const smoothed = smoothLoad(this.smoothedLoad?.load ?? null, load, now - (this.smoothedLoad?.nowMs ?? now), this.config.leaseLoadSmoothingMs)
     this.smoothedLoad = { nowMs: now, load: smoothed }
-    if (!leaseDue(this.lastLease, this.smoothedLoad, this.config)) return
+    const hearing = { allLinked: this.allMembersLinked(now), linkLost: this.leaseLinkLost }
+    if (!leaseDue(this.lastLease, this.smoothedLoad, this.config, hearing)) return
     this.lastLease = this.smoothedLoad
+    this.leaseLinkLost = false
     await cluster.append({ type: OpType.HEARTBEAT, nodeId: this.id, seq: ++this.heartbeatSeq, clockMs: now, load: smoothed })
   }
 
@@ -1000,9 +1004,24 @@ export class Bevy extends ReadyResource {
    * (SIGSTOP, a frozen VM) the ages it holds are out of date, so it reads the view first.
    */
   private async tick (): Promise<void> {
-    if (!this.tracker.awake(this.clock.now())) return await this.refresh()
+    const now = this.clock.now()
+    if (!this.tracker.awake(now)) return await this.refresh()
+    // This node is running: it is its own proof of life (its leases may be an hour apart).
+    if (this.nodeIdHex !== null) this.tracker.pinged(this.nodeIdHex, now)
     this.checkLiveness()
     this.scheduleReconcile()
+  }
+
+  /** Whether every member this node does not judge down hears its pings (then no one needs its lease). */
+  private allMembersLinked (nowMs: number): boolean {
+    const pings = this.pings
+    if (pings === null) return false
+    const self = hexKey(this.id)
+    for (const node of this.snapshot.nodes) {
+      if (node.idHex === self || isGone(node.record.state)) continue
+      if (!pings.linked(node.idHex) && this.tracker.state(node.idHex, nowMs) !== 'down') return false
+    }
+    return true
   }
 
   /** Logs every change of a node's state as this node judges it. */

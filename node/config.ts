@@ -25,11 +25,15 @@ export const TUNABLES = {
   },
   leaseIntervalMs: {
     default: 300_000, min: 50, max: 3_600_000,
-    doc: 'How often a node renews its lease (heartbeat) in the shared view when its load holds steady; connected peers learn liveness and load from pings every heartbeatIntervalMs meanwhile. Every lease costs every node ~30 ms of CPU (10 nodes at 30 s: ~1 % of a core each), so longer costs less disk and CPU at idle; nodes that are not connected (a partial mesh) then judge it by the view, allowing this much more before suspect or down. A value below heartbeatIntervalMs acts as heartbeatIntervalMs.'
+    doc: 'How often a node renews its lease (heartbeat) in the shared view while some member it judges alive is not connected to it (a partial mesh) and its load holds steady; connected peers learn liveness and load from pings every heartbeatIntervalMs. Every lease costs every node ~30 ms of CPU (10 nodes at 30 s: ~1 % of a core each), so longer costs less disk and CPU; the nodes that are not connected judge it by the view, allowing this much more before suspect or down. A value below heartbeatIntervalMs acts as heartbeatIntervalMs.'
   },
   leaseLoadDeltaPermille: {
     default: 100, min: 0, max: 1000,
     doc: 'Change of the smoothed load (CPU, memory or event loop, in permille) that renews the lease early, so the view\'s loads stay useful to nodes that are not connected. Lower keeps them fresher at more writes under changing load.'
+  },
+  leaseMeshIntervalMs: {
+    default: 3_600_000, min: 50, max: 86_400_000,
+    doc: 'How often a node renews its lease while every member it judges alive is connected to it and hears its pings, so nobody needs the lease to know it lives (a lost connection renews it at once). Longer costs less at idle; the view\'s heartbeat records (what a node that starts later sees first) are then older. At least leaseIntervalMs.'
   },
   leaseLoadMinIntervalMs: {
     default: 60_000, min: 0, max: 3_600_000,

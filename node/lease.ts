@@ -1,18 +1,37 @@
-// When a node renews its lease (its heartbeat record) in the shared view. Pure. Every lease costs
-// a log entry on every node, so an idle node writes one per leaseIntervalMs; a load that moved
-// materially is written sooner (at most once per leaseLoadMinIntervalMs), so routers that judge
-// by the view (not connected to the node) see it. "Materially" is judged on a smoothed load: a one-second CPU sample
-// on a shared machine swings by more than any useful threshold, and renewing on every swing
-// (measured: ~8 leases a minute per node instead of 2) made each lease cost CPU that moved the load again.
+// When a node renews its lease (its heartbeat record) in the shared view. Pure.
+//
+// A lease tells the nodes that do not hear this node's pings that it lives; connected peers judge
+// it by its pings. Every lease costs every node ~30 ms of CPU (the append's replication fan-out
+// and the indexers' acks that follow it), so a lease is written only when someone needs it:
+// - a member lost its ping link to this node: at once, so it does not take this node for down;
+// - while every member this node judges alive hears its pings: once per leaseMeshIntervalMs,
+//   which keeps the records fresh for nodes that start later;
+// - otherwise (a partial mesh): once per leaseIntervalMs, and sooner when the load moved
+//   materially (at most once per leaseLoadMinIntervalMs), so routers that judge by the view see it.
+// "Materially" is judged on a smoothed load: a one-second CPU sample on a shared machine swings by
+// more than any useful threshold, and renewing on every swing (measured: ~8 leases a minute per
+// node instead of 2) made each lease cost CPU that moved the load again.
 import type { Load } from '../protocol/index.js'
 
 export interface Lease { nowMs: number, load: Load }
 
-export interface LeaseConfig { leaseIntervalMs: number, leaseLoadDeltaPermille: number, leaseLoadMinIntervalMs: number }
+export interface LeaseConfig { leaseIntervalMs: number, leaseLoadDeltaPermille: number, leaseLoadMinIntervalMs: number, leaseMeshIntervalMs: number }
 
-export function leaseDue (last: Lease | null, next: Lease, config: LeaseConfig): boolean {
+/** Who hears this node's pings, as it knows from its own links. */
+export interface Hearing {
+  /** Every member this node does not judge down has a ping link to it. */
+  allLinked: boolean
+  /** A member lost its last ping link to this node since the last lease. */
+  linkLost: boolean
+}
+
+const NOBODY_HEARS: Hearing = { allLinked: false, linkLost: false }
+
+export function leaseDue (last: Lease | null, next: Lease, config: LeaseConfig, hearing: Hearing = NOBODY_HEARS): boolean {
   const sinceMs = last === null ? 0 : next.nowMs - last.nowMs
-  if (last === null || sinceMs >= config.leaseIntervalMs || sinceMs < 0) return true
+  if (last === null || sinceMs < 0 || hearing.linkLost) return true
+  if (hearing.allLinked) return sinceMs >= Math.max(config.leaseMeshIntervalMs, config.leaseIntervalMs)
+  if (sinceMs >= config.leaseIntervalMs) return true
   // Early renewals are rate-limited: on a shared machine a load may keep moving for minutes.
   return sinceMs >= config.leaseLoadMinIntervalMs && loadMoved(last.load, next.load, config.leaseLoadDeltaPermille)
 }

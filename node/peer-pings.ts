@@ -109,6 +109,11 @@ export class PeerPings {
     return liveness === null || load === undefined ? null : { liveness, load }
   }
 
+  /** Whether `peerHex` has an open ping channel with this node. */
+  linked (peerHex: string): boolean {
+    return this.links.has(peerHex)
+  }
+
   /** The load `peerHex` last pinged, while it is connected. */
   lastLoad (peerHex: string): Load | null {
     return this.loads.get(peerHex) ?? null

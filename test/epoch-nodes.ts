@@ -18,6 +18,7 @@ export async function startEpochNode (t: T, bootstrap: string, rotateAfterViewBl
       heartbeatIntervalMs: 100,
       // A lease per ping: the heartbeats are what fills the log up to a rotation here.
       leaseIntervalMs: 100,
+      leaseMeshIntervalMs: 100,
       suspectAfterMs: 1500,
       downAfterMs: 3000,
       pairTimeoutMs: 20_000,

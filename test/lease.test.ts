@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { leaseDue, smoothLoad } from '../node/lease.js'
 
-const config = { leaseIntervalMs: 30_000, leaseLoadDeltaPermille: 100, leaseLoadMinIntervalMs: 0 }
+const config = { leaseIntervalMs: 30_000, leaseLoadDeltaPermille: 100, leaseLoadMinIntervalMs: 0, leaseMeshIntervalMs: 3_600_000 }
 const load = (cpuPermille: number, memPermille = 300, eventLoopPermille = 10) => ({ cpuPermille, memPermille, eventLoopPermille, rssBytes: 100e6, memFreeBytes: 1e9, connections: 9 })
 
 test('the first lease is due at once, then one per interval while the load holds', () => {
@@ -21,7 +21,7 @@ test('a material load change renews the lease early, on any of the three figures
 })
 
 test('early renewals come at most once per leaseLoadMinIntervalMs, however the load moves', () => {
-  const limited = { leaseIntervalMs: 300_000, leaseLoadDeltaPermille: 100, leaseLoadMinIntervalMs: 60_000 }
+  const limited = { leaseIntervalMs: 300_000, leaseLoadDeltaPermille: 100, leaseLoadMinIntervalMs: 60_000, leaseMeshIntervalMs: 3_600_000 }
   const last = { nowMs: 0, load: load(50) }
   assert.equal(leaseDue(last, { nowMs: 59_999, load: load(900) }, limited), false, 'a big move waits for the minimum gap')
   assert.equal(leaseDue(last, { nowMs: 60_000, load: load(900) }, limited), true)
@@ -34,6 +34,18 @@ test('early renewals come at most once per leaseLoadMinIntervalMs, however the l
     if (leaseDue(prev, next, limited)) { prev = next; n++ }
   }
   assert.equal(n, 5, 'the first lease, then one a minute')
+})
+
+test('while every live member hears its pings, a node renews only per leaseMeshIntervalMs, and at once when one stops hearing them', () => {
+  const last = { nowMs: 0, load: load(50) }
+  const meshed = { allLinked: true, linkLost: false }
+  assert.equal(leaseDue(last, { nowMs: 30_000, load: load(50) }, config, meshed), false, 'nobody needs the lease')
+  assert.equal(leaseDue(last, { nowMs: 30_000, load: load(900) }, config, meshed), false, 'nor its load: peers have it from pings')
+  assert.equal(leaseDue(last, { nowMs: 3_600_000, load: load(50) }, config, meshed), true, 'kept fresh for nodes that start later')
+  assert.equal(leaseDue(last, { nowMs: 2000, load: load(50) }, config, { allLinked: true, linkLost: true }), true, 'a lost link renews at once')
+  assert.equal(leaseDue(last, { nowMs: 2000, load: load(50) }, config, { allLinked: false, linkLost: true }), true)
+  assert.equal(leaseDue(last, { nowMs: 30_000, load: load(50) }, config, { allLinked: false, linkLost: false }), true, 'a partial mesh renews per leaseIntervalMs')
+  assert.equal(leaseDue(last, { nowMs: 20_000, load: load(50) }, { ...config, leaseMeshIntervalMs: 1000 }, meshed), false, 'never more often than leaseIntervalMs')
 })
 
 test('a clock stepped backwards renews rather than waiting out a lease from the future', () => {
