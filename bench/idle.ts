@@ -11,8 +11,10 @@
 //          It runs until BENCH_IDLE_DAYS (7) simulated days or BENCH_IDLE_MAX_MIN (60) real
 //          minutes, whichever comes first, and says which. Growth per day is the least-squares
 //          slope of disk against simulated day over the last 3 days (or the last 3/7 of the run).
-//   idle   A fresh bevy of 10 processes at default settings, settled for BENCH_IDLE_SETTLE_MS,
-//          then one node watched for BENCH_IDLE_WINDOW_MS (60 s): CPU (utime+stime from /proc, %
+//   idle   A fresh bevy of 10 processes at default settings, settled for BENCH_IDLE_SETTLE_MS
+//          (90 s: the leases written while the bevy formed are indexed and their views signed
+//          by ~5 acks over about a minute; a bevy that just formed is not idle yet), then one
+//          node (the last to join, not an indexer) watched for BENCH_IDLE_WINDOW_MS (60 s): CPU (utime+stime from /proc, %
 //          of one core), RSS (VmRSS at the end), and wake-ups per second: its context switches
 //          (voluntary + involuntary, /proc/<pid>/status), which count every timer and packet that
 //          woke the process. Baseline: a bare `node -e "setInterval(()=>{},1000)"` over the
@@ -37,7 +39,7 @@ const NODES = envPositiveNumber('BENCH_IDLE_NODES', 10)
 const DAYS = envPositiveNumber('BENCH_IDLE_DAYS', 7)
 const SAMPLE_DAYS = envPositiveNumber('BENCH_IDLE_SAMPLE_DAYS', 0.25)
 const MAX_MS = envPositiveNumber('BENCH_IDLE_MAX_MIN', 60) * 60_000
-const SETTLE_MS = envPositiveNumber('BENCH_IDLE_SETTLE_MS', 20_000)
+const SETTLE_MS = envPositiveNumber('BENCH_IDLE_SETTLE_MS', 90_000)
 const WINDOW_MS = envPositiveNumber('BENCH_IDLE_WINDOW_MS', 60_000)
 /** Lease (and ping) interval of the disk phase: 50 ms overloads 10 processes on 2 cores (status calls time out). */
 const FAST_LEASE_MS = envPositiveNumber('BENCH_IDLE_LEASE_MS', 300)

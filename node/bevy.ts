@@ -1007,7 +1007,8 @@ export class Bevy extends ReadyResource {
     const now = this.clock.now()
     if (!this.tracker.awake(now)) return await this.refresh()
     // This node is running: it is its own proof of life (its leases may be an hour apart).
-    if (this.nodeIdHex !== null) this.tracker.pinged(this.nodeIdHex, now)
+    const self = this.selfHex
+    if (self !== null) this.tracker.pinged(self, now)
     this.checkLiveness()
     this.scheduleReconcile()
   }
@@ -1016,7 +1017,7 @@ export class Bevy extends ReadyResource {
   private allMembersLinked (nowMs: number): boolean {
     const pings = this.pings
     if (pings === null) return false
-    const self = hexKey(this.id)
+    const self = this.selfHex
     for (const node of this.snapshot.nodes) {
       if (node.idHex === self || isGone(node.record.state)) continue
       if (!pings.linked(node.idHex) && this.tracker.state(node.idHex, nowMs) !== 'down') return false
@@ -1286,7 +1287,7 @@ export class Bevy extends ReadyResource {
       nowMs: this.clock.now(),
       self: { id: this.idText, url: this.url, zone: this.config.zone, diskBytes: this.diskBytes, replicasHeld: this.replicasHeld() },
       bevy: this.key,
-      freshLoad: (idHex) => idHex === hexKey(this.id) ? this.lastSample : this.pings?.lastLoad(idHex) ?? null
+      freshLoad: (idHex) => idHex === this.selfHex ? this.lastSample : this.pings?.lastLoad(idHex) ?? null
     })
   }
 
