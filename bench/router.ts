@@ -36,6 +36,11 @@
 //             ones not under test: they stay up during every run and share the servers' core),
 //             and the rest of the machine's busy time (this process with the DHT, anything else).
 //             Before the first run the bench idles SETTLE_MS and warns if other processes are busy.
+//   rounds    BENCH_ROUNDS=n (default 1) runs the cases n times in turn (a b c d e a b c d e ...), so a
+//             drift in this VM's speed hits every case alike. Each ratio is then the median of its
+//             per-round ratios (each round's cases compared with each other), and every round's
+//             ratios are printed. BENCH_CASES=cd runs only the cases named (ratios needing the
+//             others are NA).
 // Profiling: BENCH_PROF_DIR=<dir> makes every node write a V8 CPU profile there when it stops.
 // Progress and the table go to stderr; stdout gets one line:
 //   router: redirect_vs_bare=b/a proxy_vs_nginx=d/c proxy_p99_vs_nginx=p99(d)/p99(c) proxy_vs_direct=d/e
@@ -59,7 +64,7 @@ import { api } from './lib/bevy.js'
 import { childPids, cpuMark, cpuPct, machineMark, pinnedForkOptions, pinProcess, planCores, type CorePlan } from './lib/cpu.js'
 import { runLoad, type LoadRun, type RpsResult } from './lib/load.js'
 import { findNginx, startNginx } from './lib/nginx.js'
-import { cleanUpOnSignal, envPositiveInt, fmt, progress, ratio3, say, waitFor, withTimeout } from './lib/util.js'
+import { cleanUpOnSignal, envPositiveInt, fmt, median, progress, ratio3, say, waitFor, withTimeout } from './lib/util.js'
 
 const NODES = 5
 /**
@@ -69,6 +74,16 @@ const NODES = 5
 const HEARTBEAT_MS = 2000
 const SMALL_BYTES = 1024
 const LOAD = { connections: 50, warmupS: 2, durationS: envPositiveInt('BENCH_DURATION_S', 10) }
+const ROUNDS = envPositiveInt('BENCH_ROUNDS', 1)
+const CASE_IDS = ['a', 'b', 'c', 'd', 'e'] as const
+/** The cases to run, from BENCH_CASES (letters a to e); all when unset. */
+const ONLY_CASES = (() => {
+  const raw = process.env.BENCH_CASES
+  if (raw === undefined || raw === '') return new Set<string>(CASE_IDS)
+  const picked = new Set(raw.toLowerCase().replace(/[\s,]/g, ''))
+  for (const id of picked) if (!(CASE_IDS as readonly string[]).includes(id)) throw new Error(`BENCH_CASES takes letters a to e, got "${raw}"`)
+  return picked
+})()
 const CLUSTER_TIMEOUT_MS = 60_000
 const SYNC_TIMEOUT_MS = 60_000
 const ROUTE_TIMEOUT_MS = 30_000
@@ -345,31 +360,38 @@ function casesOf (s: { bare: Server, nginx: Server | null, O: Server, R: Server 
 }
 
 /**
- * Runs every case in turn; a case that fails is reported and left out (NA), the rest still run.
- * Stops early once `stopping()` says the bench is being interrupted.
+ * Runs every case in turn, ROUNDS times over; a case that fails is reported and left out (NA), the
+ * rest still run. Returns each round's outcomes. Stops early once `stopping()` says the bench is
+ * being interrupted.
  */
-async function runCases (cases: Case[], nodePids: number[], plan: CorePlan | null, children: Set<ChildProcess>, stopping: () => boolean): Promise<{ outcomes: Outcome[], failed: boolean }> {
-  const outcomes: Outcome[] = []
+async function runCases (cases: Case[], nodePids: number[], plan: CorePlan | null, children: Set<ChildProcess>, stopping: () => boolean): Promise<{ rounds: Outcome[][], failed: boolean }> {
+  const rounds: Outcome[][] = []
   let failed = false
-  for (const c of cases) {
-    if (stopping()) throw new Error('interrupted')
-    try {
-      outcomes.push(await measure(c, nodePids, plan, children))
-    } catch (err) {
-      failed = true
-      const message = err instanceof Error ? err.message : String(err)
-      progress(`(${c.id}) ${c.name} failed: ${message}`)
-      outcomes.push(missing(c, `failed: ${message.split('\n', 1)[0]}`))
+  for (let round = 1; round <= ROUNDS; round++) {
+    if (ROUNDS > 1) progress(`round ${round} of ${ROUNDS}`)
+    const outcomes: Outcome[] = []
+    for (const c of cases) {
+      if (stopping()) throw new Error('interrupted')
+      try {
+        outcomes.push(await measure(c, nodePids, plan, children))
+      } catch (err) {
+        failed = true
+        const message = err instanceof Error ? err.message : String(err)
+        progress(`(${c.id}) ${c.name} failed: ${message}`)
+        outcomes.push(missing(c, `failed: ${message.split('\n', 1)[0]}`))
+      }
     }
+    if (ONLY_CASES.has('c') && !cases.some((c) => c.id === 'c')) outcomes.push(missing({ id: 'c', name: 'nginx proxy -> R', url: '', expectStatus: 200, servers: () => [] }, 'nginx not found'))
+    outcomes.sort((p, q) => p.c.id.localeCompare(q.c.id))
+    rounds.push(outcomes)
   }
-  if (!cases.some((c) => c.id === 'c')) outcomes.push(missing({ id: 'c', name: 'nginx proxy -> R', url: '', expectStatus: 200, servers: () => [] }, 'nginx not found'))
-  outcomes.sort((p, q) => p.c.id.localeCompare(q.c.id))
-  return { outcomes, failed }
+  return { rounds, failed }
 }
 
 // ---------- report ----------
 
-function printTable (outcomes: Outcome[]): void {
+function printTable (rounds: Outcome[][]): void {
+  const outcomes = rounds.flatMap((round, i) => round.map((o) => ({ ...o, round: rounds.length > 1 ? ` r${i + 1}` : '' })))
   const pct = (n: number) => (fmt(n, 0) + ' %').padStart(8)
   say()
   say(`GET small.txt (1 KiB), ${LOAD.connections} connections, ${LOAD.warmupS} s warm-up + ${LOAD.durationS} s measured; ` +
@@ -380,7 +402,7 @@ function printTable (outcomes: Outcome[]): void {
   say(`${'case'.padEnd(22)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'2xx'.padStart(8)} ${'3xx'.padStart(8)} ` +
     `${'non2/3xx'.padStart(8)} ${'errors'.padStart(6)} ${'server'.padStart(8)} ${'loadgen'.padStart(8)} ${'idle'.padStart(8)} ${'rest'.padStart(8)} ${'steal'.padStart(8)}`)
   for (const o of outcomes) {
-    const label = `(${o.c.id}) ${o.c.name}`.padEnd(22)
+    const label = `(${o.c.id}) ${o.c.name}${o.round}`.padEnd(22)
     if (o.run === null) {
       say(`${label} ${'NA'.padStart(8)}  ${o.error ?? ''}`)
       continue
@@ -404,15 +426,36 @@ function printTable (outcomes: Outcome[]): void {
 const restPct = (r: LoadRun<RpsResult>) => Math.max(0, r.machineCpuPct - r.stealPct - r.serverCpuPct - r.loadCpuPct - r.watchedCpuPct)
 
 interface Ratios { redirectVsBare: string, proxyVsNginx: string, proxyP99VsNginx: string, proxyVsDirect: string }
+type RatioName = keyof Ratios
 
-function ratiosOf (byId: Map<string, Outcome>): Ratios {
-  const v = (id: string, pick: (o: Outcome) => number) => { const o = byId.get(id); return o === undefined ? NaN : pick(o) }
+/** One round's ratios (NaN where a case is missing). */
+function roundRatios (outcomes: Outcome[]): Record<RatioName, number> {
+  const byId = new Map(outcomes.map((o) => [o.c.id, o]))
+  const v = (id: Case['id'], pick: (o: Outcome) => number) => { const o = byId.get(id); return o === undefined ? NaN : pick(o) }
+  const r = (a: number, b: number) => Number(ratio3(a, b))
   return {
-    redirectVsBare: ratio3(v('b', (o) => o.rps), v('a', (o) => o.rps)),
-    proxyVsNginx: ratio3(v('d', (o) => o.rps), v('c', (o) => o.rps)),
-    proxyP99VsNginx: ratio3(v('d', (o) => o.p99Ms), v('c', (o) => o.p99Ms)),
-    proxyVsDirect: ratio3(v('d', (o) => o.rps), v('e', (o) => o.rps))
+    redirectVsBare: r(v('b', (o) => o.rps), v('a', (o) => o.rps)),
+    proxyVsNginx: r(v('d', (o) => o.rps), v('c', (o) => o.rps)),
+    proxyP99VsNginx: r(v('d', (o) => o.p99Ms), v('c', (o) => o.p99Ms)),
+    proxyVsDirect: r(v('d', (o) => o.rps), v('e', (o) => o.rps))
   }
+}
+
+const RATIO_NAMES: RatioName[] = ['redirectVsBare', 'proxyVsNginx', 'proxyP99VsNginx', 'proxyVsDirect']
+
+/** Each ratio's median over the rounds that have it; every round's ratios go to stderr when there are several. */
+function ratiosOf (rounds: Outcome[][]): Ratios {
+  const perRound = rounds.map(roundRatios)
+  if (rounds.length > 1) {
+    perRound.forEach((r, i) => say(`round ${i + 1}: redirect_vs_bare=${fmt(r.redirectVsBare, 3)} proxy_vs_nginx=${fmt(r.proxyVsNginx, 3)} ` +
+      `proxy_p99_vs_nginx=${fmt(r.proxyP99VsNginx, 3)} proxy_vs_direct=${fmt(r.proxyVsDirect, 3)}`))
+  }
+  const out = {} as Ratios
+  for (const name of RATIO_NAMES) {
+    const values = perRound.map((r) => r[name]).filter(Number.isFinite)
+    out[name] = values.length === 0 ? 'NA' : median(values).toFixed(3)
+  }
+  return out
 }
 
 function printTargets (ratios: Ratios): void {
@@ -546,9 +589,9 @@ async function main (): Promise<void> {
     const cases = casesOf({ bare, nginx, O: { url: oUrl, pid: O.pid }, R: { url: rUrl, pid: R.pid } }, pathX, pathY)
     await settle(nodes.map((n) => n.child.pid as number))
 
-    const { outcomes, failed } = await runCases(cases, nodes.map((n) => n.child.pid as number), plan, children, () => cleaned !== null)
-    printTable(outcomes)
-    const ratios = ratiosOf(new Map(outcomes.map((o) => [o.c.id, o])))
+    const { rounds, failed } = await runCases(cases.filter((c) => ONLY_CASES.has(c.id)), nodes.map((n) => n.child.pid as number), plan, children, () => cleaned !== null)
+    printTable(rounds)
+    const ratios = ratiosOf(rounds)
     printTargets(ratios)
     process.stdout.write(`router: redirect_vs_bare=${ratios.redirectVsBare} proxy_vs_nginx=${ratios.proxyVsNginx} ` +
       `proxy_p99_vs_nginx=${ratios.proxyP99VsNginx} proxy_vs_direct=${ratios.proxyVsDirect}\n`)

@@ -41,6 +41,10 @@ const MAX_REPLAY_BYTES = 64 * 1024
 const REPLAYABLE = /^(GET|HEAD) /
 /** A new connection that sends nothing for this long is closed. */
 const FIRST_BYTES_TIMEOUT_MS = 30_000
+/** Read buffer per pinned connection for the replica's answers; a bigger answer takes more reads. */
+const PINNED_READ_BYTES = 16 * 1024
+/** Timeout checks per proxy timeout: a silent replica gets its 504 within 1 + 1/4 of the timeout. */
+const SWEEPS_PER_TIMEOUT = 4
 
 const pinnedFrom = new WeakMap<Socket, PinOrigin>()
 
@@ -56,7 +60,9 @@ export function pinOrigin (socket: Socket): PinOrigin | undefined {
 export function pinConnections (server: Server, opts: PinningOptions): () => void {
   const http = server.listeners('connection') as Array<(socket: Socket) => void>
   server.removeAllListeners('connection')
-  const pinned = new Set<Socket>()
+  /** Pinned connections, each with its timeout check. */
+  const pinned = new Map<Socket, () => void>()
+  const sweeps = new Sweeps(opts.timeoutMs, () => { for (const sweep of pinned.values()) sweep() })
 
   /** Gives the socket to the HTTP server with `unread` put back in front of whatever comes next. */
   const toHttp = (socket: Socket, unread: Buffer) => {
@@ -91,14 +97,40 @@ export function pinConnections (server: Server, opts: PinningOptions): () => voi
 
   function pin (socket: Socket, first: Buffer, target: PinTarget): void {
     const url = new URL(target.url)
-    const upstream = connect({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 80), noDelay: true })
+    // The replica's answers are read into a buffer of this connection's own (`onread`) instead of a
+    // fresh Buffer per read through the stream machinery: most answers are one read and one write.
+    // A write the kernel did not take at once keeps pointing into that buffer, so the next read
+    // gets a new one.
+    let readBuffer = Buffer.allocUnsafe(PINNED_READ_BYTES)
+    let lent = false
+    const nextReadBuffer = () => {
+      if (lent) {
+        readBuffer = Buffer.allocUnsafe(PINNED_READ_BYTES)
+        lent = false
+      }
+      return readBuffer
+    }
+    const fromReplica = (bytes: number, buffer: Buffer) => {
+      // Any answer byte means the requests sent so far are being answered: nothing to replay.
+      unanswered = []
+      unansweredBytes = 0
+      const flowing = socket.write(buffer.subarray(0, bytes))
+      if (socket.writableLength > 0) lent = true
+      return flowing // false pauses the replica's side until the client drains
+    }
+    const upstream = connect({
+      host: url.hostname.replace(/^\[|\]$/g, ''),
+      port: Number(url.port || 80),
+      noDelay: true,
+      onread: { buffer: nextReadBuffer, callback: fromReplica }
+    })
     socket.setNoDelay(true)
     const done = opts.begin(target.nodeHex)
-    pinned.add(socket)
     let unanswered: Buffer[] = [first]
     let unansweredBytes = first.length
     let connected = false
     let released = false
+    let lastMoved = sweeps.count
 
     const release = () => {
       if (released) return false
@@ -107,12 +139,12 @@ export function pinConnections (server: Server, opts: PinningOptions): () => voi
       pinned.delete(socket)
       socket.removeListener('data', fromClient)
       socket.removeListener('close', onClientClose)
-      upstream.removeAllListeners('data')
       upstream.on('error', () => {})
       upstream.destroy()
       return true
     }
     const fromClient = (data: Buffer) => {
+      lastMoved = sweeps.count
       unansweredBytes += data.length
       // Past the replay limit the bytes are only counted: a long upload is never held in memory.
       if (unansweredBytes <= MAX_REPLAY_BYTES) unanswered.push(data)
@@ -120,10 +152,9 @@ export function pinConnections (server: Server, opts: PinningOptions): () => voi
       if (connected && !upstream.write(data)) socket.pause()
     }
     const onClientClose = () => { if (release()) socket.destroy() }
-    // The socket's idle timer is cheap to refresh, unlike a timer per request; an idle connection
-    // with nothing unanswered is left to the replica's keep-alive timeout.
-    const timedOut = () => {
-      if (unansweredBytes === 0 || !release()) return
+    /** Checked at every sweep: a request unanswered with nothing moving either way for the proxy timeout gets 504. */
+    const sweep = () => {
+      if (unansweredBytes === 0 || sweeps.count - lastMoved <= sweeps.perTimeout || !release()) return
       opts.fail(target.nodeHex)
       socket.end(errorResponse(504, 'UPSTREAM_TIMEOUT', 'the replica did not answer in time', opts.self()))
     }
@@ -137,11 +168,13 @@ export function pinConnections (server: Server, opts: PinningOptions): () => voi
       socket.end(errorResponse(502, 'UPSTREAM_FAILED', 'the replica failed to answer', opts.self()))
     }
 
+    pinned.set(socket, sweep)
+    sweeps.start()
     socket.on('data', fromClient)
     socket.on('close', onClientClose)
     socket.on('error', () => {})
     socket.on('drain', () => upstream.resume())
-    upstream.on('drain', () => socket.resume())
+    upstream.on('drain', () => { lastMoved = sweeps.count; socket.resume() })
     upstream.on('error', lost)
     upstream.on('close', lost)
     upstream.on('connect', () => {
@@ -150,18 +183,36 @@ export function pinConnections (server: Server, opts: PinningOptions): () => voi
       upstream.write(`${PREAMBLE}${self} ${socket.remoteAddress ?? '-'} http\r\n`)
       for (const data of unanswered) upstream.write(data)
     })
-    upstream.setTimeout(opts.timeoutMs, timedOut)
-    upstream.on('data', (data: Buffer) => {
-      // Any answer byte means the requests sent so far are being answered: nothing to replay.
-      unanswered = []
-      unansweredBytes = 0
-      if (!socket.write(data)) upstream.pause()
-    })
   }
 
   return () => {
-    for (const socket of pinned) socket.destroy()
+    sweeps.stop()
+    for (const socket of pinned.keys()) socket.destroy()
     pinned.clear()
+  }
+}
+
+/**
+ * One timer for every pinned connection's timeout, instead of a socket timer each: refreshing a
+ * socket's timer on every read and write reads the clock each time, on the proxy's hottest path.
+ * Connections note the sweep count when bytes move; a count `perTimeout` sweeps old is a timeout.
+ */
+class Sweeps {
+  count = 0
+  readonly perTimeout = SWEEPS_PER_TIMEOUT
+  private timer: NodeJS.Timeout | null = null
+
+  constructor (private readonly timeoutMs: number, private readonly onSweep: () => void) {}
+
+  start (): void {
+    if (this.timer !== null) return
+    this.timer = setInterval(() => { this.count++; this.onSweep() }, Math.max(1, Math.ceil(this.timeoutMs / SWEEPS_PER_TIMEOUT)))
+    this.timer.unref()
+  }
+
+  stop (): void {
+    if (this.timer !== null) clearInterval(this.timer)
+    this.timer = null
   }
 }
 

@@ -110,6 +110,20 @@ test('routing cloud requests to replicas', { timeout: 120_000 }, async (t) => {
   const drop = { ...nodeId(), url: await listen(t, dropping) }
   const silentServer = acceptingPins(http.createServer(() => {}))
   const silent = { ...nodeId(), url: await listen(t, silentServer) }
+  // An upstream that sends a large answer in small writes, so the proxy reads it in many small chunks.
+  const trickled = randomBytes(16 * 1024 * 1024)
+  const trickleServer = acceptingPins(http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-length': trickled.length })
+    let at = 0
+    const more = () => {
+      if (res.destroyed) return
+      if (at >= trickled.length) return void res.end()
+      res.write(trickled.subarray(at, at += 4096))
+      setImmediate(more)
+    }
+    more()
+  }))
+  const trickle = { ...nodeId(), url: await listen(t, trickleServer) }
 
   // The entry node holds no copy; `replicas` is what its (stand-in) chooser may pick, in order.
   let replicas = [a, b]
@@ -237,6 +251,33 @@ test('routing cloud requests to replicas', { timeout: 120_000 }, async (t) => {
       assert.equal(seenByA[HOP_HEADER], ids.entry.node)
     }
     assert.equal(sockets.size, 1, 'one client connection')
+  })
+
+  await t.test('a pinned connection holds a download for a client that stops reading, then delivers every byte', async () => {
+    // The client reads nothing for a while, so the replica's answer, arriving in small pieces,
+    // backs up in the proxy (past what the kernel buffers hold) and the replica's side is paused;
+    // the next request on the same connection must still get its own answer.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+    onTeardown(t, () => agent.destroy())
+    const get = (path: string, stallMs: number) => new Promise<Reply>((resolve, reject) => {
+      http.get(`${entryUrl}/c/${cloudText}${path}`, { agent, headers: proxyHeader }, (r) => {
+        const chunks: Buffer[] = []
+        r.pause()
+        setTimeout(() => r.on('data', (c: Buffer) => chunks.push(c)).on('end', () => resolve({ status: r.statusCode ?? 0, headers: r.headers, body: Buffer.concat(chunks) })).resume(), stallMs)
+      }).on('error', reject)
+    })
+    replicas = [trickle]
+    try {
+      const stalled = await get('/big.bin', 500)
+      assert.equal(stalled.status, 200)
+      assert.equal(stalled.headers['x-bevy-node'], undefined, 'it went through a pinned connection, not the per-request proxy')
+      assert.equal(stalled.body.length, trickled.length)
+      assert.ok(stalled.body.equals(trickled), 'the same bytes, in order')
+      const next = await get('/hello.txt', 0)
+      assert.ok(next.body.equals(trickled), 'the next request on the connection gets its own whole answer')
+    } finally {
+      replicas = [a, b]
+    }
   })
 
   await t.test('a proxied request carries X-Forwarded-For, -Host, -Proto and the hop chain', async () => {
