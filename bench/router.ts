@@ -399,10 +399,10 @@ function printTable (rounds: Outcome[][]): void {
   say('non2/3xx = responses neither 2xx nor 3xx; errors = socket errors and timeouts (autocannon)')
   say('server = the processes under test, loadgen = autocannon, idle = the bevy nodes not under test, rest = the rest of the machine,')
   say('steal = time the hypervisor gave this VM\'s CPUs to someone else')
-  say(`${'case'.padEnd(22)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'2xx'.padStart(8)} ${'3xx'.padStart(8)} ` +
+  say(`${'case'.padEnd(26)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'2xx'.padStart(8)} ${'3xx'.padStart(8)} ` +
     `${'non2/3xx'.padStart(8)} ${'errors'.padStart(6)} ${'server'.padStart(8)} ${'loadgen'.padStart(8)} ${'idle'.padStart(8)} ${'rest'.padStart(8)} ${'steal'.padStart(8)}`)
   for (const o of outcomes) {
-    const label = `(${o.c.id}) ${o.c.name}${o.round}`.padEnd(22)
+    const label = `(${o.c.id}) ${o.c.name}${o.round}`.padEnd(26)
     if (o.run === null) {
       say(`${label} ${'NA'.padStart(8)}  ${o.error ?? ''}`)
       continue
