@@ -1,6 +1,7 @@
 // The `bevy` command line. Errors print as one line on stderr; exit 0 ok, 1 runtime, 2 usage.
 import { Command, CommanderError } from 'commander'
 import { isBevyError } from '../../protocol/index.js'
+import { keepTickObjectShape } from '../tick-shape.js'
 import { PACKAGE_VERSION } from '../version.js'
 
 export const EXIT_OK = 0
@@ -36,6 +37,7 @@ function oneLine (message: string, write: (s: string) => void): void {
 }
 
 export async function main (argv: string[]): Promise<number> {
+  keepTickObjectShape() // first, before any GC can drop the shape (see tick-shape.ts)
   let code = EXIT_OK
   const setCode = (c: number) => { code = c }
   const program = new Command('bevy')
