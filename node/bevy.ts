@@ -1110,8 +1110,9 @@ export class Bevy extends ReadyResource {
     const { exclude, hopped = false } = opts
     const local = this.host?.replica(keyHex)
     if (hopped && local?.synced === true && this.snapshot.cloudByKey.has(keyHex)) return { kind: 'local', drive: local.drive, hosted: local instanceof HostedCloud }
-    const signals = this.replicaSignals(keyHex).filter((r) => exclude === undefined || !exclude.has(r.node))
     const now = this.clock.now()
+    const all = this.replicaSignals(keyHex, now)
+    const signals = exclude === undefined ? all : all.filter((r) => !exclude.has(r.node))
     const chosen = chooseReplica(signals, {
       nowMs: now,
       suspectAfterMs: this.config.suspectAfterMs,
@@ -1129,23 +1130,24 @@ export class Bevy extends ReadyResource {
    * balance themselves. Throws CLOUD_NOT_FOUND for an unknown cloud.
    */
   rankedReplicas (keyHex: string): RoutedReplica[] {
-    return rankReplicas(this.replicaSignals(keyHex), {
-      nowMs: this.clock.now(), suspectAfterMs: this.config.suspectAfterMs, inFlightCostPermille: this.config.routeInFlightCostPermille
+    const now = this.clock.now()
+    return rankReplicas(this.replicaSignals(keyHex, now), {
+      nowMs: now, suspectAfterMs: this.config.suspectAfterMs, inFlightCostPermille: this.config.routeInFlightCostPermille
     })
   }
 
-  private replicaSignals (keyHex: string): RoutedReplica[] {
+  private replicaSignals (keyHex: string, nowMs: number): RoutedReplica[] {
     if (!this.opened || this.closing !== null) throw new BevyError(ErrorCode.NOT_READY, 'node is still joining its bevy')
     if (!this.snapshot.cloudByKey.has(keyHex)) throw new BevyError(ErrorCode.CLOUD_NOT_FOUND, 'no such cloud in this bevy')
     return replicaSignals(keyHex, {
       placement: this.routingPlacement(),
       snapshot: this.snapshot,
       tracker: this.tracker,
-      nowMs: this.clock.now(),
+      nowMs,
       selfHex: this.selfHex,
       localSynced: (cloud) => this.host?.replica(cloud)?.synced === true,
       feedback: this.routing,
-      ...(this.pings === null ? {} : { direct: this.pings })
+      direct: this.pings ?? undefined
     })
   }
 
