@@ -137,6 +137,7 @@ export function pinConnections (server: Server, opts: PinningOptions): () => voi
       released = true
       done()
       pinned.delete(socket)
+      if (pinned.size === 0) sweeps.stop() // an idle node keeps no timer
       socket.removeListener('data', fromClient)
       socket.removeListener('close', onClientClose)
       upstream.on('error', () => {})
