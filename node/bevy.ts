@@ -85,6 +85,14 @@ export interface RouteOptions {
   exclude?: ReadonlySet<string>
   /** The request came from another node (it carries the hop header). */
   hopped?: boolean
+  /**
+   * A remote choice will be answered with a 307. The client follows it without the hop header,
+   * so the replica it lands on cannot tell it was sent there: were that replica to send it on
+   * whenever it judged itself clearly busier, two replicas that each see themselves as the busier
+   * one (their own load fresh, the other's a heartbeat old) would bounce the client between them
+   * until it gave up. So a node holding a synced copy serves such a request itself.
+   */
+  redirect?: boolean
 }
 
 
@@ -1104,12 +1112,13 @@ export class Bevy extends ReadyResource {
    * Where to answer one request for a cloud: the replica chooseReplica picks among the live,
    * synced ones (this node when it holds a synced copy and is not clearly busier). A request
    * that already hopped is served here whenever this node has a synced copy: one more hop would
-   * cost more than the load it spreads. Throws CLOUD_NOT_FOUND for an unknown cloud.
+   * cost more than the load it spreads. So is one that would otherwise be redirected, which can
+   * never loop that way (RouteOptions.redirect). Throws CLOUD_NOT_FOUND for an unknown cloud.
    */
   routeCloud (keyHex: string, opts: RouteOptions = {}): CloudRoute {
-    const { exclude, hopped = false } = opts
+    const { exclude, hopped = false, redirect = false } = opts
     const local = this.host?.replica(keyHex)
-    if (hopped && local?.synced === true && this.snapshot.cloudByKey.has(keyHex)) return { kind: 'local', drive: local.drive, hosted: local instanceof HostedCloud }
+    if ((hopped || redirect) && local?.synced === true && this.snapshot.cloudByKey.has(keyHex)) return { kind: 'local', drive: local.drive, hosted: local instanceof HostedCloud }
     const now = this.clock.now()
     const all = this.replicaSignals(keyHex, now)
     const signals = exclude === undefined ? all : all.filter((r) => !exclude.has(r.node))

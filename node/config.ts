@@ -137,7 +137,7 @@ export const TUNABLES = {
   },
   routeLocalMarginPermille: {
     default: 200, min: 0, max: 1000,
-    doc: 'How much busier (in permille load) than the best other replica this node may be and still serve a cloud it holds itself. Higher saves hops; lower balances harder.'
+    doc: 'How much busier (in permille load) than the best other replica this node may be and still serve a cloud it holds itself rather than proxy the request there (a request it would redirect it always serves, so clients never bounce between replicas). Higher saves hops; lower balances harder.'
   },
   proxyTimeoutMs: {
     default: 30_000, min: 100, max: 3_600_000,

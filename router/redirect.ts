@@ -10,7 +10,7 @@
 // goes to Fastify, whose cloud route gives the same answer. Counting router outcomes belongs in
 // fastRedirect's one `return true` and in the route.
 import type { IncomingMessage, OutgoingHttpHeader, Server, ServerResponse } from 'node:http'
-import type { CloudRoute } from '../node/bevy.js'
+import type { CloudRoute, RouteOptions } from '../node/bevy.js'
 import { cloudOfHost, hostAddressedUrl, lacksRootSlash, parseCloudUrl } from './cloud-path.js'
 import { pinOrigin } from './connection-pinning.js'
 import { HOP_HEADER, ROUTE_HEADER } from './forwarding.js'
@@ -18,6 +18,9 @@ import { NO_ROUTER_METRICS, type RouterMetrics } from './metrics.js'
 import type { CloudSource } from './routes/cloud-content.js'
 
 export type RemoteRoute = Extract<CloudRoute, { kind: 'remote' }>
+
+/** routeCloud's options for a request that gets a 307 if another replica is chosen: a node holding a synced copy serves it. */
+export const REDIRECTING: Readonly<RouteOptions> = Object.freeze({ redirect: true })
 
 /**
  * The headers of the 307 to `route` for a request whose path-addressed raw URL is `rawUrl`, as a
@@ -86,7 +89,7 @@ function fastRedirect (req: IncomingMessage, res: ServerResponse, source: CloudS
   try {
     const parsed = parseCloudUrl(rawUrl)
     if (cloud === null && lacksRootSlash(rawUrl, parsed)) return false // a 301 first
-    route = source.routeCloud(parsed.cloudHex)
+    route = source.routeCloud(parsed.cloudHex, REDIRECTING)
   } catch {
     return false // a bad path, an unknown cloud, a node not ready: Fastify gives the proper error
   }

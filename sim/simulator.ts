@@ -562,6 +562,14 @@ class Simulator {
     let entry = existing[rngInt(this.rng, existing.length)] as SimNode
     if (!entry.up) entry = existing[rngInt(this.rng, existing.length)] as SimNode
     if (!entry.up || entry.observer.placement === null) return
+    // A node holding a synced copy serves a request it would otherwise redirect, as Bevy.routeCloud
+    // does (RouteOptions.redirect): the client follows a 307 with no hop header, so only that rule
+    // keeps two replicas from bouncing it between them.
+    if (entry.serves(cloud)) {
+      this.checks.routedRequests++
+      this.countServed(entry, cloud)
+      return
+    }
     const group = this.groupOf.get(entry) as ViewGroup
     const signals = replicaSignals(cloud, {
       placement: entry.observer === group.observer ? group.observer.placement : entry.observer.placement,
@@ -586,6 +594,10 @@ class Simulator {
       this.checks.routedToDown++
       this.checks.routerAvoidsDown.violate(this.nowMs, `${entry.name} sent a request to ${target.name}, unreachable since ${this.nowMs - target.unreachableSinceMs} ms`)
     }
+    this.countServed(target, cloud)
+  }
+
+  private countServed (target: SimNode, cloud: string): void {
     if (this.spiking()) {
       this.spikeRequests++
       if (target.spikeLoadPermille !== null) this.spikedRequests++

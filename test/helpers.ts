@@ -12,7 +12,7 @@ import { defaultConfig, parseBootstrap } from '../node/config.js'
 import { Bevy } from '../node/bevy.js'
 import { buildApp, type AppOptions } from '../router/app.js'
 import { BevyError, ErrorCode, formatKey } from '../protocol/index.js'
-import type { CloudRoute } from '../node/bevy.js'
+import type { CloudRoute, RouteOptions } from '../node/bevy.js'
 import { RouteFeedback } from '../node/route-feedback.js'
 import { systemClock } from '../node/timer.js'
 import type { CloudSource } from '../router/routes/cloud-content.js'
@@ -191,12 +191,12 @@ export type { TestContext }
  * A stand-in for the node behind the cloud routes: `route` decides where each request goes, and
  * only the clouds in `known` (hex) exist. Routing feedback and the clock are the real ones.
  */
-export function standInSource (route: (keyHex: string, exclude?: ReadonlySet<string>) => CloudRoute, known: string[], id: string | null = null): CloudSource {
+export function standInSource (route: (keyHex: string, exclude?: ReadonlySet<string>, opts?: RouteOptions) => CloudRoute, known: string[], id: string | null = null): CloudSource {
   const clouds = new Set(known)
   return {
     routeCloud: (keyHex, opts) => {
       if (!clouds.has(keyHex)) throw new BevyError(ErrorCode.CLOUD_NOT_FOUND, 'no such cloud')
-      return route(keyHex, opts?.exclude)
+      return route(keyHex, opts?.exclude, opts)
     },
     routing: new RouteFeedback(),
     clock: systemClock,

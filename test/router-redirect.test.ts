@@ -10,7 +10,7 @@ import { test } from 'node:test'
 import Corestore from 'corestore'
 import Fastify, { type FastifyInstance } from 'fastify'
 import Hyperdrive from 'hyperdrive'
-import type { CloudRoute } from '../node/bevy.js'
+import type { CloudRoute, RouteOptions } from '../node/bevy.js'
 import { formatKey, hexKey } from '../protocol/index.js'
 import { registerCloudRouting } from '../router/cloud-routing.js'
 import { pinConnections, pinOrigin } from '../router/connection-pinning.js'
@@ -78,9 +78,12 @@ test('the redirect fast path answers exactly as the Fastify route does', { timeo
   const slashed = hexKey(randomBytes(32))
   const unavailable = hexKey(randomBytes(32))
   const local = hexKey(drive.key)
+  // A cloud this node holds but would send elsewhere, were the request not to be redirected.
+  const held = hexKey(randomBytes(32))
   const text = (hex: string) => formatKey(Buffer.from(hex, 'hex'))
-  const route = (keyHex: string, exclude?: ReadonlySet<string>): CloudRoute => {
+  const route = (keyHex: string, exclude?: ReadonlySet<string>, opts?: RouteOptions): CloudRoute => {
     if (exclude?.has(replica.nodeHex) === true) return { kind: 'unavailable' }
+    if (keyHex === held) return opts?.redirect === true ? { kind: 'local', drive } : { kind: 'remote', ...replica }
     if (keyHex === remote) return { kind: 'remote', ...replica }
     if (keyHex === slashed) return { kind: 'remote', ...replica, url: replica.url + '/' }
     if (keyHex === local) return { kind: 'local', drive }
@@ -98,7 +101,7 @@ test('the redirect fast path answers exactly as the Fastify route does', { timeo
       reply.header('X-Bevy-Node', self)
       done()
     })
-    const source = standInSource(route, [remote, slashed, unavailable, local], self)
+    const source = standInSource(route, [remote, slashed, unavailable, local, held], self)
     registerCloudRouting(app, { source, mode: 'redirect', proxyTimeoutMs: 5000, isMember: () => true, fastRedirects })
     return { url: await listen(t, app), reachedFastify }
   }
@@ -126,6 +129,10 @@ test('the redirect fast path answers exactly as the Fastify route does', { timeo
     { name: 'no replica: 503', path: `/c/${text(unavailable)}/x`, via: 'fastify' },
     { name: 'local copy: 200', path: `/c/${text(local)}/hello.txt`, via: 'fastify' },
     { name: 'HEAD of a local copy', method: 'HEAD', path: `/c/${text(local)}/hello.txt`, via: 'fastify' },
+    { name: 'a copy held here, to be redirected: served', path: `/c/${text(held)}/hello.txt`, via: 'fastify' },
+    { name: 'a copy held here, HEAD', method: 'HEAD', path: `/c/${text(held)}/hello.txt`, via: 'fastify' },
+    { name: 'a copy held here, X-Bevy-Route: proxy (pinned)', path: `/c/${text(held)}/hello.txt`, headers: { 'x-bevy-route': 'proxy' }, via: 'pinned' },
+    { name: 'a copy held here, hop header: proxied', path: `/c/${text(held)}/hello.txt`, headers: { [HOP_HEADER]: nodeId().node }, via: 'fastify' },
     { name: 'unknown cloud: 404', path: `/c/${formatKey(randomBytes(32))}/x`, via: 'fastify' },
     { name: 'bad key: 400', path: '/c/not-a-key/x', via: 'fastify' },
     { name: 'empty key', path: `/c//${R}/x`, via: 'fastify' },
@@ -166,6 +173,14 @@ test('the redirect fast path answers exactly as the Fastify route does', { timeo
   assert.equal(proxied.body, `replica: GET /c/${R}/hello.txt hop=undefined xff=undefined pinned by ${self}`)
   const hopped = await send(fast.url, { name: 'hop', path: `/c/${R}/hello.txt`, headers: { [HOP_HEADER]: replica.node }, via: 'fastify' })
   assert.equal(hopped.status, 503, 'the only replica is in the hop chain')
+
+  // A client follows a 307 without the hop header, so a replica cannot tell a redirected request
+  // from a first one: it is asked to route as for a redirect, and serves whatever it holds.
+  for (const base of [fast.url, plain.url]) {
+    const served = await send(base, { name: 'held', path: `/c/${text(held)}/hello.txt`, via: 'fastify' })
+    assert.equal(served.status, 200)
+    assert.equal(served.body, 'served here')
+  }
 
   await t.test('a connection another node pinned here is never redirected', async () => {
     const port = Number(new URL(fast.url).port)

@@ -15,7 +15,7 @@ import { serveHostedWrite, type HostedWrites } from '../hosted-write.js'
 import { isHostAddressed } from '../host-addressing.js'
 import { forwardingHeaders, hopChain, HOP_HEADER, hopNodeHexes, MAX_HOPS, ROUTE_HEADER } from '../forwarding.js'
 import { NO_ROUTER_METRICS, type RouterMetrics } from '../metrics.js'
-import { redirectHeaders, type RemoteRoute } from '../redirect.js'
+import { redirectHeaders, REDIRECTING, type RemoteRoute } from '../redirect.js'
 import { errorSchema } from '../schemas.js'
 import type { ReplicaProxy, UpstreamResponse } from '../replica-proxy.js'
 import type { ConcurrencyGate } from '../concurrency-gate.js'
@@ -83,7 +83,13 @@ export function cloudContentRoutes (opts: CloudContentOptions) {
           return reply.code(301).header('Location', mount + '/' + (query === '' ? '' : '?' + query)).send()
         }
         const hops = hopChain(request.headers[HOP_HEADER])
-        const route = hops.length === 0 ? source.routeCloud(cloudHex) : source.routeCloud(cloudHex, { exclude: hopNodeHexes(hops), hopped: true })
+        // A write carrying Authorization is proxied, never redirected: fetch, browsers and curl drop
+        // that header when they follow a redirect to another origin, so the replica would see none.
+        const carriesCredential = !READ_METHODS.has(request.method) && request.headers.authorization !== undefined
+        const proxied = hops.length > 0 || opts.mode === 'proxy' || request.headers[ROUTE_HEADER] === 'proxy' || carriesCredential
+        const route = hops.length > 0
+          ? source.routeCloud(cloudHex, { exclude: hopNodeHexes(hops), hopped: true })
+          : source.routeCloud(cloudHex, proxied ? undefined : REDIRECTING)
         if (route.kind === 'local') {
           if (!READ_METHODS.has(request.method) && route.hosted === true) {
             // A node still starting or already stopping takes no writes: retry, not 405 (the cloud does take writes).
@@ -106,10 +112,6 @@ export function cloudContentRoutes (opts: CloudContentOptions) {
           metrics.outcome('unavailable')
           return noReplica(reply)
         }
-        // A write carrying Authorization is proxied, never redirected: fetch, browsers and curl drop
-        // that header when they follow a redirect to another origin, so the replica would see none.
-        const carriesCredential = !READ_METHODS.has(request.method) && request.headers.authorization !== undefined
-        const proxied = hops.length > 0 || opts.mode === 'proxy' || request.headers[ROUTE_HEADER] === 'proxy' || carriesCredential
         if (!proxied) {
           // Most of these never get here: redirectFirst (../redirect.ts) answers them before Fastify.
           const head = redirectHeaders(route, rawUrl, source.idTextOrNull ?? '')
