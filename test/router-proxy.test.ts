@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import http, { type IncomingHttpHeaders } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import net, { type AddressInfo } from 'node:net'
 import { test } from 'node:test'
 import Corestore from 'corestore'
 import Fastify, { type FastifyInstance } from 'fastify'
@@ -62,6 +62,41 @@ function routingApp (route: (keyHex: string, exclude?: ReadonlySet<string>) => C
   app.addHook('onRequest', async (_request, reply) => { reply.header('x-bevy-node', opts.name) })
   registerCloudRouting(app, { source, mode: 'redirect', proxyTimeoutMs: opts.proxyTimeoutMs ?? 10_000, isMember: () => true })
   return { app, source }
+}
+
+/** A client connection read by hand: whole answers by content-length, heads, or a count of bytes. */
+function rawConnection (t: TestContext, port: number) {
+  const socket = net.connect(port, '127.0.0.1')
+  onTeardown(t, () => { socket.destroy() })
+  let buffered = Buffer.alloc(0)
+  let waiting: (() => void) | null = null
+  socket.on('data', (d: Buffer) => { buffered = Buffer.concat([buffered, d]); waiting?.() })
+  socket.on('error', () => {})
+  /** Takes `take(buffered)` bytes off the front once it is not null. */
+  const next = (take: (b: Buffer) => number | null): Promise<Buffer> => new Promise((resolve, reject) => {
+    socket.once('close', () => reject(new Error('the connection closed')))
+    const check = () => {
+      const n = take(buffered)
+      if (n === null) return
+      waiting = null
+      const out = buffered.subarray(0, n)
+      buffered = buffered.subarray(n)
+      resolve(out)
+    }
+    waiting = check
+    check()
+  })
+  const headEnd = (b: Buffer) => { const i = b.indexOf('\r\n\r\n'); return i === -1 ? null : i + 4 }
+  return {
+    write: (data: string | Buffer) => socket.write(data),
+    head: async () => (await next(headEnd)).toString('latin1'),
+    bytes: (n: number) => next((b) => b.length >= n ? n : null),
+    response: async () => {
+      const head = (await next(headEnd)).toString('latin1')
+      const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0)
+      return { head, body: await next((b) => b.length >= length ? length : null) }
+    }
+  }
 }
 
 test('routing cloud requests to replicas', { timeout: 120_000 }, async (t) => {
@@ -328,6 +363,33 @@ test('routing cloud requests to replicas', { timeout: 120_000 }, async (t) => {
       assert.equal(alone.status, 502, name)
       assert.doesNotMatch(alone.body.toString(), /at .*\.js/, 'no stack trace')
     }
+  })
+
+  await t.test('a pinned connection whose replica died goes on: the GET is answered by the next replica, and so are a GET and a WebSocket after it', async () => {
+    replicas = [drop, a]
+    const conn = rawConnection(t, Number(new URL(entryUrl).port))
+    // Pinned to `drop`, which hangs up: the unanswered GET goes to this node's HTTP server.
+    conn.write(`GET /c/${cloudText}/hello.txt HTTP/1.1\r\nHost: x\r\nX-Bevy-Route: proxy\r\n\r\n`)
+    const first = await conn.response()
+    assert.match(first.head, /^HTTP\/1\.1 200 /)
+    assert.match(first.head, new RegExp(`x-bevy-replica: ${a.node}`, 'i'))
+    assert.equal(first.body.toString(), 'hello from the replica')
+    // What the client sends next on that connection reaches the HTTP server too.
+    conn.write(`GET /c/${cloudText}/docs/readme.md HTTP/1.1\r\nHost: x\r\nX-Bevy-Route: proxy\r\n\r\n`)
+    const second = await conn.response()
+    assert.match(second.head, /^HTTP\/1\.1 200 /)
+    assert.equal(second.body.toString(), '# docs')
+    // An upgrade hands the connection's bytes to a relay, which must get them as well.
+    conn.write(`GET /c/${echoText}/socket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
+    const upgraded = await conn.head()
+    assert.match(upgraded, /^HTTP\/1\.1 101 /)
+    const mask = randomBytes(4)
+    const payload = Buffer.from('still here')
+    conn.write(Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, payload.map((byte, i) => byte ^ mask[i % 4]!)]))
+    const frame = await conn.bytes(2 + payload.length)
+    assert.deepEqual([...frame.subarray(0, 2)], [0x81, payload.length], 'an unmasked text frame')
+    assert.equal(frame.subarray(2).toString(), 'still here')
   })
 
   await t.test('an upstream that never answers gives 504', async () => {
