@@ -113,6 +113,7 @@ async function bareFastifyChild (location: string): Promise<void> {
 async function startBareFastify (location: string, plan: CorePlan | null, children: Set<ChildProcess>): Promise<{ child: ChildProcess, url: string }> {
   const child = fork(SELF, ['--bare-fastify', location], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    detached: true, // a session of its own, like every server here (see startNginx)
     ...(plan === null ? {} : pinnedForkOptions(plan.taskset, plan.servers))
   })
   children.add(child)

@@ -63,9 +63,13 @@ ${opts.http(port)}
   await writeFile(confPath, conf)
   const args = ['-p', prefix, '-e', join(prefix, 'error.log'), '-c', confPath]
   const pin = opts.pin ?? null
+  // A session of its own, as a daemon has and as every bevy node has (spawnNode detaches them):
+  // Linux's autogroup scheduling treats each session as one group, and a server sharing the
+  // benchmark's group would be scheduled differently from the ones it is compared with.
+  const options = { stdio: ['ignore', 'ignore', 'pipe'] as Array<'ignore' | 'pipe'>, detached: true }
   const child = pin === null
-    ? spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] })
-    : spawn(pin.taskset, ['-c', pin.cores, bin, ...args], { stdio: ['ignore', 'ignore', 'pipe'] }) // taskset execs nginx: same pid
+    ? spawn(bin, args, options)
+    : spawn(pin.taskset, ['-c', pin.cores, bin, ...args], options) // taskset execs nginx: same pid
   children.add(child)
   let stderr = ''
   child.stderr?.on('data', (c: Buffer) => { stderr += c.toString() })
