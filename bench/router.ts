@@ -317,7 +317,7 @@ async function measure (c: Case, nodePids: number[], plan: CorePlan | null, chil
 /** A server under test: its base URL and process id. */
 interface Server { url: string, pid: number }
 
-/** nginx as a reverse proxy to the replica at `replicaUrl`, keep-alive on both sides. */
+/** nginx as a reverse proxy to the replica at `replicaUrl`, keep-alive on both sides, with the X-Forwarded-* headers bevy's proxy sets. */
 async function startNginxProxy (bin: string, prefix: string, replicaUrl: string, probePath: string, plan: CorePlan | null, children: Set<ChildProcess>): Promise<Server> {
   const started = await startNginx(bin, prefix, {
     probePath,
@@ -334,6 +334,10 @@ async function startNginxProxy (bin: string, prefix: string, replicaUrl: string,
       proxy_pass http://replica;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
+      # What bevy's proxy tells the replica too, so both do the same job.
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Host $host;
+      proxy_set_header X-Forwarded-Proto $scheme;
     }
   }`
   }, children)
