@@ -133,6 +133,8 @@ export function buildApp (opts: AppOptions): FastifyInstance {
     metrics,
     maxProxiedRequests: config.maxProxiedRequests,
     maxUrlBytes: config.maxUrlBytes,
+    maxHeaderBytes: config.maxHeaderBytes,
+    keepAliveTimeoutMs: config.keepAliveTimeoutMs,
     writeAuthLimit
   })
   return app

@@ -8,7 +8,8 @@ import { ConcurrencyGate } from './concurrency-gate.js'
 import { pinConnections, pinOrigin, type PinTarget } from './connection-pinning.js'
 import { HOP_HEADER, ROUTE_HEADER } from './forwarding.js'
 import type { RouterMetrics } from './metrics.js'
-import { redirectFirst } from './redirect.js'
+import { redirectFirst, redirectHead } from './redirect.js'
+import { redirectLane } from './redirect-lane.js'
 import { ReplicaProxy } from './replica-proxy.js'
 import type { RequestHead } from './request-head.js'
 import { cloudContentRoutes, type CloudSource } from './routes/cloud-content.js'
@@ -31,6 +32,9 @@ export interface CloudRoutingOptions {
   maxProxiedRequests?: number
   /** Longer URLs are left to the app, which answers 414: no fast path may take them. */
   maxUrlBytes?: number
+  /** The HTTP server's limits, which the redirect lane keeps too. */
+  maxHeaderBytes?: number
+  keepAliveTimeoutMs?: number
   /** Counts failed hosted-cloud write credentials per client address; none when absent. */
   writeAuthLimit?: AuthFailureLimiter
 }
@@ -41,7 +45,29 @@ export function registerCloudRouting (app: FastifyInstance, opts: CloudRoutingOp
   const gate = new ConcurrencyGate(opts.maxProxiedRequests ?? TUNABLES.maxProxiedRequests.default)
   const proxy = new ReplicaProxy({ timeoutMs: opts.proxyTimeoutMs })
   const detachUpgrades = proxyUpgrades(app.server, { source, timeoutMs: opts.proxyTimeoutMs, gate, maxUrlBytes })
+  // Plain redirects on keep-alive connections are answered below the HTTP server (redirect-lane.ts),
+  // the first request of other connections and later ones in front of Fastify (redirect.ts).
+  const fastRedirects = opts.fastRedirects === true && opts.mode !== 'proxy'
+  let redirecting = fastRedirects
+  const metrics = opts.metrics
+  const lane = !fastRedirects
+    ? undefined
+    : redirectLane({
+      answer: (method, url, host, forwardedOrProxied) => {
+        if (!redirecting) return null
+        const start = performance.now()
+        const answer = redirectHead(method, url, host, forwardedOrProxied, source, maxUrlBytes)
+        if (answer !== null && metrics !== undefined) {
+          metrics.outcome('redirected')
+          metrics.latency((performance.now() - start) / 1000)
+        }
+        return answer
+      },
+      keepAliveTimeoutMs: opts.keepAliveTimeoutMs ?? TUNABLES.keepAliveTimeoutMs.default,
+      maxHeadBytes: opts.maxHeaderBytes ?? TUNABLES.maxHeaderBytes.default
+    })
   const unpin = pinConnections(app.server, {
+    lane,
     // A full gate or a long URL: not pinned, so the HTTP server gives the 503 or 414.
     choose: (head) => gate.full || head.url.length > maxUrlBytes ? null : pinTarget(head, opts),
     self: () => source.idTextOrNull,
@@ -56,7 +82,8 @@ export function registerCloudRouting (app: FastifyInstance, opts: CloudRoutingOp
     timeoutMs: opts.proxyTimeoutMs
   })
   // After pinning: pinned connections reach the request handlers as before, and are never redirected.
-  const stopRedirects = opts.fastRedirects === true && opts.mode !== 'proxy' ? redirectFirst(app.server, { source, metrics: opts.metrics, maxUrlBytes }) : null
+  const stopFastPath = fastRedirects ? redirectFirst(app.server, { source, metrics: opts.metrics, maxUrlBytes }) : null
+  const stopRedirects = stopFastPath === null ? null : () => { redirecting = false; stopFastPath() }
   app.addHook('onRequest', adoptPinnedRequest)
   // Fastify answers 503 to requests that arrive while it closes; the fast path must not answer them.
   if (stopRedirects !== null) app.addHook('preClose', (done) => { stopRedirects(); done() })

@@ -12,6 +12,7 @@
 // HTTP server on this node, which routes it to another replica. Any other unanswered request
 // gets 502; silence past the proxy timeout gets 504.
 import { connect, type Server, type Socket } from 'node:net'
+import type { RedirectLane } from './redirect-lane.js'
 import { parseRequestHead, type RequestHead } from './request-head.js'
 
 /** Where a connection is pinned: a replica's base URL and node id. */
@@ -32,6 +33,8 @@ export interface PinningOptions {
   /** Records that a replica failed, so the router avoids it for a while. */
   fail: (nodeHex: string) => void
   timeoutMs: number
+  /** Takes connections whose first request is a plain redirect, before any pinning (redirect-lane.ts). */
+  lane?: RedirectLane
 }
 
 const PREAMBLE = 'BEVY-PIN/1 '
@@ -54,8 +57,9 @@ export function pinOrigin (socket: Socket): PinOrigin | undefined {
 }
 
 /**
- * Puts connection pinning in front of `server`'s HTTP parser. Returns a function that destroys
- * every pinned connection (the HTTP server does not know them, so its close would not).
+ * Puts connection pinning (and the redirect lane, if given) in front of `server`'s HTTP parser.
+ * Returns a function that destroys every pinned or lane connection (the HTTP server does not
+ * know them, so its close would not).
  */
 export function pinConnections (server: Server, opts: PinningOptions): () => void {
   const http = server.listeners('connection') as Array<(socket: Socket) => void>
@@ -80,6 +84,7 @@ export function pinConnections (server: Server, opts: PinningOptions): () => voi
       socket.setTimeout(0)
       socket.removeListener('timeout', silent)
       if (chunk.subarray(0, PREAMBLE.length).toString('latin1') === PREAMBLE) return acceptPinned(socket, chunk)
+      if (opts.lane?.take(socket, chunk, toHttp) === true) return
       const head = parseRequestHead(chunk)
       const target = head === null ? null : opts.choose(head, socket)
       if (target === null) return toHttp(socket, chunk)
@@ -187,6 +192,7 @@ export function pinConnections (server: Server, opts: PinningOptions): () => voi
   }
 
   return () => {
+    opts.lane?.close()
     sweeps.stop()
     for (const socket of pinned.keys()) socket.destroy()
     pinned.clear()

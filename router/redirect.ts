@@ -9,7 +9,7 @@
 // Only the plain case takes it: every other request, and every request it has any doubt about,
 // goes to Fastify, whose cloud route gives the same answer. Counting router outcomes belongs in
 // fastRedirect's one `return true` and in the route.
-import type { IncomingMessage, OutgoingHttpHeader, Server, ServerResponse } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { CloudRoute, RouteOptions } from '../node/bevy.js'
 import { cloudOfHost, hostAddressedUrl, lacksRootSlash, parseCloudUrl } from './cloud-path.js'
 import { pinOrigin } from './connection-pinning.js'
@@ -69,34 +69,45 @@ export function redirectFirst (server: Server, opts: FastRedirectOptions): () =>
 
 /**
  * Answers `req` with the 307 and returns true, or returns false and leaves it untouched. The
- * conditions mirror the cloud route's path to a redirect (routes/cloud-content.ts): a GET or HEAD
- * for /c/<cloud>/... (or a cloud's host) with a valid path that needs no slash added, without a hop
- * header or X-Bevy-Route: proxy, not on a pinned connection, routed to another node.
+ * conditions mirror the cloud route's path to a redirect (routes/cloud-content.ts): see
+ * redirectHead. A request on a connection another node pinned here is never redirected.
  */
 function fastRedirect (req: IncomingMessage, res: ServerResponse, source: CloudSource, maxUrlBytes: number): boolean {
   const method = req.method
-  if (method !== 'GET' && method !== 'HEAD') return false
   const headers = req.headers
-  if (headers[HOP_HEADER] !== undefined || headers[ROUTE_HEADER] === 'proxy') return false
-  const url = req.url
-  if (url === undefined || url.charCodeAt(0) !== 47 /* / */ || url.length > maxUrlBytes) return false
-  const cloud = cloudOfHost(headers.host)
-  const rawUrl = cloud === null ? url : hostAddressedUrl(cloud, url)
-  if (!rawUrl.startsWith('/c/')) return false
-  const self = source.idTextOrNull
-  if (self === null || pinOrigin(req.socket) !== undefined) return false
-  let route: CloudRoute
-  try {
-    const parsed = parseCloudUrl(rawUrl)
-    if (cloud === null && lacksRootSlash(rawUrl, parsed)) return false // a 301 first
-    route = source.routeCloud(parsed.cloudHex, REDIRECTING)
-  } catch {
-    return false // a bad path, an unknown cloud, a node not ready: Fastify gives the proper error
-  }
-  if (route.kind !== 'remote') return false
-  const head: OutgoingHttpHeader[] = ['x-bevy-node', self, ...redirectHeaders(route, rawUrl, self)]
-  if (method === 'GET') head.push('content-length', '0')
+  if (method === undefined || req.url === undefined || pinOrigin(req.socket) !== undefined) return false
+  const head = redirectHead(method, req.url, headers.host, headers[HOP_HEADER] !== undefined || headers[ROUTE_HEADER] === 'proxy', source, maxUrlBytes)
+  if (head === null) return false
   res.writeHead(307, head)
   res.end()
   return true
+}
+
+/**
+ * The headers of the 307 the cloud route would answer a request with (X-Bevy-Node, the redirect
+ * headers, and content-length 0 except for HEAD, in Fastify's order and case), or null for any
+ * other answer: a GET or HEAD for /c/<cloud>/... (or a cloud's host) with a valid path that needs
+ * no slash added, routed to another node. `forwardedOrProxied`: the request has a hop header or
+ * X-Bevy-Route: proxy, so it is never redirected.
+ */
+export function redirectHead (method: string, url: string, host: string | undefined, forwardedOrProxied: boolean, source: CloudSource, maxUrlBytes: number): string[] | null {
+  if ((method !== 'GET' && method !== 'HEAD') || forwardedOrProxied) return null
+  if (url.charCodeAt(0) !== 47 /* / */ || url.length > maxUrlBytes) return null
+  const cloud = cloudOfHost(host)
+  const rawUrl = cloud === null ? url : hostAddressedUrl(cloud, url)
+  if (!rawUrl.startsWith('/c/')) return null
+  const self = source.idTextOrNull
+  if (self === null) return null
+  let chosen: CloudRoute
+  try {
+    const parsed = parseCloudUrl(rawUrl)
+    if (cloud === null && lacksRootSlash(rawUrl, parsed)) return null // a 301 first
+    chosen = source.routeCloud(parsed.cloudHex, REDIRECTING)
+  } catch {
+    return null // a bad path, an unknown cloud, a node not ready: Fastify gives the proper error
+  }
+  if (chosen.kind !== 'remote') return null
+  const head = ['x-bevy-node', self, ...redirectHeaders(chosen, rawUrl, self)]
+  if (method === 'GET') head.push('content-length', '0')
+  return head
 }

@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import net from 'node:net'
 import type { TestContext } from 'node:test'
 import Corestore from 'corestore'
 import Hyperdrive from 'hyperdrive'
@@ -249,4 +250,39 @@ export async function inProcessNode (t: Teardown, dht: PrivateDht, appOpts: (bev
   onTeardown(t, () => app.close())
   await bevy.ready()
   return { bevy, app }
+}
+
+/** A client connection read by hand: whole answers by content-length, heads, or a count of bytes. */
+export function rawConnection (t: Teardown, port: number) {
+  const socket = net.connect(port, '127.0.0.1')
+  onTeardown(t, () => { socket.destroy() })
+  let buffered = Buffer.alloc(0)
+  let waiting: (() => void) | null = null
+  socket.on('data', (d: Buffer) => { buffered = Buffer.concat([buffered, d]); waiting?.() })
+  socket.on('error', () => {})
+  /** Takes `take(buffered)` bytes off the front once it is not null. */
+  const next = (take: (b: Buffer) => number | null): Promise<Buffer> => new Promise((resolve, reject) => {
+    socket.once('close', () => reject(new Error('the connection closed')))
+    const check = () => {
+      const n = take(buffered)
+      if (n === null) return
+      waiting = null
+      const out = buffered.subarray(0, n)
+      buffered = buffered.subarray(n)
+      resolve(out)
+    }
+    waiting = check
+    check()
+  })
+  const headEnd = (b: Buffer) => { const i = b.indexOf('\r\n\r\n'); return i === -1 ? null : i + 4 }
+  return {
+    write: (data: string | Buffer) => socket.write(data),
+    head: async () => (await next(headEnd)).toString('latin1'),
+    bytes: (n: number) => next((b) => b.length >= n ? n : null),
+    response: async () => {
+      const head = (await next(headEnd)).toString('latin1')
+      const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0)
+      return { head, body: await next((b) => b.length >= length ? length : null) }
+    }
+  }
 }

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import http, { type IncomingHttpHeaders } from 'node:http'
-import net, { type AddressInfo } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { test } from 'node:test'
 import Corestore from 'corestore'
 import Fastify, { type FastifyInstance } from 'fastify'
@@ -17,7 +17,7 @@ import { pinConnections } from '../router/connection-pinning.js'
 import { frameworkErrors, registerErrorHandling } from '../router/errors.js'
 import { HOP_HEADER, MAX_HOPS } from '../router/forwarding.js'
 import { addressByHost } from '../router/host-addressing.js'
-import { onTeardown, standInSource, tempDir, type TestContext } from './helpers.js'
+import { onTeardown, rawConnection, standInSource, tempDir, type TestContext } from './helpers.js'
 
 interface Reply { status: number, headers: IncomingHttpHeaders, body: Buffer }
 
@@ -62,41 +62,6 @@ function routingApp (route: (keyHex: string, exclude?: ReadonlySet<string>) => C
   app.addHook('onRequest', async (_request, reply) => { reply.header('x-bevy-node', opts.name) })
   registerCloudRouting(app, { source, mode: 'redirect', proxyTimeoutMs: opts.proxyTimeoutMs ?? 10_000, isMember: () => true })
   return { app, source }
-}
-
-/** A client connection read by hand: whole answers by content-length, heads, or a count of bytes. */
-function rawConnection (t: TestContext, port: number) {
-  const socket = net.connect(port, '127.0.0.1')
-  onTeardown(t, () => { socket.destroy() })
-  let buffered = Buffer.alloc(0)
-  let waiting: (() => void) | null = null
-  socket.on('data', (d: Buffer) => { buffered = Buffer.concat([buffered, d]); waiting?.() })
-  socket.on('error', () => {})
-  /** Takes `take(buffered)` bytes off the front once it is not null. */
-  const next = (take: (b: Buffer) => number | null): Promise<Buffer> => new Promise((resolve, reject) => {
-    socket.once('close', () => reject(new Error('the connection closed')))
-    const check = () => {
-      const n = take(buffered)
-      if (n === null) return
-      waiting = null
-      const out = buffered.subarray(0, n)
-      buffered = buffered.subarray(n)
-      resolve(out)
-    }
-    waiting = check
-    check()
-  })
-  const headEnd = (b: Buffer) => { const i = b.indexOf('\r\n\r\n'); return i === -1 ? null : i + 4 }
-  return {
-    write: (data: string | Buffer) => socket.write(data),
-    head: async () => (await next(headEnd)).toString('latin1'),
-    bytes: (n: number) => next((b) => b.length >= n ? n : null),
-    response: async () => {
-      const head = (await next(headEnd)).toString('latin1')
-      const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0)
-      return { head, body: await next((b) => b.length >= length ? length : null) }
-    }
-  }
 }
 
 test('routing cloud requests to replicas', { timeout: 120_000 }, async (t) => {

@@ -17,7 +17,7 @@ import { pinConnections, pinOrigin } from '../router/connection-pinning.js'
 import { frameworkErrors, registerErrorHandling } from '../router/errors.js'
 import { HOP_HEADER } from '../router/forwarding.js'
 import { addressByHost } from '../router/host-addressing.js'
-import { onTeardown, standInSource, tempDir, type TestContext } from './helpers.js'
+import { onTeardown, rawConnection, standInSource, tempDir, type TestContext } from './helpers.js'
 
 interface Answer { status: number, rawHeaders: string[], body: string }
 
@@ -102,8 +102,12 @@ test('the redirect fast path answers exactly as the Fastify route does', { timeo
       done()
     })
     const source = standInSource(route, [remote, slashed, unavailable, local, held], self)
-    registerCloudRouting(app, { source, mode: 'redirect', proxyTimeoutMs: 5000, isMember: () => true, fastRedirects })
-    return { url: await listen(t, app), reachedFastify }
+    registerCloudRouting(app, { source, mode: 'redirect', proxyTimeoutMs: 5000, isMember: () => true, fastRedirects, keepAliveTimeoutMs: 72_000 })
+    // Requests that reach Node's HTTP server at all (the redirect lane answers below it).
+    const reachedHttp = { count: 0 }
+    app.server.prependListener('request', () => { reachedHttp.count++ })
+    app.server.keepAliveTimeout = 72_000 // as buildApp sets it (http-limits.ts)
+    return { url: await listen(t, app), reachedFastify, reachedHttp }
   }
   const fast = await entry(true)
   const plain = await entry(false)
@@ -181,6 +185,61 @@ test('the redirect fast path answers exactly as the Fastify route does', { timeo
     assert.equal(served.status, 200)
     assert.equal(served.body, 'served here')
   }
+
+  await t.test('on a keep-alive connection, plain redirects are answered below the HTTP server, as Fastify answers them', async () => {
+    const fastConn = rawConnection(t, Number(new URL(fast.url).port))
+    const plainConn = rawConnection(t, Number(new URL(plain.url).port))
+    const withoutDate = (head: string) => head.replace(/\r\nDate: [^\r]*/, '')
+    /** Sends the same bytes on both connections; their answers must be the same but for Date. */
+    const both = async (request: string, answers = 1): Promise<string[]> => {
+      fastConn.write(request)
+      plainConn.write(request)
+      const heads: string[] = []
+      for (let i = 0; i < answers; i++) {
+        const [a, b] = [await fastConn.response(), await plainConn.response()]
+        assert.equal(withoutDate(a.head), withoutDate(b.head), `same answer to ${JSON.stringify(request)}`)
+        assert.deepEqual(a.body, b.body)
+        heads.push(a.head)
+      }
+      return heads
+    }
+    const before = fast.reachedHttp.count
+    const [get] = await both(`GET /c/${R}/hello.txt?v=1 HTTP/1.1\r\nHost: x\r\n\r\n`)
+    assert.match(get!, /^HTTP\/1\.1 307 Temporary Redirect\r\n/)
+    assert.match(get!, /\r\nDate: [A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT\r\n/)
+    assert.ok(get!.endsWith('\r\nConnection: keep-alive\r\nKeep-Alive: timeout=72\r\n\r\n'), get)
+    await both(`HEAD /c/${R}/hello.txt HTTP/1.1\r\nHost: x\r\nConnection: Keep-Alive\r\nUser-Agent: curl/8\r\n\r\n`)
+    await both(`GET /hello.txt?q=1 HTTP/1.1\r\nHost: ${R}.example.org:8080\r\nAccept-Language: en-GB,en;q=0.9\r\n\r\n`)
+    // Pipelined: two heads in one write, two answers in order.
+    await both(`GET /c/${R}/a HTTP/1.1\r\nHost: x\r\n\r\nGET /c/${text(slashed)}/b HTTP/1.1\r\nHost: x\r\n\r\n`, 2)
+    assert.equal(fast.reachedHttp.count, before, 'none of these reached the HTTP server')
+    // Anything else hands the connection, unanswered bytes and all, to the HTTP server for good.
+    const [moved] = await both(`GET /c/${R} HTTP/1.1\r\nHost: x\r\n\r\n`)
+    assert.match(moved!, /^HTTP\/1\.1 301 /)
+    assert.equal(fast.reachedHttp.count, before + 1)
+    await both(`GET /c/${R}/again HTTP/1.1\r\nHost: x\r\n\r\n`)
+    assert.equal(fast.reachedHttp.count, before + 2, 'the HTTP server keeps the connection')
+  })
+
+  await t.test('requests that are not plain never take the redirect lane', async () => {
+    const odd: Array<[string, 'http' | 'refused' | 'pinned']> = [
+      [`GET /c/${R}/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, 'http'],
+      [`GET /c/${R}/x HTTP/1.0\r\nHost: x\r\n\r\n`, 'http'],
+      [`GET /c/${R}/x HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n`, 'http'],
+      [`GET /c/${R}/x HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n`, 'http'],
+      [`GET /c/${R}/x HTTP/1.1\r\nHost: x\r\nX-Bevy-Route: proxy\r\n\r\n`, 'pinned'],
+      [`GET /c/${R}/x HTTP/1.1\r\nHost: x\r\nBad Name: 1\r\n\r\n`, 'refused'],
+      [`GET /c/${R}/x\x01y HTTP/1.1\r\nHost: x\r\n\r\n`, 'refused']
+    ]
+    for (const [request, expected] of odd) {
+      const before = fast.reachedHttp.count
+      const conn = rawConnection(t, Number(new URL(fast.url).port))
+      conn.write(request)
+      const answer = await conn.head()
+      const took = fast.reachedHttp.count === before + 1 ? 'http' : answer.startsWith('HTTP/1.1 400 ') ? 'refused' : answer.startsWith('HTTP/1.1 200 ') ? 'pinned' : answer
+      assert.equal(took, expected, JSON.stringify(request))
+    }
+  })
 
   await t.test('a connection another node pinned here is never redirected', async () => {
     const port = Number(new URL(fast.url).port)
