@@ -7,7 +7,9 @@
 // their streams, header validation, nextTicks. Here a request is a parsed head and one string
 // written back, as in nginx. Only heads that are plainly fine take this lane: HTTP/1.1 GET or
 // HEAD without a body, without Connection other than keep-alive, within the head limit, with
-// nothing but visible characters, that the cloud route would answer with a 307. On anything else
+// nothing but visible characters and CRLF line ends, that the cloud route would answer with a
+// 307. It does not check everything Node's parser does (header names are not checked to be
+// tokens), so a few heads Node would refuse with 400 get their 307 here instead. On anything else
 // the connection, with every byte not yet answered, goes to the HTTP server for good.
 import type { Socket } from 'node:net'
 import { HOP_HEADER, ROUTE_HEADER } from './forwarding.js'
@@ -38,6 +40,8 @@ export interface RedirectLane {
 const END_OF_HEAD = Buffer.from('\r\n\r\n')
 /** Visible ASCII, tab, CR, LF and obs-text: what Node's parser lets through in a head. */
 const ODD_BYTE = /[^\t\r\n\x20-\x7e\x80-\xff]/
+/** A CR or LF that is not part of a CRLF line end: Node's parser refuses these. */
+const LONE_CR_OR_LF = /\r(?!\n)|(?<!\r)\n/
 /** Header values a redirect's header may not carry (Node's own check, for Location). */
 const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/
 
@@ -68,7 +72,11 @@ export function redirectLane (opts: RedirectLaneOptions): RedirectLane {
       out += r.text
       from = r.end
     }
-    if (out !== '') socket.write(out, 'latin1')
+    // A client that sends and does not read is read no further until it does, as Node's server does.
+    if (out !== '' && !socket.write(out, 'latin1')) {
+      socket.pause()
+      socket.once('drain', () => socket.resume())
+    }
     return from
   }
 
@@ -113,7 +121,7 @@ const REQUEST_LINE = /^(GET|HEAD) (\/\S*) HTTP\/1\.1$/
  * change protocols, a byte Node's parser would refuse, or a header line it would.
  */
 function plainHead (text: string): PlainHead | null {
-  if (ODD_BYTE.test(text)) return null
+  if (ODD_BYTE.test(text) || LONE_CR_OR_LF.test(text)) return null
   let eol = text.indexOf('\r\n')
   const line = REQUEST_LINE.exec(eol === -1 ? text : text.slice(0, eol))
   if (line === null) return null
