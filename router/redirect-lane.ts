@@ -56,9 +56,14 @@ export function redirectLane (opts: RedirectLaneOptions): RedirectLane {
     if (at === -1 || at - from > opts.maxHeadBytes) return null
     const head = plainHead(bytes.toString('latin1', from, at))
     if (head === null) return null
-    const headers = opts.answer(head.method, head.url, head.host, head.forwardedOrProxied)
+    let headers: string[] | null
+    try {
+      headers = opts.answer(head.method, head.url, head.host, head.forwardedOrProxied)
+    } catch {
+      return null // never the node's end: the HTTP server gives this request its proper error
+    }
     // The Location carries the replica's URL from the view: checked as Node checks a header value.
-    if (headers === null || BAD_VALUE.test(headers[3]!)) return null
+    if (headers === null || BAD_VALUE.test(headers[headers.indexOf('location') + 1] ?? '')) return null
     let text = 'HTTP/1.1 307 Temporary Redirect\r\n'
     for (let i = 0; i < headers.length; i += 2) text += headers[i]! + ': ' + headers[i + 1]! + '\r\n'
     return { text: text + 'Date: ' + date.now() + '\r\n' + keepAlive, end: at + END_OF_HEAD.length }
