@@ -8,7 +8,8 @@
 // after, within this VM's noise; O's CPU per redirect fell from ~19-21 to ~15 us (bare: 12-14).
 // Only the plain case takes it: every other request, and every request it has any doubt about,
 // goes to Fastify, whose cloud route gives the same answer. Counting router outcomes belongs in
-// fastRedirect's one `return true` and in the route.
+// fastRedirect's one `return true`, in the route, and in the redirect lane's answer
+// (cloud-routing.ts), which decides with redirectHead too.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { CloudRoute, RouteOptions } from '../node/bevy.js'
 import { cloudOfHost, hostAddressedUrl, lacksRootSlash, parseCloudUrl } from './cloud-path.js'
