@@ -38,10 +38,11 @@ export interface RedirectLane {
 }
 
 const END_OF_HEAD = Buffer.from('\r\n\r\n')
-/** Visible ASCII, tab, CR, LF and obs-text: what Node's parser lets through in a head. */
-const ODD_BYTE = /[^\t\r\n\x20-\x7e\x80-\xff]/
-/** A CR or LF that is not part of a CRLF line end: Node's parser refuses these. */
-const LONE_CR_OR_LF = /\r(?!\n)|(?<!\r)\n/
+/**
+ * A byte Node's parser refuses in a head: anything but visible ASCII, tab and obs-text, or a CR or
+ * LF that is not part of a CRLF line end. One pattern, so a head is scanned once.
+ */
+const ODD_BYTE = /[^\t\r\n\x20-\x7e\x80-\xff]|\r(?!\n)|(?<!\r)\n/
 /** Header values a redirect's header may not carry (Node's own check, for Location). */
 const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/
 
@@ -126,7 +127,7 @@ const REQUEST_LINE = /^(GET|HEAD) (\/\S*) HTTP\/1\.1$/
  * change protocols, a byte Node's parser would refuse, or a header line it would.
  */
 function plainHead (text: string): PlainHead | null {
-  if (ODD_BYTE.test(text) || LONE_CR_OR_LF.test(text)) return null
+  if (ODD_BYTE.test(text)) return null
   let eol = text.indexOf('\r\n')
   const line = REQUEST_LINE.exec(eol === -1 ? text : text.slice(0, eol))
   if (line === null) return null
