@@ -8,7 +8,7 @@ import { ConcurrencyGate } from './concurrency-gate.js'
 import { pinConnections, pinOrigin, type PinTarget } from './connection-pinning.js'
 import { HOP_HEADER, ROUTE_HEADER } from './forwarding.js'
 import type { RouterMetrics } from './metrics.js'
-import { redirectFirst, redirectHead } from './redirect.js'
+import { FastRedirects, redirectFirst } from './redirect.js'
 import { redirectLane } from './redirect-lane.js'
 import { ReplicaProxy } from './replica-proxy.js'
 import type { RequestHead } from './request-head.js'
@@ -47,22 +47,13 @@ export function registerCloudRouting (app: FastifyInstance, opts: CloudRoutingOp
   const detachUpgrades = proxyUpgrades(app.server, { source, timeoutMs: opts.proxyTimeoutMs, gate, maxUrlBytes })
   // Plain redirects on keep-alive connections are answered below the HTTP server (redirect-lane.ts),
   // the first request of other connections and later ones in front of Fastify (redirect.ts).
-  const fastRedirects = opts.fastRedirects === true && opts.mode !== 'proxy'
-  let redirecting = fastRedirects
-  const metrics = opts.metrics
-  const lane = !fastRedirects
+  const redirects = opts.fastRedirects === true && opts.mode !== 'proxy'
+    ? new FastRedirects({ source, maxUrlBytes, metrics: opts.metrics })
+    : null
+  const lane = redirects === null
     ? undefined
     : redirectLane({
-      answer: (method, url, host, forwardedOrProxied) => {
-        if (!redirecting) return null
-        const start = performance.now()
-        const answer = redirectHead(method, url, host, forwardedOrProxied, source, maxUrlBytes)
-        if (answer !== null && metrics !== undefined) {
-          metrics.outcome('redirected')
-          metrics.latency((performance.now() - start) / 1000)
-        }
-        return answer
-      },
+      answer: (method, url, host, forwardedOrProxied) => redirects.answer(method, url, host, forwardedOrProxied),
       keepAliveTimeoutMs: opts.keepAliveTimeoutMs ?? TUNABLES.keepAliveTimeoutMs.default,
       maxHeadBytes: opts.maxHeaderBytes ?? TUNABLES.maxHeaderBytes.default
     })
@@ -82,11 +73,10 @@ export function registerCloudRouting (app: FastifyInstance, opts: CloudRoutingOp
     timeoutMs: opts.proxyTimeoutMs
   })
   // After pinning: pinned connections reach the request handlers as before, and are never redirected.
-  const stopFastPath = fastRedirects ? redirectFirst(app.server, { source, metrics: opts.metrics, maxUrlBytes }) : null
-  const stopRedirects = stopFastPath === null ? null : () => { redirecting = false; stopFastPath() }
+  if (redirects !== null) redirectFirst(app.server, redirects)
   app.addHook('onRequest', adoptPinnedRequest)
-  // Fastify answers 503 to requests that arrive while it closes; the fast path must not answer them.
-  if (stopRedirects !== null) app.addHook('preClose', (done) => { stopRedirects(); done() })
+  // Fastify answers 503 to requests that arrive while it closes; the fast paths must not answer them.
+  if (redirects !== null) app.addHook('preClose', (done) => { redirects.stop(); done() })
   // Relayed WebSockets end as the node starts to stop: they have no request to let finish, and
   // the server's close (before onClose) would wait on them for as long as their clients stay.
   app.addHook('preClose', (done) => { detachUpgrades(); done() })

@@ -7,9 +7,8 @@
 // onRequest hooks, an async handler, onSend). Measured (BENCHMARKS.md): 0.87x before, 0.76-0.90x
 // after, within this VM's noise; O's CPU per redirect fell from ~19-21 to ~15 us (bare: 12-14).
 // Only the plain case takes it: every other request, and every request it has any doubt about,
-// goes to Fastify, whose cloud route gives the same answer. Counting router outcomes belongs in
-// fastRedirect's one `return true`, in the route, and in the redirect lane's answer
-// (cloud-routing.ts), which decides with redirectHead too.
+// goes to Fastify, whose cloud route gives the same answer. FastRedirects is the decision both
+// fast paths share (this one and redirect-lane.ts), and counts what they answer.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { CloudRoute, RouteOptions } from '../node/bevy.js'
 import { cloudOfHost, hostAddressedUrl, lacksRootSlash, parseCloudUrl } from './cloud-path.js'
@@ -42,46 +41,62 @@ export interface FastRedirectOptions {
 }
 
 /**
+ * The one decision both fast paths (redirectFirst here, the redirect lane below the HTTP server)
+ * make, with the one switch that turns them off and the one place their 307s are counted.
+ */
+export class FastRedirects {
+  private open = true
+  private readonly metrics: RouterMetrics
+
+  constructor (private readonly opts: FastRedirectOptions) {
+    this.metrics = opts.metrics ?? NO_ROUTER_METRICS
+  }
+
+  /**
+   * The 307's headers for a request the cloud route would redirect (see redirectHead), counted as
+   * redirected, with the time to decide as its latency; null for anything else, and for
+   * everything once stopped.
+   */
+  answer (method: string, url: string, host: string | undefined, forwardedOrProxied: boolean): string[] | null {
+    if (!this.open) return null
+    const start = performance.now()
+    const head = redirectHead(method, url, host, forwardedOrProxied, this.opts.source, this.opts.maxUrlBytes)
+    if (head !== null) {
+      this.metrics.outcome('redirected')
+      this.metrics.latency((performance.now() - start) / 1000)
+    }
+    return head
+  }
+
+  /** From now on every request goes to Fastify (which answers 503 to requests arriving while it closes). */
+  stop (): void {
+    this.open = false
+  }
+}
+
+/**
  * Puts the redirect fast path in front of `server`'s request handlers (Fastify's). It answers a
  * request only when the cloud route would answer it with a 307 to another replica, and writes
  * what that route writes after the app's hooks: X-Bevy-Node (the source's id, as buildApp's hook
  * sets it), the redirect headers, and content-length 0 except for HEAD, in Fastify's order and
- * case. It is only for apps whose hooks add nothing else to such a response. Returns a function
- * that stops it (for the app's close: Fastify then answers 503 to requests still arriving).
+ * case. It is only for apps whose hooks add nothing else to such a response. A request on a
+ * connection another node pinned here is never redirected.
  */
-export function redirectFirst (server: Server, opts: FastRedirectOptions): () => void {
+export function redirectFirst (server: Server, redirects: FastRedirects): void {
   const handlers = server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>
   server.removeAllListeners('request')
-  let open = true
-  const metrics = opts.metrics ?? NO_ROUTER_METRICS
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    if (open) {
-      const start = performance.now()
-      if (fastRedirect(req, res, opts.source, opts.maxUrlBytes)) {
-        metrics.outcome('redirected')
-        metrics.latency((performance.now() - start) / 1000)
-        return
-      }
+    const { method, url, headers } = req
+    const head = method === undefined || url === undefined || pinOrigin(req.socket) !== undefined
+      ? null
+      : redirects.answer(method, url, headers.host, headers[HOP_HEADER] !== undefined || headers[ROUTE_HEADER] === 'proxy')
+    if (head === null) {
+      for (const handler of handlers) handler.call(server, req, res)
+      return
     }
-    for (const handler of handlers) handler.call(server, req, res)
+    res.writeHead(307, head)
+    res.end()
   })
-  return () => { open = false }
-}
-
-/**
- * Answers `req` with the 307 and returns true, or returns false and leaves it untouched. The
- * conditions mirror the cloud route's path to a redirect (routes/cloud-content.ts): see
- * redirectHead. A request on a connection another node pinned here is never redirected.
- */
-function fastRedirect (req: IncomingMessage, res: ServerResponse, source: CloudSource, maxUrlBytes: number): boolean {
-  const method = req.method
-  const headers = req.headers
-  if (method === undefined || req.url === undefined || pinOrigin(req.socket) !== undefined) return false
-  const head = redirectHead(method, req.url, headers.host, headers[HOP_HEADER] !== undefined || headers[ROUTE_HEADER] === 'proxy', source, maxUrlBytes)
-  if (head === null) return false
-  res.writeHead(307, head)
-  res.end()
-  return true
 }
 
 /**
