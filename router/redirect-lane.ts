@@ -7,10 +7,9 @@
 // their streams, header validation, nextTicks. Here a request is a parsed head and one string
 // written back, as in nginx. Only heads that are plainly fine take this lane: HTTP/1.1 GET or
 // HEAD without a body, without Connection other than keep-alive, within the head limit, with
-// nothing but visible characters and CRLF line ends, that the cloud route would answer with a
-// 307. It does not check everything Node's parser does (header names are not checked to be
-// tokens), so a few heads Node would refuse with 400 get their 307 here instead. On anything else
-// the connection, with every byte not yet answered, goes to the HTTP server for good.
+// nothing but visible characters and CRLF line ends and header names that are tokens, that the
+// cloud route would answer with a 307. On anything else the connection, with every byte not yet
+// answered, goes to the HTTP server for good, and Node's parser has the last word.
 import type { Socket } from 'node:net'
 import { HOP_HEADER, ROUTE_HEADER } from './forwarding.js'
 
@@ -140,7 +139,7 @@ function plainHead (text: string): PlainHead | null {
     const colon = text.indexOf(':', start)
     if (colon <= start || colon >= end) return null
     const name = text.slice(start, colon)
-    if (NAME_BLANK.test(name)) return null // Node refuses it
+    if (NOT_TOKEN.test(name)) return null // Node refuses it
     if (name.length > LONGEST_NAME) continue // only the names below matter
     switch (name.toLowerCase()) {
       case 'host':
@@ -163,7 +162,8 @@ function plainHead (text: string): PlainHead | null {
   return { method: line[1]!, url: line[2]!, host, forwardedOrProxied }
 }
 
-const NAME_BLANK = /\s/
+/** A byte a header name may not hold (RFC 9110 token characters), as Node's parser refuses it. */
+const NOT_TOKEN = /[^!#$%&'*+\-.^_`|~0-9A-Za-z]/
 /** The longest header name plainHead looks at (transfer-encoding). */
 const LONGEST_NAME = 17
 
