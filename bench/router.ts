@@ -65,7 +65,7 @@ import { api } from './lib/bevy.js'
 import { childPids, cpuMark, cpuPct, machineMark, pinnedForkOptions, pinProcess, planCores, type CorePlan } from './lib/cpu.js'
 import { runLoad, type LoadRun, type RpsResult } from './lib/load.js'
 import { findNginx, startNginx } from './lib/nginx.js'
-import { cleanUpOnSignal, envPositiveInt, fmt, median, progress, ratio3, say, waitFor, withTimeout } from './lib/util.js'
+import { cleanUpOnSignal, envPositiveInt, fmt, median, progress, say, waitFor, withTimeout } from './lib/util.js'
 
 const NODES = 5
 /**
@@ -439,7 +439,7 @@ type RatioName = keyof Ratios
 function roundRatios (outcomes: Outcome[]): Record<RatioName, number> {
   const byId = new Map(outcomes.map((o) => [o.c.id, o]))
   const v = (id: Case['id'], pick: (o: Outcome) => number) => { const o = byId.get(id); return o === undefined ? NaN : pick(o) }
-  const r = (a: number, b: number) => Number(ratio3(a, b))
+  const r = (a: number, b: number) => Number.isFinite(a) && Number.isFinite(b) && b > 0 ? a / b : NaN
   return {
     redirectVsBare: r(v('b', (o) => o.rps), v('a', (o) => o.rps)),
     proxyVsNginx: r(v('d', (o) => o.rps), v('c', (o) => o.rps)),

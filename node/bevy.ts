@@ -1291,14 +1291,15 @@ export class Bevy extends ReadyResource {
 
   status (): StatusReport {
     const placement = this.placement()
+    const nowMs = this.clock.now()
     return buildStatus({
       cloudsOf: (idHex) => placement?.cloudsOf(idHex).length ?? 0,
       snapshot: this.snapshot,
       tracker: this.tracker,
-      nowMs: this.clock.now(),
+      nowMs,
       self: { id: this.idText, url: this.url, zone: this.config.zone, diskBytes: this.diskBytes, replicasHeld: this.replicasHeld() },
       bevy: this.key,
-      freshLoad: (idHex) => idHex === this.selfHex ? this.lastSample : this.pings?.lastLoad(idHex) ?? null
+      freshLoad: (idHex) => idHex === this.selfHex ? this.lastSample : this.pings?.evidence(idHex, nowMs)?.load ?? null
     })
   }
 

@@ -114,11 +114,6 @@ export class PeerPings {
     return this.links.has(peerHex)
   }
 
-  /** The load `peerHex` last pinged, while it is connected. */
-  lastLoad (peerHex: string): Load | null {
-    return this.loads.get(peerHex) ?? null
-  }
-
   /** Peers with an open ping channel. */
   get connectedPeers (): number {
     return this.links.size

@@ -85,7 +85,6 @@ export async function ensureStorage (storage: string): Promise<void> {
   }
 }
 
-/** Writes a file so that a crash leaves either the old or the new content, never half of one. */
 /**
  * Makes every file this process creates private to its user (0600 files, 0700 directories):
  * node and owner storage hold keys and tokens, and RocksDB creates its files with the umask.
@@ -94,6 +93,7 @@ export function keepFilesPrivate (): void {
   process.umask(0o077)
 }
 
+/** Writes a file so that a crash leaves either the old or the new content, never half of one. */
 export async function writeFileAtomic (path: string, data: string, mode = 0o644): Promise<void> {
   const tmp = `${path}.${process.pid}.tmp`
   const handle = await open(tmp, 'w', mode)

@@ -10,9 +10,12 @@ export const fmt = (n: number, digits = 1) => Number.isFinite(n) ? n.toFixed(dig
 /** a/b with 3 decimals, or NA when either side is missing. */
 export const ratio3 = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) && b > 0) ? (a / b).toFixed(3) : 'NA'
 
+/** The middle value, or the mean of the two middle values of an even count; NaN for none. */
 export function median (values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.floor(sorted.length / 2)] ?? NaN
+  const mid = Math.floor(sorted.length / 2)
+  if (sorted.length === 0) return NaN
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
 /** A positive integer from the environment, or `fallback` when unset. */
