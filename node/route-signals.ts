@@ -36,6 +36,13 @@ export interface DirectEvidence {
 
 const RANK: Record<Liveness, number> = { live: 0, suspect: 1, down: 2 }
 
+/**
+ * A base URL the router can send a client to (in a Location header) and connect to: http(s) and
+ * visible characters only. The view checks only an announced URL's length, and a member's own
+ * announce always passes this; one that does not is no route, rather than a header Node refuses.
+ */
+const ROUTABLE_URL = /^https?:\/\/[\x21-\x7e]+$/
+
 /** The better of two judgements: either fresh heartbeat (view or ping) shows the node is up. */
 function bestOf (view: Liveness, direct: Liveness | null): Liveness {
   return direct !== null && RANK[direct] < RANK[view] ? direct : view
@@ -45,7 +52,7 @@ export function replicaSignals (cloudHex: string, src: SignalSources): RoutedRep
   const out: RoutedReplica[] = []
   for (const r of src.placement?.replicaSet(cloudHex) ?? []) {
     const node = src.snapshot.byId.get(r.node)
-    if (node === undefined) continue
+    if (node === undefined || !ROUTABLE_URL.test(node.record.url)) continue
     const local = r.node === src.selfHex
     const direct = local ? null : src.direct?.evidence(r.node, src.nowMs) ?? null
     // A late peer's pinged load is stale; the view's may be fresher.

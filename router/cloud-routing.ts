@@ -54,6 +54,7 @@ export function registerCloudRouting (app: FastifyInstance, opts: CloudRoutingOp
     ? undefined
     : redirectLane({
       answer: (method, url, host, forwardedOrProxied) => redirects.answer(method, url, host, forwardedOrProxied),
+      sent: (startMs) => redirects.sent(startMs),
       keepAliveTimeoutMs: opts.keepAliveTimeoutMs ?? TUNABLES.keepAliveTimeoutMs.default,
       maxHeadBytes: opts.maxHeaderBytes ?? TUNABLES.maxHeaderBytes.default
     })

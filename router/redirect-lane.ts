@@ -6,9 +6,9 @@
 // Fastify, pays for Node's HTTP machinery per request: an IncomingMessage and a ServerResponse,
 // their streams, header validation, nextTicks. Here a request is a parsed head and one string
 // written back, as in nginx. Only heads that are plainly fine take this lane: HTTP/1.1 GET or
-// HEAD without a body, without Connection other than keep-alive, within the head limit, with
-// nothing but visible characters and CRLF line ends and header names that are tokens, that the
-// cloud route would answer with a 307. On anything else the connection, with every byte not yet
+// HEAD with one Host, without a body, without Connection other than keep-alive, within the head
+// limit, with nothing but visible characters and CRLF line ends and header names that are tokens,
+// that the cloud route would answer with a 307. On anything else the connection, with every byte not yet
 // answered, goes to the HTTP server for good, and Node's parser has the last word.
 import type { Socket } from 'node:net'
 import { HOP_HEADER, ROUTE_HEADER } from './forwarding.js'
@@ -19,6 +19,8 @@ export interface RedirectLaneOptions {
    * would answer it otherwise. `forwardedOrProxied`: it has a hop header or X-Bevy-Route: proxy.
    */
   answer: (method: string, url: string, host: string | undefined, forwardedOrProxied: boolean) => string[] | null
+  /** Counts one 307 written, with `startMs` (performance.now()) from when its head was read. */
+  sent: (startMs: number) => void
   /** An idle connection is closed after this long (the HTTP server's keep-alive timeout). */
   keepAliveTimeoutMs: number
   /** Longer heads go to the HTTP server, which answers 431. */
@@ -42,8 +44,6 @@ const END_OF_HEAD = Buffer.from('\r\n\r\n')
  * LF that is not part of a CRLF line end. One pattern, so a head is scanned once.
  */
 const ODD_BYTE = /[^\t\r\n\x20-\x7e\x80-\xff]|\r(?!\n)|(?<!\r)\n/
-/** Header values a redirect's header may not carry (Node's own check, for Location). */
-const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/
 
 export function redirectLane (opts: RedirectLaneOptions): RedirectLane {
   const held = new Set<Socket>()
@@ -62,8 +62,9 @@ export function redirectLane (opts: RedirectLaneOptions): RedirectLane {
     } catch {
       return null // never the node's end: the HTTP server gives this request its proper error
     }
-    // The Location carries the replica's URL from the view: checked as Node checks a header value.
-    if (headers === null || BAD_VALUE.test(headers[headers.indexOf('location') + 1] ?? '')) return null
+    // The Location carries a replica's URL from the view, which routing only picks when it is
+    // routable (visible characters only: node/route-signals.ts).
+    if (headers === null) return null
     let text = 'HTTP/1.1 307 Temporary Redirect\r\n'
     for (let i = 0; i < headers.length; i += 2) text += headers[i]! + ': ' + headers[i + 1]! + '\r\n'
     return { text: text + 'Date: ' + date.now() + '\r\n' + keepAlive, end: at + END_OF_HEAD.length }
@@ -71,17 +72,22 @@ export function redirectLane (opts: RedirectLaneOptions): RedirectLane {
 
   /** Answers the plain heads at the start of `bytes`; returns where the first other byte is. */
   function answerAll (socket: Socket, bytes: Buffer): number {
+    const start = performance.now()
     let from = 0
     let out = ''
+    let answered = 0
     for (let r = respond(bytes, 0); r !== null; r = from < bytes.length ? respond(bytes, from) : null) {
       out += r.text
       from = r.end
+      answered++
     }
+    if (answered === 0) return 0
     // A client that sends and does not read is read no further until it does, as Node's server does.
-    if (out !== '' && !socket.write(out, 'latin1')) {
+    if (!socket.write(out, 'latin1')) {
       socket.pause()
       socket.once('drain', () => socket.resume())
     }
+    for (let i = 0; i < answered; i++) opts.sent(start)
     return from
   }
 
@@ -116,14 +122,14 @@ export function redirectLane (opts: RedirectLaneOptions): RedirectLane {
   }
 }
 
-interface PlainHead { method: string, url: string, host: string | undefined, forwardedOrProxied: boolean }
+interface PlainHead { method: string, url: string, host: string, forwardedOrProxied: boolean }
 
 const REQUEST_LINE = /^(GET|HEAD) (\/\S*) HTTP\/1\.1$/
 
 /**
  * The parts of a request head (without its blank line) that a redirect depends on, or null when
  * the request is anything but plain: not an HTTP/1.1 GET or HEAD, a body, a wish to close or to
- * change protocols, a byte Node's parser would refuse, or a header line it would.
+ * change protocols, a byte Node's parser would refuse, a header line it would, or no Host.
  */
 function plainHead (text: string): PlainHead | null {
   if (ODD_BYTE.test(text)) return null
@@ -146,7 +152,7 @@ function plainHead (text: string): PlainHead | null {
         if (host !== undefined) return null
         host = text.slice(colon + 1, end).trim()
         break
-      case 'connection':
+      case 'connection': case 'proxy-connection': // Node's parser reads both alike
         if (text.slice(colon + 1, end).trim().toLowerCase() !== 'keep-alive') return null
         break
       case 'content-length': case 'transfer-encoding': case 'upgrade': case 'expect':
@@ -159,6 +165,7 @@ function plainHead (text: string): PlainHead | null {
         break
     }
   }
+  if (host === undefined) return null // HTTP/1.1 requires it: Node answers 400
   return { method: line[1]!, url: line[2]!, host, forwardedOrProxied }
 }
 

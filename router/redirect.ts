@@ -42,7 +42,7 @@ export interface FastRedirectOptions {
 
 /**
  * The one decision both fast paths (redirectFirst here, the redirect lane below the HTTP server)
- * make, with the one switch that turns them off and the one place their 307s are counted.
+ * make, the one switch that turns them off, and the one way their 307s are counted once written.
  */
 export class FastRedirects {
   private open = true
@@ -53,19 +53,17 @@ export class FastRedirects {
   }
 
   /**
-   * The 307's headers for a request the cloud route would redirect (see redirectHead), counted as
-   * redirected, with the time to decide as its latency; null for anything else, and for
-   * everything once stopped.
+   * The 307's headers for a request the cloud route would redirect (see redirectHead); null for
+   * anything else, and for everything once stopped.
    */
   answer (method: string, url: string, host: string | undefined, forwardedOrProxied: boolean): string[] | null {
-    if (!this.open) return null
-    const start = performance.now()
-    const head = redirectHead(method, url, host, forwardedOrProxied, this.opts.source, this.opts.maxUrlBytes)
-    if (head !== null) {
-      this.metrics.outcome('redirected')
-      this.metrics.latency((performance.now() - start) / 1000)
-    }
-    return head
+    return this.open ? redirectHead(method, url, host, forwardedOrProxied, this.opts.source, this.opts.maxUrlBytes) : null
+  }
+
+  /** Counts one 307 sent: as redirected, and its latency from `startMs` (performance.now() when the request was read) to now. */
+  sent (startMs: number): void {
+    this.metrics.outcome('redirected')
+    this.metrics.latency((performance.now() - startMs) / 1000)
   }
 
   /** From now on every request goes to Fastify (which answers 503 to requests arriving while it closes). */
@@ -86,6 +84,7 @@ export function redirectFirst (server: Server, redirects: FastRedirects): void {
   const handlers = server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>
   server.removeAllListeners('request')
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const start = performance.now()
     const { method, url, headers } = req
     const head = method === undefined || url === undefined || pinOrigin(req.socket) !== undefined
       ? null
@@ -96,6 +95,7 @@ export function redirectFirst (server: Server, redirects: FastRedirects): void {
     }
     res.writeHead(307, head)
     res.end()
+    redirects.sent(start)
   })
 }
 

@@ -230,6 +230,8 @@ test('the redirect fast path answers exactly as the Fastify route does', { timeo
       [`GET /c/${R}/x HTTP/1.1\r\nHost: x\r\nX-Bevy-Route: proxy\r\n\r\n`, 'pinned'],
       [`GET /c/${R}/x HTTP/1.1\r\nHost: x\r\nBad Name: 1\r\n\r\n`, 'refused'],
       [`GET /c/${R}/x HTTP/1.1\r\nHost: x\r\nBad(Name): 1\r\n\r\n`, 'refused'],
+      [`GET /c/${R}/x HTTP/1.1\r\nX-Y: 1\r\n\r\n`, 'refused'],
+      [`GET /c/${R}/x HTTP/1.1\r\nHost: x\r\nProxy-Connection: close\r\n\r\n`, 'http'],
       [`GET /c/${R}/x HTTP/1.1\r\nHost: x\r\nX-\u00e9: 1\r\n\r\n`, 'refused'],
       [`GET /c/${R}/x\x01y HTTP/1.1\r\nHost: x\r\n\r\n`, 'refused'],
       [`GET /c/${R}/x HTTP/1.1\r\nHost: x\nX-Y: 1\r\n\r\n`, 'refused']

@@ -113,7 +113,7 @@ export function cloudContentRoutes (opts: CloudContentOptions) {
           return noReplica(reply)
         }
         if (!proxied) {
-          // Most of these never get here: redirectFirst (../redirect.ts) answers them before Fastify.
+          // Most of these never get here: the redirect lane and redirectFirst (../redirect.ts) answer them before Fastify.
           const head = redirectHeaders(route, rawUrl, source.idTextOrNull ?? '')
           for (let i = 0; i < head.length; i += 2) reply.header(head[i]!, head[i + 1]!)
           metrics.outcome('redirected')
