@@ -42,6 +42,18 @@ const RANK: Record<Liveness, number> = { live: 0, suspect: 1, down: 2 }
  * announce always passes this; one that does not is no route, rather than a header Node refuses.
  */
 const ROUTABLE_URL = /^https?:\/\/[\x21-\x7e]+$/
+/** ROUTABLE_URL's verdict per URL: routing asks for every replica of every request. */
+const routableUrls = new Map<string, boolean>()
+
+function routable (url: string): boolean {
+  let verdict = routableUrls.get(url)
+  if (verdict === undefined) {
+    if (routableUrls.size >= 10_000) routableUrls.clear() // one entry per node URL ever seen
+    verdict = ROUTABLE_URL.test(url)
+    routableUrls.set(url, verdict)
+  }
+  return verdict
+}
 
 /** The better of two judgements: either fresh heartbeat (view or ping) shows the node is up. */
 function bestOf (view: Liveness, direct: Liveness | null): Liveness {
@@ -52,7 +64,7 @@ export function replicaSignals (cloudHex: string, src: SignalSources): RoutedRep
   const out: RoutedReplica[] = []
   for (const r of src.placement?.replicaSet(cloudHex) ?? []) {
     const node = src.snapshot.byId.get(r.node)
-    if (node === undefined || !ROUTABLE_URL.test(node.record.url)) continue
+    if (node === undefined || !routable(node.record.url)) continue
     const local = r.node === src.selfHex
     const direct = local ? null : src.direct?.evidence(r.node, src.nowMs) ?? null
     // A late peer's pinged load is stale; the view's may be fresher.
