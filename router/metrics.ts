@@ -36,14 +36,30 @@ const STATES = ['live', 'suspect', 'down', 'draining', 'left'] as const
 
 export class NodeMetrics implements RouterMetrics {
   readonly registry = new Registry()
-  private readonly outcomes: Record<RouterOutcome, { inc: () => void }>
+  /**
+   * Router outcomes, counted here and handed to prom-client when scraped: its inc() on every request
+   * was ~3 % of a redirect's CPU (bench:router profile).
+   */
+  private readonly outcomes: Record<RouterOutcome, number> = { served: 0, redirected: 0, proxied: 0, unavailable: 0 }
   private readonly latencies: LatencyHistogram
   private readonly hostedWrites: Counter
 
   constructor (bevy: Bevy) {
     const registers = [this.registry]
-    const requests = new Counter({ name: 'bevy_router_requests_total', help: 'Cloud requests by how this node answered them', labelNames: ['outcome'], registers })
-    this.outcomes = Object.fromEntries(ROUTER_OUTCOMES.map((o) => [o, requests.labels(o)])) as Record<RouterOutcome, { inc: () => void }>
+    const counted = this.outcomes
+    const reported: Record<RouterOutcome, number> = { ...counted }
+    const requests = new Counter({
+      name: 'bevy_router_requests_total',
+      help: 'Cloud requests by how this node answered them',
+      labelNames: ['outcome'],
+      registers,
+      collect () {
+        for (const outcome of ROUTER_OUTCOMES) {
+          if (counted[outcome] > reported[outcome]) this.inc({ outcome }, counted[outcome] - reported[outcome])
+          reported[outcome] = counted[outcome]
+        }
+      }
+    })
     // Every outcome is exported from the start, at 0: prom-client's labels() alone creates no series,
     // and a series that appears only on its first increment hides that increase from rate().
     for (const outcome of ROUTER_OUTCOMES) requests.inc({ outcome }, 0)
@@ -93,7 +109,7 @@ export class NodeMetrics implements RouterMetrics {
   }
 
   outcome (kind: RouterOutcome): void {
-    this.outcomes[kind].inc()
+    this.outcomes[kind]++
   }
 
   latency (seconds: number): void {
