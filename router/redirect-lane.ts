@@ -8,8 +8,8 @@
 // written back, as in nginx. Only heads that are plainly fine take this lane: HTTP/1.1 GET or
 // HEAD with one Host, without a body, without Connection other than keep-alive, within the head
 // limit, with nothing but visible characters and CRLF line ends and header names that are tokens,
-// that the cloud route would answer with a 307. On anything else the connection, with every byte not yet
-// answered, goes to the HTTP server for good, and Node's parser has the last word.
+// that the cloud route would answer with a 307. On anything else the connection, with every byte
+// not yet answered, goes to the HTTP server for good, and Node's parser has the last word.
 import type { Socket } from 'node:net'
 import { HOP_HEADER, ROUTE_HEADER } from './forwarding.js'
 
