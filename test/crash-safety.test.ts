@@ -272,6 +272,16 @@ test('a replica restarted with a newer version half downloaded serves the last c
   unlink()
 })
 
+/** How long a failing check waits to see whether a missing cloud was late rather than lost. */
+const LATE_LISTING_MS = 5000
+
+/** Whether `key` is listed after `ms` more: for the message of a failed check. */
+async function listedAfter (node: Member, key: string, ms: number): Promise<string> {
+  await new Promise((resolve) => setTimeout(resolve, ms))
+  const { clouds } = await api<{ clouds: CloudInfo[] }>(node, 'GET', '/api/clouds').catch(() => ({ clouds: [] as CloudInfo[] }))
+  return clouds.some((c) => c.key === key) ? `listed ${ms} ms later: the view was late` : `still not listed ${ms} ms later: lost`
+}
+
 /** What the node must show after a restart; see the header. */
 async function verify (node: Member, folders: Folder[], added: Added[]): Promise<string[]> {
   const report: string[] = []
@@ -282,7 +292,9 @@ async function verify (node: Member, folders: Folder[], added: Added[]): Promise
   const { clouds } = await api<{ clouds: CloudInfo[] }>(node, 'GET', '/api/clouds')
   const listed = new Map(clouds.map((c) => [c.key, c]))
   for (const add of added.filter((a) => a.acked)) {
-    assert.ok(listed.has(add.key), `the acknowledged cloud add ${add.key} is listed after the restart`)
+    // Still a failure either way; whether it shows up a moment later tells a late view from a lost op.
+    const later = listed.has(add.key) ? '' : await listedAfter(node, add.key, LATE_LISTING_MS)
+    assert.ok(listed.has(add.key), `the acknowledged cloud add ${add.key} is listed after the restart (${later})`)
     assert.equal(listed.get(add.key)!.replicas, add.replicas, `${add.key} keeps its replica count`)
   }
   for (const f of folders.filter((f) => f.registered)) {
