@@ -39,9 +39,8 @@
 //   rounds    BENCH_ROUNDS=n (default 3) runs the cases n times in turn (a b c d e a b c d e ...), so a
 //             drift in this VM's speed hits every case alike, and one slow moment moves one round,
 //             not the result. Each ratio is then the median of its per-round ratios (each
-//             round's cases compared with each other), and every round's
-//             ratios are printed. BENCH_CASES=cd runs only the cases named (ratios needing the
-//             others are NA).
+//             round's cases compared with each other), and every round's ratios are printed.
+//             BENCH_CASES=cd runs only the cases named (ratios needing the others are NA).
 // Profiling: BENCH_PROF_DIR=<dir> makes every node write a V8 CPU profile there when it stops.
 // Progress and the table go to stderr; stdout gets one line:
 //   router: redirect_vs_bare=b/a proxy_vs_nginx=d/c proxy_p99_vs_nginx=p99(d)/p99(c) proxy_vs_direct=d/e

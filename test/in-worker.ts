@@ -6,8 +6,9 @@
 // a test). In a CPU profile of bounded-disk's ten nodes, that tracking was 23 % of the busy time
 // and garbage collection another 22 %; on a worker the test took 116 s instead of 247 s (run
 // alone). A worker thread has no such hook. The work module exports
-// `run(input, teardown, report)`; `teardown` collects cleanups as a test context would (see
-// onTeardown), and they run in the worker, last first, before the result comes back.
+// `run(input, teardown, report)`; `teardown` collects cleanups as a test context would: they run
+// in the worker, in the order given (onTeardown's stack closes last first), before the result
+// comes back.
 import { fileURLToPath } from 'node:url'
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads'
 import { onTeardown } from './helpers.js'
