@@ -7,20 +7,45 @@
 // at the default epoch size.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import type { BoundedDiskInput, DiskSample } from './bounded-disk.work.js'
-import { tempDir } from './helpers.js'
-import { inWorker } from './in-worker.js'
+import type { Bevy } from '../node/bevy.js'
+import { dirBytes } from '../node/disk.js'
+import { startEpochNode, epochsOf } from './epoch-nodes.js'
+import { loopbackDht, waitFor } from './helpers.js'
 
 const NODES = 10
 const ROTATE_AFTER_VIEW_BLOCKS = 60
-/** A lease per node every 300 ms: 33 a second keeps one thread busy but not saturated. */
+/** A lease per node every 300 ms: 33 a second keeps one process busy but not saturated. */
 const LEASE_MS = 300
 const ROTATIONS = 10
+const MB = 1e6
 
 test('disk per node stays bounded and flat across 10 rotations of a 10-node bevy', async (t) => {
-  const input: BoundedDiskInput = { root: await tempDir(t), nodes: NODES, rotateAfterViewBlocks: ROTATE_AFTER_VIEW_BLOCKS, leaseMs: LEASE_MS, rotations: ROTATIONS }
-  // The nodes run on a worker thread: node:test's async hook made them twice as slow here (in-worker.ts).
-  const samples = await inWorker<DiskSample[]>(t, new URL('./bounded-disk.work.js', import.meta.url), input)
+  const t0 = Date.now()
+  const dht = await loopbackDht(t)
+  // No rotation while the nodes join: a node admitted to a log that is being replaced is a
+  // separate problem (a known gap, see docs/bounded-storage.md); rotations start once all are in.
+  const fast = { heartbeatIntervalMs: LEASE_MS, leaseIntervalMs: LEASE_MS, leaseMeshIntervalMs: LEASE_MS }
+  const founder = await startEpochNode(t, dht.bootstrap, 0, { config: fast })
+  const invite = (await founder.createInvite({ uses: NODES - 1 })).text
+  const joiners = await Promise.all(Array.from({ length: NODES - 1 }, async () => await startEpochNode(t, dht.bootstrap, 0, { join: invite, config: fast })))
+  const nodes: Bevy[] = [founder, ...joiners]
+  await waitFor(`all ${NODES} nodes see each other`, () => nodes.every((n) => n.snapshot.nodes.length === NODES) ? true : undefined, 60_000)
+  for (const node of nodes) node.config.epochMaxViewBlocks = ROTATE_AFTER_VIEW_BLOCKS
+
+  t.diagnostic(`${NODES} nodes joined after ${((Date.now() - t0) / 1000).toFixed(1)} s`)
+  // The largest storage directory of any node, sampled each time the bevy's epoch moves on.
+  const start = Math.min(...epochsOf(nodes))
+  const samples: Array<{ epoch: number, mb: number, s: number }> = []
+  let seen = start
+  await waitFor(`${ROTATIONS} rotations (epochs now ${epochsOf(nodes).join(',')})`, async () => {
+    const epoch = Math.min(...epochsOf(nodes))
+    if (epoch > seen) {
+      seen = epoch
+      const sizes = await Promise.all(nodes.map(async (n) => await dirBytes(n.config.storage)))
+      samples.push({ epoch, mb: Math.max(...sizes) / MB, s: (Date.now() - t0) / 1000 })
+    }
+    return epoch >= start + ROTATIONS ? true : undefined
+  }, 600_000, 250)
   t.diagnostic(`disk per node (max of ${NODES}) at each epoch: ${samples.map((s) => `${s.epoch}:${s.mb.toFixed(1)}MB@${s.s}s`).join(' ')}`)
 
   const third = Math.max(1, Math.floor(samples.length / 3))
